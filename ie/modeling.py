@@ -1,0 +1,90 @@
+"""Model construction: token classification for NER, typed-marker pair classification for RE.
+
+Both start from any encoder ``from_pretrained`` understands (a hub id or a folder) or, for tests and
+sweeps over architecture, from a fresh config (``from_scratch``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification, PreTrainedModel
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+
+class MarkerRelationModel(PreTrainedModel):
+    """Encoder + linear layer over the concatenated hidden states at the head and tail markers."""
+
+    config_class = AutoConfig  # any encoder config; the real class is read from config.json
+    base_model_prefix = "encoder"
+    supports_gradient_checkpointing = True
+    # Attention runs inside the wrapped encoder, which brings its own implementation.
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_attention_backend = True
+
+    def __init__(self, config, encoder: PreTrainedModel | None = None):
+        super().__init__(config)
+        self.encoder = encoder if encoder is not None else AutoModel.from_config(config)
+        dropout = getattr(config, "classifier_dropout", None)
+        if dropout is None:
+            dropout = getattr(config, "hidden_dropout_prob", 0.1)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(2 * config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def _init_weights(self, module):
+        if module is getattr(self, "classifier", None):
+            module.weight.data.normal_(0.0, getattr(self.config, "initializer_range", 0.02))
+            module.bias.data.zero_()
+
+    @classmethod
+    def from_pretrained(cls, path, *args, **kwargs):
+        kwargs.setdefault("config", AutoConfig.from_pretrained(path))
+        return super().from_pretrained(path, *args, **kwargs)
+
+    def get_input_embeddings(self):
+        return self.encoder.get_input_embeddings()
+
+    def set_input_embeddings(self, value):
+        self.encoder.set_input_embeddings(value)
+
+    def forward(self, input_ids=None, attention_mask=None, head_index=None, tail_index=None, labels=None, **_):
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        rows = torch.arange(hidden.size(0), device=hidden.device)
+        pair = torch.cat([hidden[rows, head_index], hidden[rows, tail_index]], dim=-1)
+        logits = self.classifier(self.dropout(pair))
+        loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def _encoder_config(model_cfg, **extra):
+    config = AutoConfig.from_pretrained(model_cfg.name_or_path, **extra)
+    for key, value in (model_cfg.config_overrides or {}).items():
+        if not hasattr(config, key):
+            raise ValueError(f"model.config_overrides: '{key}' is not a field of {type(config).__name__}")
+        setattr(config, key, value)
+    return config
+
+
+def build_ner_model(model_cfg, labels: list[str]):
+    label_maps = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
+                  "label2id": {lab: i for i, lab in enumerate(labels)}}
+    config = _encoder_config(model_cfg, **label_maps)
+    if model_cfg.from_scratch:
+        return AutoModelForTokenClassification.from_config(config)
+    return AutoModelForTokenClassification.from_pretrained(model_cfg.name_or_path, config=config)
+
+
+def build_re_model(model_cfg, labels: list[str], vocab_size: int) -> MarkerRelationModel:
+    label_maps = {"num_labels": len(labels), "id2label": dict(enumerate(labels)),
+                  "label2id": {lab: i for i, lab in enumerate(labels)}}
+    config = _encoder_config(model_cfg, **label_maps)
+    if model_cfg.from_scratch:
+        encoder = AutoModel.from_config(config)
+    else:
+        encoder = AutoModel.from_pretrained(model_cfg.name_or_path, config=config)
+    model = MarkerRelationModel(config, encoder=encoder)
+    model.config.architectures = [MarkerRelationModel.__name__]
+    model.resize_token_embeddings(vocab_size)
+    return model

@@ -1,0 +1,261 @@
+"""Load a trained run and extract entities and relations from raw text.
+
+>>> predictor = Predictor.from_pretrained("models/seeds/2026-11-23_10-00-00")
+>>> result = predictor("Denis Manturov met Emomali Rahmon in Dushanbe.")
+>>> [(e.label, e.text) for e in result.entities]
+
+Offsets index into the string you passed. Text of any length is handled: sentences longer than the
+encoder window are read in overlapping windows, never cut.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+from ie.align import WordPieces, encode_windows
+from ie.checkpoint import CheckpointError, read_checkpoint_info
+from ie.dataset import candidate_pairs
+from ie.markers import encode_pair
+from ie.modeling import MarkerRelationModel
+from ie.schema import NO_RELATION, Schema
+from ie.text import split_sentences
+
+log = logging.getLogger(__name__)
+
+WordEntity = tuple[int, int, str, float]  # word start, word end (exclusive), label, score
+WordRelation = tuple[int, int, str, float]  # head entity index, tail entity index, label, score
+
+
+@dataclass(frozen=True)
+class Entity:
+    label: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Relation:
+    label: str
+    head: Entity
+    tail: Entity
+    score: float
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "head": self.head.to_dict(), "tail": self.tail.to_dict(), "score": self.score}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    text: str
+    entities: list[Entity] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "entities": [e.to_dict() for e in self.entities],
+                "relations": [r.to_dict() for r in self.relations]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+def _batches(items: Sequence, size: int):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
+        mask[i, :len(r)] = 1
+    return ids, mask
+
+
+def decode_bio(tags: Sequence[str], scores: Sequence[float]) -> list[WordEntity]:
+    """Spans from BIO tags. An ``I-X`` that does not continue an ``X`` opens a new entity (as
+    conlleval does) rather than being dropped; the span score is the mean word probability."""
+    spans, current = [], None
+    for w, tag in enumerate(list(tags) + ["O"]):
+        if current and (tag == "O" or tag.startswith("B-") or tag[2:] != current[2]):
+            start, label = current[0], current[2]
+            spans.append((start, w, label, float(sum(scores[start:w]) / (w - start))))
+            current = None
+        if tag != "O" and current is None:
+            current = (w, w + 1, tag[2:])
+    return spans
+
+
+def _check_labels(path: Path, model, expected: list[str]) -> None:
+    actual = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if actual != expected:
+        raise CheckpointError(f"{path}: model labels {actual} differ from the labels of its schema {expected}")
+
+
+class Predictor:
+    """Entities and relations from text, with the NER and RE checkpoints of one run."""
+
+    def __init__(self, schema: Schema, ner_model=None, ner_tokenizer=None, re_model=None, re_tokenizer=None,
+                 ner_max_length: int = 256, ner_stride: int = 32, re_max_length: int = 256,
+                 device: str = "cpu", precision: str = "fp32"):
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        if ner_model is None and re_model is None:
+            raise ValueError("a Predictor needs an NER model, an RE model or both")
+        self.schema = schema
+        self.device = torch.device(device)
+        self.precision = precision
+        self.ner_model = ner_model.to(self.device).eval() if ner_model is not None else None
+        self.re_model = re_model.to(self.device).eval() if re_model is not None else None
+        self.ner_tokenizer, self.re_tokenizer = ner_tokenizer, re_tokenizer
+        self.ner_max_length, self.ner_stride, self.re_max_length = ner_max_length, ner_stride, re_max_length
+        if ner_model is not None:
+            self._ner_labels = [ner_model.config.id2label[i] for i in range(ner_model.config.num_labels)]
+        if re_model is not None:
+            self._re_labels = [re_model.config.id2label[i] for i in range(re_model.config.num_labels)]
+        self.lost_pairs = 0  # candidate pairs too far apart for the RE window, since load
+
+    # --- loading --------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "fp32") -> "Predictor":
+        """Load ``run_dir/ner`` and ``run_dir/re`` (either may be absent) from safetensors, offline."""
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise FileNotFoundError(f"run folder not found: {run_dir}")
+        ner_dir, re_dir = run_dir / "ner", run_dir / "re"
+        if not ner_dir.exists() and not re_dir.exists():
+            raise CheckpointError(f"{run_dir}: neither ner/ nor re/ checkpoint found")
+        kwargs: dict = {"device": device, "precision": precision}
+        schemas = []
+        if ner_dir.exists():
+            info = read_checkpoint_info(ner_dir, "ner")
+            model = AutoModelForTokenClassification.from_pretrained(ner_dir, use_safetensors=True)
+            _check_labels(ner_dir, model, info.schema.bio_tags)
+            kwargs.update(ner_model=model, ner_tokenizer=AutoTokenizer.from_pretrained(ner_dir),
+                          ner_max_length=info.max_length, ner_stride=info.stride)
+            schemas.append(info.schema)
+        if re_dir.exists():
+            info = read_checkpoint_info(re_dir, "re")
+            model = MarkerRelationModel.from_pretrained(re_dir, use_safetensors=True)
+            _check_labels(re_dir, model, info.schema.relation_labels)
+            kwargs.update(re_model=model, re_tokenizer=AutoTokenizer.from_pretrained(re_dir),
+                          re_max_length=info.max_length)
+            schemas.append(info.schema)
+        if len(schemas) == 2 and schemas[0].differences(schemas[1]):
+            raise CheckpointError(f"{run_dir}: NER and RE checkpoints were trained on different schemas: "
+                                  + "; ".join(schemas[0].differences(schemas[1])))
+        return cls(schemas[0], **kwargs)
+
+    def _autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    # --- word-level API (used by evaluation) ------------------------------------------------------
+    def tag_words(self, sentences: Sequence[Sequence[str]], batch_size: int = 32) -> list[list[WordEntity]]:
+        """Entities of pre-tokenised sentences, as word spans."""
+        if self.ner_model is None:
+            raise RuntimeError("this Predictor was loaded without an NER checkpoint; it cannot find entities")
+        jobs = []  # (sentence index, window)
+        for s, words in enumerate(sentences):
+            if words:
+                for window in encode_windows(self.ner_tokenizer, words, self.ner_max_length, self.ner_stride):
+                    jobs.append((s, window))
+        tags = [["O"] * len(words) for words in sentences]
+        probs = [[1.0] * len(words) for words in sentences]
+        # Length-sorted batches pad less; results are placed by index so order does not matter.
+        jobs.sort(key=lambda job: len(job[1].input_ids))
+        pad_id = self.ner_tokenizer.pad_token_id or 0
+        with torch.inference_mode(), self._autocast():
+            for batch in _batches(jobs, batch_size):
+                ids, mask = _pad([w.input_ids for _, w in batch], pad_id)
+                logits = self.ner_model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                best = logits.float().softmax(-1).max(-1)
+                for row, (s, window) in enumerate(batch):
+                    for w, pos in window.first_subword_positions().items():
+                        if window.own_start <= w < window.own_end:
+                            tags[s][w] = self._ner_labels[int(best.indices[row, pos])]
+                            probs[s][w] = float(best.values[row, pos])
+        return [decode_bio(t, p) for t, p in zip(tags, probs)]
+
+    def classify_pairs(self, sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[tuple]],
+                       batch_size: int = 32) -> list[list[WordRelation]]:
+        """Relations among given word-span entities ``(start, end, label, ...)`` of each sentence."""
+        if self.re_model is None:
+            return [[] for _ in sentences]
+        jobs = []  # (sentence index, head, tail, encoded)
+        for s, (words, ents) in enumerate(zip(sentences, entities)):
+            spans = [(e[0], e[1], e[2]) for e in ents]
+            pairs = candidate_pairs(spans, self.schema)
+            if not pairs:
+                continue
+            pieces = WordPieces(self.re_tokenizer, words)
+            for h, t in pairs:
+                encoded = encode_pair(self.re_tokenizer, pieces, spans[h], spans[t], self.re_max_length)
+                if encoded is None:
+                    self.lost_pairs += 1
+                    log.warning("sentence %d: pair %s/%s spans more than re max_length=%d subwords; not scored",
+                                s, spans[h], spans[t], self.re_max_length)
+                    continue
+                jobs.append((s, h, t, encoded))
+        results: list[list[WordRelation]] = [[] for _ in sentences]
+        jobs.sort(key=lambda job: len(job[3].input_ids))
+        pad_id = self.re_tokenizer.pad_token_id or 0
+        with torch.inference_mode(), self._autocast():
+            for batch in _batches(jobs, batch_size):
+                ids, mask = _pad([j[3].input_ids for j in batch], pad_id)
+                logits = self.re_model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                       head_index=torch.tensor([j[3].head_index for j in batch], device=self.device),
+                                       tail_index=torch.tensor([j[3].tail_index for j in batch], device=self.device)
+                                       ).logits
+                best = logits.float().softmax(-1).max(-1)
+                for row, (s, h, t, _) in enumerate(batch):
+                    label = self._re_labels[int(best.indices[row])]
+                    if label != NO_RELATION:
+                        results[s].append((h, t, label, float(best.values[row])))
+        for rels in results:
+            rels.sort()
+        return results
+
+    # --- text API ---------------------------------------------------------------------------------
+    def __call__(self, text: str) -> Prediction:
+        return self.predict([text])[0]
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
+        """Predictions for each text. ``""`` and whitespace-only texts give empty predictions."""
+        if isinstance(texts, str) or not isinstance(texts, Sequence):
+            raise TypeError(f"predict() takes a list of strings, got {type(texts).__name__}")
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        segmented = [split_sentences(text) for text in texts]
+        flat = [(d, sent) for d, sents in enumerate(segmented) for sent in sents]
+        words = [[tok.text for tok in sent.tokens] for _, sent in flat]
+        ents = self.tag_words(words, batch_size)
+        rels = self.classify_pairs(words, ents, batch_size)
+        out_entities: list[list[Entity]] = [[] for _ in texts]
+        out_relations: list[list[Relation]] = [[] for _ in texts]
+        for (d, sent), sent_ents, sent_rels in zip(flat, ents, rels):
+            objs = []
+            for start, end, label, score in sent_ents:
+                a, b = sent.tokens[start].start, sent.tokens[end - 1].end
+                objs.append(Entity(label, a, b, texts[d][a:b], score))
+            out_entities[d].extend(objs)
+            out_relations[d].extend(Relation(label, objs[h], objs[t], score) for h, t, label, score in sent_rels)
+        return [Prediction(text, e, r) for text, e, r in zip(texts, out_entities, out_relations)]

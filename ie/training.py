@@ -1,0 +1,196 @@
+"""Training NER and RE with the Hugging Face Trainer, from a composed config to a run folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+from datasets import Dataset
+from omegaconf import DictConfig, OmegaConf
+from transformers import (AutoTokenizer, DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer,
+                          TrainingArguments, set_seed)
+
+from ie.align import WordPieces, encode_windows, first_subword_labels
+from ie.checkpoint import save_checkpoint
+from ie.dataset import IEData, build_datasets, load_records
+from ie.markers import add_marker_tokens, encode_pair
+from ie.metrics import ner_scores, relation_scores
+from ie.modeling import build_ner_model, build_re_model
+from ie.schema import Schema
+
+log = logging.getLogger(__name__)
+
+
+# --- features -----------------------------------------------------------------------------------
+
+def ner_features(ds: Dataset, tokenizer, max_length: int, stride: int) -> Dataset:
+    """One row per encoder window; labels on first subwords only."""
+    rows = {"input_ids": [], "labels": []}
+    for words, tags in zip(ds["words"], ds["ner_tags"]):
+        for window in encode_windows(tokenizer, words, max_length, stride):
+            rows["input_ids"].append(list(window.input_ids))
+            rows["labels"].append(first_subword_labels(window, tags))
+    rows["attention_mask"] = [[1] * len(ids) for ids in rows["input_ids"]]
+    return Dataset.from_dict(rows)
+
+
+def re_features(ds: Dataset, tokenizer, max_length: int, split: str = "") -> Dataset:
+    """One row per candidate pair with typed markers; pairs that cannot fit are counted, not hidden."""
+    names = ds.features["head"]["label"].names
+    rows = {"input_ids": [], "head_index": [], "tail_index": [], "labels": []}
+    lost, cache = 0, {}
+    for ex in ds:
+        key = (ex["doc_id"], ex["sent_index"])
+        if key not in cache:
+            cache = {key: WordPieces(tokenizer, ex["words"])}  # rows of one sentence are adjacent
+        head = (ex["head"]["start"], ex["head"]["end"], names[ex["head"]["label"]])
+        tail = (ex["tail"]["start"], ex["tail"]["end"], names[ex["tail"]["label"]])
+        encoded = encode_pair(tokenizer, cache[key], head, tail, max_length)
+        if encoded is None:
+            lost += 1
+            continue
+        rows["input_ids"].append(list(encoded.input_ids))
+        rows["head_index"].append(encoded.head_index)
+        rows["tail_index"].append(encoded.tail_index)
+        rows["labels"].append(ex["label"])
+    if lost:
+        log.warning("%s: %d relation candidate(s) longer than max_length=%d were left out", split, lost, max_length)
+    rows["attention_mask"] = [[1] * len(ids) for ids in rows["input_ids"]]
+    return Dataset.from_dict(rows)
+
+
+# --- metrics for model selection on dev -----------------------------------------------------------
+
+def ner_dev_metrics(labels: list[str]):
+    def compute(pred) -> dict:
+        best = pred.predictions.argmax(-1)
+        gold_seqs, pred_seqs = [], []
+        for p_row, g_row in zip(best, pred.label_ids):
+            keep = g_row != -100
+            gold_seqs.append([labels[i] for i in g_row[keep]])
+            pred_seqs.append([labels[i] for i in p_row[keep]])
+        micro = ner_scores(gold_seqs, pred_seqs, sorted({t[2:] for t in labels if t != "O"}))["micro"]
+        return {"precision": micro["precision"], "recall": micro["recall"], "f1": micro["f1"]}
+    return compute
+
+
+def re_dev_metrics(labels: list[str]):
+    def compute(pred) -> dict:
+        best = pred.predictions.argmax(-1)
+        gold = [(i, labels[g]) for i, g in enumerate(pred.label_ids) if g != 0]
+        found = [(i, labels[p]) for i, p in enumerate(best) if p != 0]
+        micro = relation_scores(gold, found, labels[1:])["micro"]
+        return {"precision": micro["precision"], "recall": micro["recall"], "f1": micro["f1"]}
+    return compute
+
+
+# --- training -------------------------------------------------------------------------------------
+
+def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool) -> TrainingArguments:
+    hp, tr = cfg.trainer[task], cfg.trainer
+    evaluate = has_dev
+    return TrainingArguments(
+        output_dir=str(out),
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        full_determinism=tr.full_determinism,
+        learning_rate=hp.learning_rate,
+        num_train_epochs=hp.epochs,
+        max_steps=hp.max_steps,
+        per_device_train_batch_size=hp.batch_size,
+        per_device_eval_batch_size=hp.eval_batch_size,
+        warmup_steps=hp.warmup,
+        weight_decay=hp.weight_decay,
+        lr_scheduler_type=tr.lr_scheduler,
+        bf16=tr.bf16,
+        use_cpu=tr.use_cpu,
+        eval_strategy="epoch" if evaluate else "no",
+        save_strategy="epoch",
+        save_total_limit=tr.save_total_limit,
+        load_best_model_at_end=bool(evaluate and tr.select_best),
+        metric_for_best_model="f1" if evaluate else None,
+        greater_is_better=True,
+        logging_strategy="steps",
+        logging_steps=tr.logging_steps,
+        report_to=list(tr.report_to),
+        disable_tqdm=tr.disable_tqdm,
+        train_sampling_strategy="group_by_length" if tr.group_by_length else "random",
+        length_column_name="length",
+        dataloader_num_workers=0,
+    )
+
+
+def _with_length(ds: Dataset) -> Dataset:
+    return ds.add_column("length", [len(ids) for ids in ds["input_ids"]])
+
+
+def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
+    hp = cfg.trainer.ner
+    set_seed(cfg.seed)
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model.name_or_path)
+    labels = data.schema.bio_tags
+    model = build_ner_model(cfg.model, labels)
+    train = _with_length(ner_features(data.ner["train"], tokenizer, hp.max_length, hp.stride))
+    dev = ner_features(data.ner["dev"], tokenizer, hp.max_length, hp.stride) if "dev" in data.ner else None
+    trainer = Trainer(model=model, args=_arguments(cfg, "ner", run_dir / "trainer" / "ner", dev is not None),
+                      train_dataset=train, eval_dataset=dev, processing_class=tokenizer,
+                      data_collator=DataCollatorForTokenClassification(tokenizer),
+                      compute_metrics=ner_dev_metrics(labels))
+    trainer.train()
+    _write_history(trainer, run_dir / "trainer" / "ner" / "log_history.json")
+    return save_checkpoint(trainer.model, tokenizer, data.schema, run_dir / "ner", "ner", hp.max_length, hp.stride,
+                           encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint)
+
+
+def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
+    hp = cfg.trainer.re
+    set_seed(cfg.seed)
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model.name_or_path)
+    add_marker_tokens(tokenizer, data.schema.entity_labels)
+    labels = data.schema.relation_labels
+    model = build_re_model(cfg.model, labels, len(tokenizer))
+    train = _with_length(re_features(data.re["train"], tokenizer, hp.max_length, "train"))
+    dev = re_features(data.re["dev"], tokenizer, hp.max_length, "dev") if "dev" in data.re else None
+    trainer = Trainer(model=model, args=_arguments(cfg, "re", run_dir / "trainer" / "re", dev is not None),
+                      train_dataset=train, eval_dataset=dev, processing_class=tokenizer,
+                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=re_dev_metrics(labels))
+    trainer.train()
+    _write_history(trainer, run_dir / "trainer" / "re" / "log_history.json")
+    return save_checkpoint(trainer.model, tokenizer, data.schema, run_dir / "re", "re", hp.max_length,
+                           encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint)
+
+
+def _write_history(trainer: Trainer, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(trainer.state.log_history, indent=2), encoding="utf-8")
+
+
+def load_data(cfg: DictConfig) -> IEData:
+    schema = Schema.load(cfg.data.schema)
+    records = load_records(cfg.data.format, cfg.data.path, schema)
+    return build_datasets(records, schema, OmegaConf.to_container(cfg.data.splits))
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train the configured tasks into ``cfg.paths.output_dir`` and score them like evaluate.py does."""
+    from ie.evaluation import evaluate_run, write_json
+
+    unknown = set(cfg.task.names) - {"ner", "re"}
+    if unknown or not cfg.task.names:
+        raise ValueError(f"task.names: expected a non-empty subset of [ner, re], got {list(cfg.task.names)}")
+    run_dir = Path(cfg.paths.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+    data = load_data(cfg)
+    for split, ds in data.ner.items():
+        log.info("%s: %d documents, %d sentences, %d relation candidates", split, len(data.splits[split]),
+                 len(ds), len(data.re[split]))
+    if "ner" in cfg.task.names:
+        log.info("NER checkpoint: %s", train_ner(cfg, data, run_dir))
+    if "re" in cfg.task.names:
+        log.info("RE checkpoint: %s", train_re(cfg, data, run_dir))
+    results = evaluate_run(run_dir, split=cfg.evaluate_split, batch_size=cfg.eval_batch_size)
+    write_json(results, run_dir / "metrics.json")
+    return results

@@ -1,0 +1,146 @@
+"""Checks annotations against the schema and the text before anything trains on them.
+
+``python -m ie.validate seeds/`` prints every problem as ``file:line: reason`` and the label counts;
+training runs the same checks and stops on errors. Warnings never stop a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from ie.align import SpanLocator, WordSpan
+from ie.brat import AnnotationError, Document, read_folder
+from ie.schema import Schema
+from ie.text import split_sentences
+
+_EDGE_PUNCT = set(" \t\r\n.,;:!?\"'“”‘’«»()[]{}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int | None
+    reason: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.severity}: {self.reason}"
+
+
+class ValidationError(ValueError):
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        shown = "\n".join(str(p) for p in self.problems[:50])
+        more = f"\n... and {len(self.problems) - 50} more" if len(self.problems) > 50 else ""
+        super().__init__(f"{len(self.problems)} annotation error(s):\n{shown}{more}")
+
+
+def validate_document(doc: Document, schema: Schema, sentences=None) -> tuple[list[Problem], dict[str, WordSpan]]:
+    """Problems in one document, and the word span of every entity that could be located."""
+    path = doc.source or doc.id
+    problems: list[Problem] = []
+    err = lambda line, reason: problems.append(Problem(path, line, reason))  # noqa: E731
+    if not doc.text.strip():
+        problems.append(Problem(path, None, "empty document", "warning"))
+    sentences = split_sentences(doc.text) if sentences is None else sentences
+    locator = SpanLocator(sentences)
+    labels = set(schema.entity_labels)
+    spans: dict[str, WordSpan] = {}
+    for ent in doc.entities:
+        if ent.label not in labels:
+            err(ent.line, f"unknown entity label '{ent.label}' (schema has {sorted(labels)})")
+            continue
+        if not 0 <= ent.start < ent.end <= len(doc.text):
+            err(ent.line, f"offsets {ent.start}-{ent.end} outside the text (length {len(doc.text)})")
+            continue
+        actual = doc.text[ent.start:ent.end]
+        if actual != ent.text:
+            err(ent.line, f"span text {ent.text!r} does not match the text at {ent.start}-{ent.end}: {actual!r}")
+            continue
+        if actual[0] in _EDGE_PUNCT or actual[-1] in _EDGE_PUNCT:
+            err(ent.line, f"span {actual!r} starts or ends with a space or punctuation")
+            continue
+        located = locator.locate(ent.start, ent.end)
+        if isinstance(located, str):
+            err(ent.line, f"entity {ent.id} {actual!r}: {located}")
+            continue
+        spans[ent.id] = located
+    ordered = sorted((e for e in doc.entities if e.id in spans), key=lambda e: (e.start, e.end))
+    for prev, cur in zip(ordered, ordered[1:]):
+        if cur.start < prev.end:
+            what = "duplicate of" if (cur.start, cur.end) == (prev.start, prev.end) else "overlaps"
+            err(cur.line, f"entity {cur.id} {cur.text!r} {what} {prev.id} {prev.text!r} (line {prev.line})")
+    by_id = {e.id: e for e in doc.entities}
+    seen: dict[tuple, int] = {}
+    for rel in doc.relations:
+        if rel.label not in schema.relation_labels[1:]:
+            err(rel.line, f"unknown relation label '{rel.label}' (schema has {schema.relation_labels[1:]})")
+            continue
+        missing = [a for a in (rel.head, rel.tail) if a not in by_id]
+        if missing:
+            err(rel.line, f"relation {rel.id} refers to unknown entity id(s) {missing}")
+            continue
+        if rel.head == rel.tail:
+            err(rel.line, f"relation {rel.id} links {rel.head} to itself")
+            continue
+        head, tail = by_id[rel.head], by_id[rel.tail]
+        rtype = schema.relation(rel.label)
+        if not rtype.fits(head.label, tail.label):
+            err(rel.line, f"relation {rel.id} {rel.label}({head.label} -> {tail.label}) not allowed: "
+                          f"schema wants {'|'.join(rtype.heads)} -> {'|'.join(rtype.tails)}")
+            continue
+        if rel.head in spans and rel.tail in spans and spans[rel.head].sentence != spans[rel.tail].sentence:
+            err(rel.line, f"relation {rel.id} {rel.label} links {head.text!r} and {tail.text!r} in different sentences")
+            continue
+        if rtype.symmetric and head.start > tail.start:
+            err(rel.line, f"symmetric relation {rel.id} {rel.label} must have the earlier mention as head "
+                          f"(write Arg1:{rel.tail} Arg2:{rel.head})")
+            continue
+        key = (rel.label, rel.head, rel.tail)
+        if key in seen:
+            problems.append(Problem(path, rel.line, f"relation {rel.id} repeats line {seen[key]}", "warning"))
+        seen.setdefault(key, rel.line)
+    return problems, spans
+
+
+def label_counts(docs: Iterable[Document]) -> tuple[Counter, Counter]:
+    ents, rels = Counter(), Counter()
+    for doc in docs:
+        ents.update(e.label for e in doc.entities)
+        rels.update(r.label for r in doc.relations)
+    return ents, rels
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Validate a folder of brat annotations against the schema.")
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--schema", type=Path, help="schema JSON (default: FOLDER/schema.json)")
+    args = parser.parse_args(argv)
+    schema = Schema.load(args.schema or args.folder / "schema.json")
+    try:
+        docs = read_folder(args.folder)
+    except AnnotationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    problems = [p for doc in docs for p in validate_document(doc, schema)[0]]
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    ents, rels = label_counts(docs)
+    print(f"{len(docs)} documents, {sum(ents.values())} entities, {sum(rels.values())} relations")
+    for label in schema.entity_labels:
+        print(f"  {label:<16}{ents[label]:>6}")
+    for label in schema.relation_labels[1:]:
+        print(f"  {label:<16}{rels[label]:>6}")
+    errors = sum(p.severity == "error" for p in problems)
+    print(f"{errors} error(s), {len(problems) - errors} warning(s)")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
