@@ -172,10 +172,15 @@ def build_datasets(records: Mapping[str, list[SentenceRecord]], schema: Schema,
     ner, rel = {}, {}
     for name, doc_ids in resolved.items():
         sents = [r for d in doc_ids for r in records[d]]
-        ner[name] = Dataset.from_list([sentence_row(r) for r in sents], features=sentence_features(schema))
-        rel[name] = Dataset.from_list([row for r in sents for row in relation_rows(r, schema)],
-                                      features=relation_features(schema))
+        ner[name] = _typed_dataset([sentence_row(r) for r in sents], sentence_features(schema))
+        rel[name] = _typed_dataset([row for r in sents for row in relation_rows(r, schema)],
+                                   relation_features(schema))
     return IEData(schema, DatasetDict(ner), DatasetDict(rel), resolved, fingerprint(records, schema))
+
+
+def _typed_dataset(rows: list[dict], features: Features) -> Dataset:
+    # Column-wise so that an empty split still carries its features (from_list([]) loses them).
+    return Dataset.from_dict({key: [row[key] for row in rows] for key in features}, features=features)
 
 
 def fingerprint(records: Mapping[str, Iterable[SentenceRecord]], schema: Schema) -> str:

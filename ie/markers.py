@@ -77,3 +77,39 @@ def encode_pair(tokenizer, pieces: WordPieces, head: tuple[int, int, str], tail:
             ids.append(t_close)
     ids.extend(suffix)
     return PairInput(tuple(ids), head_index, tail_index)
+
+
+def pairs_in_reach(spans: Sequence[tuple[int, int, str]], schema, pieces: WordPieces, max_length: int, tokenizer
+                   ) -> tuple[list[tuple[int, int]], int]:
+    """Candidate pairs whose mentions fit one RE window together, and how many candidates do not.
+
+    ``spans`` are one sentence's non-overlapping ``(start, end, label)`` word spans, sorted by start.
+    Work grows with the pairs in reach, not with all pairs: a long run-on "sentence" with thousands of
+    predicted mentions stays linear. Out-of-reach candidates are counted (per-label suffix counts),
+    never enumerated, so callers can report them.
+    """
+    prefix_ids, suffix_ids = special_tokens(tokenizer)
+    budget = max_length - len(prefix_ids) - len(suffix_ids) - 4
+    cum = [0]
+    for piece in pieces.pieces:
+        cum.append(cum[-1] + len(piece))
+    labels = list(schema.entity_labels)
+    index = {label: k for k, label in enumerate(labels)}
+    # later_fits[a][b]: pairs (earlier a, later b) in either role order that are candidates
+    later_fits = [[schema.is_candidate(a, 0, b, 1) + schema.is_candidate(b, 1, a, 0) for b in labels] for a in labels]
+    suffix = [[0] * len(labels) for _ in range(len(spans) + 1)]
+    for i in range(len(spans) - 1, -1, -1):
+        suffix[i] = list(suffix[i + 1])
+        suffix[i][index[spans[i][2]]] += 1
+    pairs, lost = [], 0
+    for i, (hs, _, hl) in enumerate(spans):
+        j = i + 1
+        while j < len(spans) and cum[spans[j][1]] - cum[hs] <= budget:
+            ts, _, tl = spans[j]
+            if schema.is_candidate(hl, hs, tl, ts):
+                pairs.append((i, j))
+            if schema.is_candidate(tl, ts, hl, hs):
+                pairs.append((j, i))
+            j += 1
+        lost += sum(count * fits for count, fits in zip(suffix[j], later_fits[index[hl]]))
+    return pairs, lost

@@ -22,8 +22,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from ie.align import WordPieces, encode_windows
 from ie.checkpoint import CheckpointError, read_checkpoint_info
-from ie.dataset import candidate_pairs
-from ie.markers import encode_pair
+from ie.markers import encode_pair, pairs_in_reach
 from ie.modeling import MarkerRelationModel
 from ie.schema import NO_RELATION, Schema
 from ie.text import split_sentences
@@ -200,18 +199,19 @@ class Predictor:
         jobs = []  # (sentence index, head, tail, encoded)
         for s, (words, ents) in enumerate(zip(sentences, entities)):
             spans = [(e[0], e[1], e[2]) for e in ents]
-            pairs = candidate_pairs(spans, self.schema)
-            if not pairs:
+            if len(spans) < 2:
                 continue
             pieces = WordPieces(self.re_tokenizer, words)
-            for h, t in pairs:
-                encoded = encode_pair(self.re_tokenizer, pieces, spans[h], spans[t], self.re_max_length)
-                if encoded is None:
-                    self.lost_pairs += 1
-                    log.warning("sentence %d: pair %s/%s spans more than re max_length=%d subwords; not scored",
-                                s, spans[h], spans[t], self.re_max_length)
-                    continue
-                jobs.append((s, h, t, encoded))
+            order = sorted(range(len(spans)), key=lambda k: spans[k][0])
+            pairs, lost = pairs_in_reach([spans[k] for k in order], self.schema, pieces, self.re_max_length,
+                                         self.re_tokenizer)
+            if lost:
+                self.lost_pairs += lost
+                log.warning("sentence %d: %d candidate pair(s) lie further apart than the RE window "
+                            "(max_length=%d subwords) and were not scored", s, lost, self.re_max_length)
+            for a, b in pairs:
+                h, t = order[a], order[b]
+                jobs.append((s, h, t, encode_pair(self.re_tokenizer, pieces, spans[h], spans[t], self.re_max_length)))
         results: list[list[WordRelation]] = [[] for _ in sentences]
         jobs.sort(key=lambda job: len(job[3].input_ids))
         pad_id = self.re_tokenizer.pad_token_id or 0

@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
+import torch
 from datasets import Dataset
 from omegaconf import DictConfig, OmegaConf
 from transformers import (AutoTokenizer, DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer,
@@ -105,7 +105,8 @@ def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool) -> Training
         weight_decay=hp.weight_decay,
         lr_scheduler_type=tr.lr_scheduler,
         bf16=tr.bf16,
-        use_cpu=tr.use_cpu,
+        # Trainer only allows bf16 without a GPU when told it is on the CPU.
+        use_cpu=bool(tr.use_cpu or not torch.cuda.is_available()),
         eval_strategy="epoch" if evaluate else "no",
         save_strategy="epoch",
         save_total_limit=tr.save_total_limit,
@@ -132,16 +133,9 @@ def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(cfg.model.name_or_path)
     labels = data.schema.bio_tags
     model = build_ner_model(cfg.model, labels)
-    train = _with_length(ner_features(data.ner["train"], tokenizer, hp.max_length, hp.stride))
-    dev = ner_features(data.ner["dev"], tokenizer, hp.max_length, hp.stride) if "dev" in data.ner else None
-    trainer = Trainer(model=model, args=_arguments(cfg, "ner", run_dir / "trainer" / "ner", dev is not None),
-                      train_dataset=train, eval_dataset=dev, processing_class=tokenizer,
-                      data_collator=DataCollatorForTokenClassification(tokenizer),
-                      compute_metrics=ner_dev_metrics(labels))
-    trainer.train()
-    _write_history(trainer, run_dir / "trainer" / "ner" / "log_history.json")
-    return save_checkpoint(trainer.model, tokenizer, data.schema, run_dir / "ner", "ner", hp.max_length, hp.stride,
-                           encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint)
+    featurize = lambda split: ner_features(data.ner[split], tokenizer, hp.max_length, hp.stride)  # noqa: E731
+    return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize,
+                DataCollatorForTokenClassification(tokenizer), ner_dev_metrics(labels), stride=hp.stride)
 
 
 def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
@@ -151,15 +145,24 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     add_marker_tokens(tokenizer, data.schema.entity_labels)
     labels = data.schema.relation_labels
     model = build_re_model(cfg.model, labels, len(tokenizer))
-    train = _with_length(re_features(data.re["train"], tokenizer, hp.max_length, "train"))
-    dev = re_features(data.re["dev"], tokenizer, hp.max_length, "dev") if "dev" in data.re else None
-    trainer = Trainer(model=model, args=_arguments(cfg, "re", run_dir / "trainer" / "re", dev is not None),
-                      train_dataset=train, eval_dataset=dev, processing_class=tokenizer,
-                      data_collator=DataCollatorWithPadding(tokenizer), compute_metrics=re_dev_metrics(labels))
+    featurize = lambda split: re_features(data.re[split], tokenizer, hp.max_length, split)  # noqa: E731
+    return _fit(cfg, "re", data, run_dir, model, tokenizer, featurize, DataCollatorWithPadding(tokenizer),
+                re_dev_metrics(labels))
+
+
+def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokenizer, featurize, collator,
+         compute_metrics, stride: int = 0) -> Path:
+    """Train with the Trainer (selecting on dev when there is one) and save the checkpoint atomically."""
+    train_set = _with_length(featurize("train"))
+    dev_set = featurize("dev") if "dev" in data.ner else None
+    out = run_dir / "trainer" / task
+    trainer = Trainer(model=model, args=_arguments(cfg, task, out, dev_set is not None), train_dataset=train_set,
+                      eval_dataset=dev_set, processing_class=tokenizer, data_collator=collator,
+                      compute_metrics=compute_metrics)
     trainer.train()
-    _write_history(trainer, run_dir / "trainer" / "re" / "log_history.json")
-    return save_checkpoint(trainer.model, tokenizer, data.schema, run_dir / "re", "re", hp.max_length,
-                           encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint)
+    _write_history(trainer, out / "log_history.json")
+    return save_checkpoint(trainer.model, tokenizer, data.schema, run_dir / task, task, cfg.trainer[task].max_length,
+                           stride, encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint)
 
 
 def _write_history(trainer: Trainer, path: Path) -> None:

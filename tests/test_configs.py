@@ -1,0 +1,52 @@
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from tests.conftest import ROOT, compose_config
+
+EXPERIMENTS = sorted(p.stem for p in (ROOT / "configs" / "experiment").glob("*.yaml"))
+
+
+def test_default_config_trains_both_tasks_on_the_seeds_with_the_packaged_encoder():
+    cfg = compose_config("train", ["paths.output_dir=/tmp/x"])
+    assert list(cfg.task.names) == ["ner", "re"]
+    assert cfg.data.name == "seeds" and Path(cfg.data.path) == ROOT / "seeds"
+    assert (Path(cfg.model.name_or_path) / "config.json").exists()
+    assert cfg.model.from_scratch is False
+    OmegaConf.resolve(cfg)  # every interpolation resolves outside a Hydra run too
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_composes(experiment):
+    cfg = compose_config("train", [f"experiment={experiment}", "paths.output_dir=/tmp/x"])
+    OmegaConf.resolve(cfg)
+    assert cfg.task.names
+
+
+@pytest.mark.parametrize("task, names", [("ner", ["ner"]), ("re", ["re"]), ("all", ["ner", "re"])])
+def test_task_group_selects_what_to_train(task, names):
+    assert list(compose_config("train", [f"task={task}", "paths.output_dir=/tmp/x"]).task.names) == names
+
+
+@pytest.mark.parametrize("override, key", [
+    ("trainer.ner.learning_rat=1e-4", "learning_rat"),
+    ("data.split.test=[a]", "split"),
+    ("model.name_or_pth=bert-base-cased", "name_or_pth"),
+])
+def test_misspelt_key_fails_at_compose_time_naming_the_key(override, key):
+    with pytest.raises(ConfigCompositionException) as err:
+        compose_config("train", [override])
+    assert key in str(err.value) or key in str(err.value.__cause__)
+
+
+def test_wrong_type_fails_at_compose_time():
+    with pytest.raises(ConfigCompositionException) as err:
+        compose_config("train", ["trainer.ner.batch_size=large"])
+    assert "batch_size" in str(err.value) + str(err.value.__cause__)
+
+
+def test_evaluate_config_needs_a_run():
+    cfg = compose_config("evaluate", ["run=models/x"])
+    assert cfg.split == "test" and cfg.run == "models/x"

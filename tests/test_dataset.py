@@ -1,0 +1,53 @@
+import pytest
+from datasets import ClassLabel
+
+from ie.brat import Document, EntityAnnotation as E, RelationAnnotation as R
+from ie.dataset import build_datasets, candidate_pairs, document_records, resolve_splits
+
+TEXT = "President Emomali Rahmon met Denis Manturov in Dushanbe. Lipetsk is a city."
+
+
+def records(schema):
+    doc = Document("d1", TEXT, [E("T1", "ROLE", 0, 9, "President"), E("T2", "PER", 10, 24, "Emomali Rahmon"),
+                                E("T3", "PER", 29, 43, "Denis Manturov"), E("T4", "LOC", 47, 55, "Dushanbe"),
+                                E("T5", "LOC", 57, 64, "Lipetsk")],
+                   [R("R1", "has_role", "T2", "T1"), R("R2", "met_with", "T2", "T3")])
+    return {"d1": document_records(doc, schema), "d2": [], "d3": []}
+
+
+def test_ner_rows_have_typed_tags_and_offsets(schema):
+    data = build_datasets(records(schema), schema, {"train": None, "test": ["d2"]})
+    row = data.ner["train"][0]
+    tags = data.ner["train"].features["ner_tags"].feature
+    assert isinstance(tags, ClassLabel)
+    assert [tags.int2str(t) for t in row["ner_tags"]][:5] == ["B-ROLE", "B-PER", "I-PER", "O", "B-PER"]
+    assert row["doc_id"] == "d1" and TEXT[row["word_starts"][1]:row["word_ends"][2]] == "Emomali Rahmon"
+    assert data.splits == {"train": ["d1", "d3"], "test": ["d2"]}
+
+
+def test_relation_rows_are_every_fitting_ordered_pair(schema):
+    data = build_datasets(records(schema), schema, {"train": None})
+    rel = data.re["train"]
+    label = rel.features["label"]
+    got = {(r["head"]["start"], r["tail"]["start"], label.int2str(r["label"])) for r in rel}
+    # words: President(0) Emomali(1) Rahmon(2) met(3) Denis(4) Manturov(5) in(6) Dushanbe(7)
+    assert got == {(1, 0, "has_role"), (4, 0, "no_relation"),  # PER -> ROLE
+                   (1, 4, "met_with"),  # PER -> PER only earlier-first (symmetric)
+                   (1, 7, "no_relation"), (4, 7, "no_relation")}  # PER -> LOC (works_for)
+    # Lipetsk is in the second sentence: no pair across sentences
+    assert all(r["sent_index"] == 0 for r in rel)
+
+
+def test_candidate_pairs_within_sentence(schema):
+    ents = [(0, 1, "LOC"), (2, 3, "LOC"), (4, 5, "DATE")]
+    assert candidate_pairs(ents, schema) == [(0, 1), (1, 0)]  # located_in both ways, DATE fits nothing
+
+
+@pytest.mark.parametrize("splits, message", [
+    ({"train": ["d1"], "test": ["d1"]}, "in both 'train' and 'test'"),
+    ({"train": ["nope"]}, "unknown document 'nope'"),
+    ({"train": None, "test": None}, "only one split may be null"),
+])
+def test_bad_splits_are_reported(splits, message):
+    with pytest.raises(ValueError, match=message):
+        resolve_splits(["d1", "d2"], splits)
