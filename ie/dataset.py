@@ -18,7 +18,7 @@ from ie.brat import Document, read_folder
 from ie.metrics import spans_to_bio
 from ie.schema import NO_RELATION, Schema
 from ie.text import split_sentences
-from ie.validate import Problem, ValidationError, validate_document
+from ie.validate import ValidationError, validate_document
 
 
 @dataclass
@@ -199,4 +199,4 @@ def load_records(fmt: str, path: str | Path, schema: Schema) -> dict[str, list[S
 
 
 __all__ = ["SentenceRecord", "IEData", "build_datasets", "load_records", "read_brat_records", "candidate_pairs",
-           "resolve_splits", "Problem"]
+           "resolve_splits"]

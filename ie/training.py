@@ -90,7 +90,6 @@ def re_dev_metrics(labels: list[str]):
 
 def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool) -> TrainingArguments:
     hp, tr = cfg.trainer[task], cfg.trainer
-    evaluate = has_dev
     return TrainingArguments(
         output_dir=str(out),
         seed=cfg.seed,
@@ -107,11 +106,11 @@ def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool) -> Training
         bf16=tr.bf16,
         # Trainer only allows bf16 without a GPU when told it is on the CPU.
         use_cpu=bool(tr.use_cpu or not torch.cuda.is_available()),
-        eval_strategy="epoch" if evaluate else "no",
+        eval_strategy="epoch" if has_dev else "no",
         save_strategy="epoch",
         save_total_limit=tr.save_total_limit,
-        load_best_model_at_end=bool(evaluate and tr.select_best),
-        metric_for_best_model="f1" if evaluate else None,
+        load_best_model_at_end=bool(has_dev and tr.select_best),
+        metric_for_best_model="f1" if has_dev else None,
         greater_is_better=True,
         logging_strategy="steps",
         logging_steps=tr.logging_steps,
