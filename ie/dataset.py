@@ -37,10 +37,12 @@ class SentenceRecord:
         return spans_to_bio(len(self.words), self.entities)
 
 
-def document_records(doc: Document, schema: Schema) -> list[SentenceRecord]:
-    """Segment and validate one brat document; raises :class:`ValidationError` on any error."""
-    sentences = split_sentences(doc.text)
-    problems, spans = validate_document(doc, schema, sentences)
+def document_records(doc: Document, schema: Schema, sentences=None, edge_punctuation: str = "error"
+                     ) -> list[SentenceRecord]:
+    """Segment (unless pre-tokenised ``sentences`` are given) and validate one document; raises
+    :class:`ValidationError` on any error."""
+    sentences = split_sentences(doc.text) if sentences is None else sentences
+    problems, spans = validate_document(doc, schema, sentences, edge_punctuation)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ValidationError(errors)
@@ -195,7 +197,11 @@ def fingerprint(records: Mapping[str, Iterable[SentenceRecord]], schema: Schema)
 def load_records(fmt: str, path: str | Path, schema: Schema) -> dict[str, list[SentenceRecord]]:
     if fmt == "brat":
         return read_brat_records(path, schema)
-    raise ValueError(f"data.format: unknown format '{fmt}' (known: brat)")
+    if fmt == "conll04":
+        from ie.conll04 import read_conll04_records
+
+        return read_conll04_records(path, schema)
+    raise ValueError(f"data.format: unknown format '{fmt}' (known: brat, conll04)")
 
 
 __all__ = ["SentenceRecord", "IEData", "build_datasets", "load_records", "read_brat_records", "candidate_pairs",
