@@ -20,7 +20,7 @@ from ie.validate import Problem, ValidationError
 SPLITS = ("train", "dev", "test")
 
 
-def item_records(item: dict, source: str, index: int, schema: Schema) -> SentenceRecord:
+def item_record(item: dict, source: str, index: int, schema: Schema) -> SentenceRecord:
     """One JSON item as a validated record; errors name ``source[index]``."""
     where = f"{source}[{index}]"
     try:
@@ -71,7 +71,7 @@ def read_conll04_records(folder: str | Path, schema: Schema) -> dict[str, list[S
         split_records = []
         for index, item in enumerate(items):
             try:
-                record = item_records(item, str(path), index, schema)
+                record = item_record(item, str(path), index, schema)
             except ValidationError as error:
                 problems += error.problems
                 continue

@@ -25,6 +25,12 @@ def add_marker_tokens(tokenizer, entity_labels: Sequence[str]) -> int:
     return tokenizer.add_tokens(marker_tokens(entity_labels), special_tokens=True)
 
 
+def _pair_budget(tokenizer, max_length: int) -> int:
+    """Subwords left for words once special tokens and the four markers are in."""
+    prefix, suffix = special_tokens(tokenizer)
+    return max_length - len(prefix) - len(suffix) - 4
+
+
 @dataclass(frozen=True)
 class PairInput:
     input_ids: tuple[int, ...]
@@ -43,7 +49,7 @@ def encode_pair(tokenizer, pieces: WordPieces, head: tuple[int, int, str], tail:
     h_open, h_close, t_open, t_close = tokenizer.convert_tokens_to_ids(
         [f"<h:{head[2]}>", f"</h:{head[2]}>", f"<t:{tail[2]}>", f"</t:{tail[2]}>"])
     prefix, suffix = special_tokens(tokenizer)
-    budget = max_length - len(prefix) - len(suffix) - 4
+    budget = _pair_budget(tokenizer, max_length)
     lengths = [len(p) for p in pieces.pieces]
     lo, hi = min(head[0], tail[0]), max(head[1], tail[1])
     used = sum(lengths[lo:hi])
@@ -88,8 +94,7 @@ def pairs_in_reach(spans: Sequence[tuple[int, int, str]], schema, pieces: WordPi
     predicted mentions stays linear. Out-of-reach candidates are counted (per-label suffix counts),
     never enumerated, so callers can report them.
     """
-    prefix_ids, suffix_ids = special_tokens(tokenizer)
-    budget = max_length - len(prefix_ids) - len(suffix_ids) - 4
+    budget = _pair_budget(tokenizer, max_length)
     cum = [0]
     for piece in pieces.pieces:
         cum.append(cum[-1] + len(piece))

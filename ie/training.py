@@ -153,7 +153,7 @@ def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokeniz
          compute_metrics, stride: int = 0) -> Path:
     """Train with the Trainer (selecting on dev when there is one) and save the checkpoint atomically."""
     train_set = _with_length(featurize("train"))
-    dev_set = featurize("dev") if "dev" in data.ner else None
+    dev_set = featurize("dev") if "dev" in data.splits else None
     out = run_dir / "trainer" / task
     trainer = Trainer(model=model, args=_arguments(cfg, task, out, dev_set is not None), train_dataset=train_set,
                       eval_dataset=dev_set, processing_class=tokenizer, data_collator=collator,
