@@ -24,6 +24,10 @@ class DataConfig:
     schema: str = MISSING
     # split name -> document ids; one split may be null: every document the others do not name
     splits: Dict[str, Optional[List[str]]] = field(default_factory=dict)
+    # Cross-validation: folds >= 2 replaces `splits` by fold `fold` of `folds` (train / test).
+    folds: int = 0
+    fold: int = 0
+    fold_by: str = "document"  # or "sentence" (corpora whose documents are whole split files)
 
 
 @dataclass
@@ -90,12 +94,17 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    run: str = MISSING  # a run folder, or "latest"
+    run: Optional[str] = None  # a run folder, or "latest"
+    compare: Optional[List[str]] = None  # run folders and/or folders of runs (a multirun, a CV sweep)
+    baseline: Optional[str] = None  # compare: group name or run folder; default: the first group
+    bootstrap_samples: int = 1000
+    bootstrap_seed: int = 0
     split: str = "test"
     batch_size: int = 32
     precision: str = "fp32"
     device: str = "cpu"
-    output: Optional[str] = None  # JSON path; default RUN/eval_SPLIT.json
+    output: Optional[str] = None  # run: JSON path (Markdown and PNGs beside it); default RUN/eval_SPLIT.json
+    output_dir: Optional[str] = None  # compare: folder; default models/compare/<time>
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 

@@ -204,5 +204,19 @@ def load_records(fmt: str, path: str | Path, schema: Schema) -> dict[str, list[S
     raise ValueError(f"data.format: unknown format '{fmt}' (known: brat, conll04)")
 
 
-__all__ = ["SentenceRecord", "IEData", "build_datasets", "load_records", "read_brat_records", "candidate_pairs",
-           "resolve_splits"]
+def load_corpus(data_cfg, schema: Schema) -> tuple[dict[str, list[SentenceRecord]], dict[str, list[str]]]:
+    """Records and resolved splits of a ``data`` config (its splits, or one cross-validation fold);
+    training and evaluation both start here, so they always see the same split."""
+    from omegaconf import OmegaConf
+
+    from ie.folds import apply_data_config
+
+    records = load_records(data_cfg.format, data_cfg.path, schema)
+    records, splits = apply_data_config(records, data_cfg)
+    splits = OmegaConf.to_container(splits) if OmegaConf.is_config(splits) else splits
+    source = f"data fold {data_cfg.fold} of {data_cfg.folds}" if data_cfg.get("folds", 0) else "data.splits"
+    return records, resolve_splits(list(records), splits, source)
+
+
+__all__ = ["SentenceRecord", "IEData", "build_datasets", "load_corpus", "load_records", "read_brat_records",
+           "candidate_pairs", "resolve_splits"]

@@ -167,6 +167,12 @@ class Predictor:
     # --- word-level API (used by evaluation) ------------------------------------------------------
     def tag_words(self, sentences: Sequence[Sequence[str]], batch_size: int = 32) -> list[list[WordEntity]]:
         """Entities of pre-tokenised sentences, as word spans."""
+        return [decode_bio(tags, probs) for tags, probs in zip(*self.word_tags(sentences, batch_size))]
+
+    def word_tags(self, sentences: Sequence[Sequence[str]], batch_size: int = 32
+                  ) -> tuple[list[list[str]], list[list[float]]]:
+        """The BIO tag and its probability for every word (read at the word's first subword, in the
+        window that owns the word)."""
         if self.ner_model is None:
             raise RuntimeError("this Predictor was loaded without an NER checkpoint; it cannot find entities")
         jobs = []  # (sentence index, window)
@@ -189,7 +195,7 @@ class Predictor:
                         if window.own_start <= w < window.own_end:
                             tags[s][w] = self._ner_labels[int(best.indices[row, pos])]
                             probs[s][w] = float(best.values[row, pos])
-        return [decode_bio(t, p) for t, p in zip(tags, probs)]
+        return tags, probs
 
     def classify_pairs(self, sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[tuple]],
                        batch_size: int = 32) -> list[list[WordRelation]]:

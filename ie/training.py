@@ -14,7 +14,7 @@ from transformers import (AutoTokenizer, DataCollatorForTokenClassification, Dat
 
 from ie.align import WordPieces, encode_windows, first_subword_labels
 from ie.checkpoint import save_checkpoint
-from ie.dataset import IEData, build_datasets, load_records
+from ie.dataset import IEData, build_datasets, load_corpus
 from ie.markers import add_marker_tokens, encode_pair
 from ie.metrics import ner_scores, relation_scores
 from ie.modeling import build_ner_model, build_re_model
@@ -171,13 +171,13 @@ def _write_history(trainer: Trainer, path: Path) -> None:
 
 def load_data(cfg: DictConfig) -> IEData:
     schema = Schema.load(cfg.data.schema)
-    records = load_records(cfg.data.format, cfg.data.path, schema)
-    return build_datasets(records, schema, OmegaConf.to_container(cfg.data.splits))
+    records, splits = load_corpus(cfg.data, schema)
+    return build_datasets(records, schema, splits)
 
 
 def train(cfg: DictConfig) -> dict:
     """Train the configured tasks into ``cfg.paths.output_dir`` and score them like evaluate.py does."""
-    from ie.evaluation import evaluate_run, write_json
+    from ie.evaluation import evaluate_run, write_evaluation
 
     unknown = set(cfg.task.names) - {"ner", "re"}
     if unknown or not cfg.task.names:
@@ -194,5 +194,5 @@ def train(cfg: DictConfig) -> dict:
     if "re" in cfg.task.names:
         log.info("RE checkpoint: %s", train_re(cfg, data, run_dir))
     results = evaluate_run(run_dir, split=cfg.evaluate_split, batch_size=cfg.eval_batch_size)
-    write_json(results, run_dir / "metrics.json")
+    write_evaluation(results, run_dir / "metrics.json")
     return results

@@ -21,7 +21,7 @@ def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     cfg = compose_config("train", TINY + [f"paths.output_dir={out}"])
     results = train(cfg)
-    assert results["ner"]["micro"]["support"] > 0
+    assert results["ner"]["strict"]["micro"]["support"] > 0
     return out
 
 
@@ -33,7 +33,12 @@ def test_run_folder_holds_checkpoints_config_and_metrics(run_dir):
     assert OmegaConf.load(run_dir / "config.yaml").data.name == "seeds"
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics["re"]) >= {"gold_entities", "end_to_end"}
-    assert set(metrics["ner"]["per_type"]) == {"PER", "ORG", "LOC", "EVENT", "DATE", "ROLE", "AGREEMENT"}
+    assert set(metrics["re"]["end_to_end"]) == {"strict", "boundaries"}
+    assert set(metrics["ner"]) == {"strict", "default"}
+    assert set(metrics["ner"]["strict"]["per_type"]) == {"PER", "ORG", "LOC", "EVENT", "DATE", "ROLE", "AGREEMENT"}
+    assert set(metrics["errors"]) == {"entities", "relations"}
+    for name in ("metrics.md", "metrics_confusion_entities.png", "predictions_test.jsonl"):
+        assert (run_dir / name).stat().st_size > 0
     assert not list(run_dir.glob(".*partial*"))
 
 
@@ -41,13 +46,38 @@ def test_evaluate_reproduces_the_training_run_numbers(run_dir):
     assert evaluate_run(run_dir, split="test") == json.loads((run_dir / "metrics.json").read_text())
 
 
-def test_evaluate_cli_prints_and_writes_json(run_dir, tmp_path):
+def test_evaluate_cli_prints_and_writes_json_markdown_and_plots(run_dir, tmp_path):
     out = tmp_path / "eval.json"
     proc = subprocess.run([sys.executable, "evaluate.py", f"run={run_dir}", f"output={out}",
                            f"paths.models_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "NER (seqeval strict IOB2)" in proc.stdout and "RE, end to end" in proc.stdout
+    assert "NER (seqeval: strict IOB2 | default conlleval)" in proc.stdout and "RE, end to end" in proc.stdout
     assert json.loads(out.read_text()) == json.loads((run_dir / "metrics.json").read_text())
+    md = (tmp_path / "eval.md").read_text()
+    assert "## Entity errors" in md and "![eval_confusion_entities.png](eval_confusion_entities.png)" in md
+    assert (tmp_path / "eval_confusion_relations_end_to_end.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluate_cli_compares_runs(run_dir, tmp_path):
+    other = tmp_path / "other"
+    train(compose_config("train", TINY + ["task=ner", "trainer.ner.learning_rate=1e-3", f"paths.output_dir={other}"]))
+    out = tmp_path / "cmp"
+    proc = subprocess.run([sys.executable, "evaluate.py", f"compare=[{run_dir},{other}]", f"output_dir={out}",
+                           "bootstrap_samples=200", f"paths.models_dir={tmp_path}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((out / "compare.json").read_text())
+    base, second = result["groups"].values()
+    assert base["metrics"]["ner.strict"]["f1"]["values"] == [
+        json.loads((run_dir / "metrics.json").read_text())["ner"]["strict"]["micro"]["f1"]]
+    assert "re.end_to_end.strict" not in second["metrics"]  # the second run trained NER only
+    assert "bootstrap" in second["against_baseline"]["ner.strict"] and "ner.strict" in proc.stdout
+
+
+def test_evaluate_cli_needs_a_run_or_a_comparison(tmp_path):
+    proc = subprocess.run([sys.executable, "evaluate.py", f"paths.models_dir={tmp_path}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "exactly one of run=" in proc.stderr
 
 
 def test_predictor_contract_normal_empty_and_long_text(run_dir):

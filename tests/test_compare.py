@@ -1,0 +1,100 @@
+import json
+import random
+
+import numpy as np
+import pytest
+import yaml
+
+from ie.compare import compare_runs, group_runs, load_run, paired_bootstrap, write_comparison
+from ie.metrics import spans_to_bio
+from tests.conftest import SEEDS
+
+GOLD = [[(0, 2, "PER"), (3, 4, "LOC")], [(1, 2, "ORG")], [(0, 1, "DATE"), (2, 4, "EVENT")], [(0, 1, "LOC")]] * 5
+
+
+def fake_run(root, name, lr, seed, hit_rate, fold=None, folds=0, sentences=range(len(GOLD))):
+    """A run folder as training leaves it (config.yaml, ner/, predictions), without a model."""
+    run = root / name
+    (run / "ner").mkdir(parents=True)
+    config = {"seed": seed, "run_name": "fake", "data": {"schema": str(SEEDS / "schema.json"), "folds": folds,
+                                                          "fold": fold or 0},
+              "trainer": {"ner": {"learning_rate": lr}}, "paths": {"output_dir": str(run)}}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    rng = random.Random(f"{name}")
+    lines = [json.dumps({"header": {"run": str(run), "split": "test"}})]
+    for i in sentences:
+        pred = [e for e in GOLD[i] if rng.random() < hit_rate]
+        lines.append(json.dumps({"doc_id": f"doc{i // 4}", "sent_index": i % 4, "words": ["w"] * 5,
+                                 "gold_entities": GOLD[i], "gold_relations": [],
+                                 "pred_tags": spans_to_bio(5, pred), "pred_entities": [[*e, 0.9] for e in pred]}))
+    (run / "predictions_test.jsonl").write_text("\n".join(lines) + "\n")
+    return run
+
+
+def test_runs_that_differ_only_in_seed_form_one_group(tmp_path):
+    runs = [load_run(fake_run(tmp_path, f"a{s}", 1e-4, s, 0.6), "test") for s in (1, 2, 3)]
+    runs += [load_run(fake_run(tmp_path, f"b{s}", 5e-4, s, 0.9), "test") for s in (1, 2, 3)]
+    groups = group_runs(runs)
+    assert [g.name for g in groups] == ["trainer.ner.learning_rate=0.0001", "trainer.ner.learning_rate=0.0005"]
+    assert [len(g.runs) for g in groups] == [3, 3]
+
+
+def test_comparison_reports_mean_std_differences_and_bootstrap(tmp_path):
+    for s in (1, 2, 3):
+        fake_run(tmp_path / "sweep", f"a{s}", 1e-4, s, 0.5)
+        fake_run(tmp_path / "sweep", f"b{s}", 5e-4, s, 0.95)
+    result = compare_runs([tmp_path / "sweep"], samples=300)
+    a, b = result["groups"].values()
+    assert result["baseline"] == "trainer.ner.learning_rate=0.0001"
+    f1 = a["metrics"]["ner.strict"]["f1"]
+    assert f1["n"] == 3 and f1["mean"] == pytest.approx(np.mean(f1["values"]))
+    assert f1["std"] == pytest.approx(np.std(f1["values"], ddof=1))
+    vs = b["against_baseline"]["ner.strict"]
+    assert vs["f1"] == pytest.approx(b["metrics"]["ner.strict"]["f1"]["mean"] - f1["mean"])
+    assert vs["bootstrap"]["ci_low"] <= vs["f1"] <= vs["bootstrap"]["ci_high"]
+    assert vs["bootstrap"]["excludes_zero"]  # 95% vs 50% of entities found
+    written = write_comparison(result, tmp_path / "out")
+    md = written["markdown"].read_text()
+    assert "| trainer.ner.learning_rate=0.0005 | 3 |" in md and "95% CI" in md
+    assert (tmp_path / "out" / "f1_per_type_ner_strict.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads(written["json"].read_text())["groups"].keys() == result["groups"].keys()
+
+
+def test_folds_of_one_seed_are_pooled(tmp_path):
+    for fold in range(2):
+        fake_run(tmp_path / "cv", f"f{fold}", 1e-4, 1, 0.7, fold=fold, folds=2,
+                 sentences=range(fold * 10, fold * 10 + 10))
+    result = compare_runs([tmp_path / "cv"], samples=100)
+    (group,) = result["groups"].values()
+    metric = group["metrics"]["ner.strict"]
+    assert group["folds"] == [0, 1] and metric["f1"]["n"] == 1 and metric["per_fold_f1"]["n"] == 2
+    assert metric["support"] == sum(len(g) for g in GOLD)  # pooled: every test sentence once
+
+
+def test_bootstrap_is_seeded_and_zero_for_identical_systems():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 4, size=(1, 50, 3))
+    same = paired_bootstrap(a, a, samples=200, seed=1)
+    assert same["difference"] == 0 and same["ci_low"] == same["ci_high"] == 0 and not same["excludes_zero"]
+    b = rng.integers(0, 4, size=(1, 50, 3))
+    assert paired_bootstrap(a, b, samples=200, seed=3) == paired_bootstrap(a, b, samples=200, seed=3)
+    with pytest.raises(ValueError, match="same test sentences"):
+        paired_bootstrap(a, b[:, :10], samples=10)
+
+
+def test_bootstrap_interval_covers_a_known_difference_about_95_percent_of_the_time():
+    """Test sets drawn from a finite population whose true F1 difference is known exactly."""
+    rng = np.random.default_rng(42)
+    size = 20_000
+    gold = rng.poisson(2.0, size)
+    found_a, found_b = rng.binomial(gold, 0.6), rng.binomial(gold, 0.7)
+    pop_a = np.stack([found_a, rng.poisson(0.5, size), gold - found_a], axis=1)
+    pop_b = np.stack([found_b, rng.poisson(0.4, size), gold - found_b], axis=1)
+    f1 = lambda c: 2 * c[0] / (2 * c[0] + c[1] + c[2])  # noqa: E731
+    true_diff = f1(pop_b.sum(0)) - f1(pop_a.sum(0))
+    trials, covered = 200, 0
+    for t in range(trials):
+        idx = rng.integers(0, size, 200)
+        ci = paired_bootstrap(pop_a[idx][None], pop_b[idx][None], samples=500, seed=t)
+        covered += ci["ci_low"] <= true_diff <= ci["ci_high"]
+    assert 0.90 <= covered / trials <= 0.99
