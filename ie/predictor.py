@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
+from tqdm.auto import tqdm
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from ie.align import WordPieces, encode_windows
@@ -70,8 +71,10 @@ class Prediction:
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
-def _batches(items: Sequence, size: int):
-    for i in range(0, len(items), size):
+def _batches(items: Sequence, size: int, progress: str | bool = False):
+    """Consecutive slices of ``size``; with ``progress`` (a label), a progress bar over them."""
+    starts = range(0, len(items), size)
+    for i in tqdm(starts, desc=progress or None, unit="batch", disable=not progress, leave=False):
         yield items[i:i + size]
 
 
@@ -169,7 +172,7 @@ class Predictor:
         """Entities of pre-tokenised sentences, as word spans."""
         return [decode_bio(tags, probs) for tags, probs in zip(*self.word_tags(sentences, batch_size))]
 
-    def word_tags(self, sentences: Sequence[Sequence[str]], batch_size: int = 32
+    def word_tags(self, sentences: Sequence[Sequence[str]], batch_size: int = 32, progress: bool = False
                   ) -> tuple[list[list[str]], list[list[float]]]:
         """The BIO tag and its probability for every word (read at the word's first subword, in the
         window that owns the word)."""
@@ -186,7 +189,7 @@ class Predictor:
         jobs.sort(key=lambda job: len(job[1].input_ids))
         pad_id = self.ner_tokenizer.pad_token_id or 0
         with torch.inference_mode(), self._autocast():
-            for batch in _batches(jobs, batch_size):
+            for batch in _batches(jobs, batch_size, progress and "NER"):
                 ids, mask = _pad([w.input_ids for _, w in batch], pad_id)
                 logits = self.ner_model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
                 best = logits.float().softmax(-1).max(-1)
@@ -198,7 +201,7 @@ class Predictor:
         return tags, probs
 
     def classify_pairs(self, sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[tuple]],
-                       batch_size: int = 32) -> list[list[WordRelation]]:
+                       batch_size: int = 32, progress: bool = False) -> list[list[WordRelation]]:
         """Relations among given word-span entities ``(start, end, label, ...)`` of each sentence."""
         if self.re_model is None:
             return [[] for _ in sentences]
@@ -222,7 +225,7 @@ class Predictor:
         jobs.sort(key=lambda job: len(job[3].input_ids))
         pad_id = self.re_tokenizer.pad_token_id or 0
         with torch.inference_mode(), self._autocast():
-            for batch in _batches(jobs, batch_size):
+            for batch in _batches(jobs, batch_size, progress and "RE"):
                 ids, mask = _pad([j[3].input_ids for j in batch], pad_id)
                 logits = self.re_model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                        head_index=torch.tensor([j[3].head_index for j in batch], device=self.device),
