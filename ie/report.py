@@ -134,7 +134,12 @@ def _pm(stat: dict) -> str:
     return f"{stat['mean']:.4f} ± {stat['std']:.4f}" if stat["n"] > 1 else f"{stat['mean']:.4f}"
 
 
-def _metric_rows(result: dict, metric: str) -> list[list]:
+METRIC_HEADERS = ["config", "runs", "P", "R", "micro F1", "macro F1", "per-fold F1", "Δ micro F1",
+                  "95% CI of Δ", "CI excludes 0"]
+
+
+def _metric_table(result: dict, metric: str, markdown: bool) -> str:
+    """One row per group; the per-fold column only where some group is a cross-validation."""
     rows = []
     for name, group in result["groups"].items():
         if metric not in group["metrics"]:
@@ -150,17 +155,14 @@ def _metric_rows(result: dict, metric: str) -> list[list]:
             ci = boot.get("skipped") or f"[{boot['ci_low']:+.4f}, {boot['ci_high']:+.4f}]"
             row += [f"{vs['f1']:+.4f}", ci, "" if "skipped" in boot else ("yes" if boot["excludes_zero"] else "no")]
         rows.append(row)
-    return rows
-
-
-METRIC_HEADERS = ["config", "runs", "P", "R", "micro F1", "macro F1", "per-fold F1", "Δ micro F1",
-                  "95% CI of Δ", "CI excludes 0"]
+    keep = [i for i, h in enumerate(METRIC_HEADERS) if h != "per-fold F1" or any(r[i] for r in rows)]
+    return table([METRIC_HEADERS[i] for i in keep], [[r[i] for i in keep] for r in rows], markdown)
 
 
 def format_comparison(result: dict) -> str:
     lines = [f"split: {result['split']}  baseline: {result['baseline']}"]
     for metric in _compared_metrics(result):
-        lines += ["", metric, table(METRIC_HEADERS, _metric_rows(result, metric), markdown=False)]
+        lines += ["", metric, _metric_table(result, metric, markdown=False)]
     return "\n".join(lines)
 
 
@@ -178,7 +180,7 @@ def comparison_markdown(result: dict, images: Sequence[str] = ()) -> str:
              "Figures are mean ± std over seeds; cross-validation folds of one seed are pooled (per-fold F1 "
              "shows their spread). The CI is a paired bootstrap over test sentences.", ""]
     for metric in _compared_metrics(result):
-        lines += [f"## {metric}", "", table(METRIC_HEADERS, _metric_rows(result, metric), markdown=True), ""]
+        lines += [f"## {metric}", "", _metric_table(result, metric, markdown=True), ""]
         groups = [(n, g) for n, g in result["groups"].items() if metric in g["metrics"]]
         types = list(groups[0][1]["metrics"][metric]["per_type_f1"])
         headers = ["type"] + [n for n, _ in groups]
