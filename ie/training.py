@@ -179,7 +179,9 @@ def load_data(cfg: DictConfig) -> IEData:
 
 
 def train(cfg: DictConfig) -> dict:
-    """Train the configured tasks into ``cfg.paths.output_dir`` and score them like evaluate.py does."""
+    """Train the configured tasks into ``cfg.paths.output_dir``, score them like evaluate.py does and
+    write the model card (``README.md``)."""
+    from ie.card import write_model_card
     from ie.evaluation import evaluate_run, write_evaluation
 
     unknown = set(cfg.task.names) - {"ner", "re"}
@@ -198,4 +200,5 @@ def train(cfg: DictConfig) -> dict:
         log.info("RE checkpoint: %s", train_re(cfg, data, run_dir))
     results = evaluate_run(run_dir, split=cfg.evaluate_split, batch_size=cfg.eval_batch_size)
     write_evaluation(results, run_dir / "metrics.json")
+    log.info("model card: %s", write_model_card(run_dir))
     return results
