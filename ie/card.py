@@ -55,24 +55,32 @@ def _data_section(cfg, schema: Schema, trained_on: set[str]) -> list[str]:
     return lines
 
 
-def _metrics_section(metrics: dict | None) -> list[str]:
+def _strict(scores: dict | None) -> dict | None:
+    """The strict scores of a metric; runs made before evaluation had modes hold them directly."""
+    if not scores:
+        return None
+    return scores.get("strict", scores if "micro" in scores else None)
+
+
+def _metrics_section(metrics: dict | None, run_dir: Path) -> list[str]:
     if metrics is None:
         return ["No `metrics.json` in this run folder."]
+    reports = [f"`{name}`" for name in ("metrics.md", "metrics.html") if (run_dir / name).is_file()]
     lines = [f"Split `{metrics.get('split')}` ({metrics.get('sentences')} sentences of "
-             f"{', '.join(metrics.get('documents', []))}), scored by `evaluate.py` (see `metrics.md` and "
-             f"`metrics.html`).", "",
+             f"{', '.join(metrics.get('documents', []))}), scored as `evaluate.py` does"
+             + (f" (details: {' and '.join(reports)})." if reports else "."), "",
              "| metric | micro P | micro R | micro F1 | macro F1 |", "|---|---:|---:|---:|---:|"]
-    rows = [("NER, strict IOB2", metrics.get("ner", {}).get("strict")),
-            ("RE, gold entities, strict", metrics.get("re", {}).get("gold_entities", {}).get("strict")),
-            ("RE, end to end, strict", metrics.get("re", {}).get("end_to_end", {}).get("strict"))]
+    ner = _strict(metrics.get("ner"))
+    rows = [("NER, strict IOB2", ner),
+            ("RE, gold entities, strict", _strict(metrics.get("re", {}).get("gold_entities"))),
+            ("RE, end to end, strict", _strict(metrics.get("re", {}).get("end_to_end")))]
     for name, scores in rows:
         if scores:
             m = scores["micro"]
             lines.append(f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
                          f"{scores['macro']['f1']:.3f} |")
-    if "ner" in metrics:
-        lines += ["", "NER F1 per type: " + ", ".join(f"{label} {s['f1']:.2f}" for label, s in
-                                                       metrics["ner"]["strict"]["per_type"].items())]
+    if ner:
+        lines += ["", "NER F1 per type: " + ", ".join(f"{label} {s['f1']:.2f}" for label, s in ner["per_type"].items())]
     return lines
 
 
@@ -109,7 +117,7 @@ def model_card(run_dir: str | Path) -> str:
               "", "## Training data", ""]
     lines += _data_section(cfg, schema, {str(i.extra.get("data_fingerprint")) for i in infos.values()
                                          if i.extra.get("data_fingerprint")})
-    lines += ["", "## Evaluation", ""] + _metrics_section(metrics)
+    lines += ["", "## Evaluation", ""] + _metrics_section(metrics, run_dir)
     lines += ["", "## How to use it", "", "```python", "from ie import Predictor", "",
               f'predictor = Predictor.from_pretrained("{run_dir}")   # checks the stored schemas',
               'result = predictor("Denis Manturov met Emomali Rahmon in Dushanbe.")',

@@ -11,8 +11,9 @@ Input: plain text files (one document each, the id is the file name without ``.t
 Every input is read and checked before anything is predicted or written.
 
 ``format=brat`` writes ``<id>.txt`` (a byte-exact copy of the text) and ``<id>.ann`` with the
-predictions, plus the schema's ``annotation.conf``, so the folder opens in brat as pre-annotations to
-correct; the corrected files can be added to ``seeds/`` (or any data folder). Scores go into
+predictions, plus the model's ``schema.json`` and its ``annotation.conf`` (unless the folder has them), so
+the folder opens in brat as pre-annotations to correct and ``python -m ie.validate`` checks it; the
+corrected files can be added to ``seeds/`` (or any data folder). Scores go into
 ``AnnotatorNotes``, which brat shows and the project's reader skips. Existing ``.ann`` files are never
 replaced unless ``overwrite=true``: a folder of human annotations must not be clobbered by mistake.
 """
@@ -213,9 +214,11 @@ def run_predictions(predictor, docs: Sequence[InputDocument], output: str, fmt: 
         folder = Path(output)
         check_brat_output(folder, docs, overwrite)
         folder.mkdir(parents=True, exist_ok=True)
-        conf = folder / "annotation.conf"
-        if not conf.exists():
-            conf.write_text(predictor.schema.to_brat_conf(), encoding="utf-8")
+        # A data folder like seeds/: brat reads annotation.conf, ie.validate and training read schema.json.
+        if not (folder / "annotation.conf").exists():
+            (folder / "annotation.conf").write_text(predictor.schema.to_brat_conf(), encoding="utf-8")
+        if not (folder / "schema.json").exists():
+            predictor.schema.save(folder / "schema.json")
         sink = None
     else:
         sink = (stdout or sys.stdout) if output == "-" else open(output, "w", encoding="utf-8")

@@ -11,6 +11,7 @@ import pytest
 from ie.brat import read_document
 from ie.predict import InputError, brat_ann, prediction_record, read_inputs, run_predictions
 from ie.predictor import Entity, Prediction, Predictor, Relation
+from ie.schema import Schema
 from tests.conftest import ROOT, SEEDS, TEST_DOC
 
 TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe.\r\nThey signed a roadmap."
@@ -89,6 +90,7 @@ def test_predict_cli_brat_round_trip_on_a_seed_article(run_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / f"{TEST_DOC}.txt").read_bytes() == source.read_bytes()
     assert "[entities]" in (out / "annotation.conf").read_text()
+    assert Schema.load(out / "schema.json") == Predictor.from_pretrained(run_dir).schema
     expected = Predictor.from_pretrained(run_dir)(source.read_text(encoding="utf-8"))
     assert expected.entities and expected.relations  # the tiny model predicts both: the test has content
     _, ents, rels = _read_back(out / f"{TEST_DOC}.txt")
