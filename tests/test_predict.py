@@ -95,8 +95,8 @@ def test_predict_cli_brat_round_trip_on_a_seed_article(run_dir, tmp_path):
     assert expected.entities and expected.relations  # the tiny model predicts both: the test has content
     _, ents, rels = _read_back(out / f"{TEST_DOC}.txt")
     assert (ents, rels) == _as_brat(expected)
-    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert again.returncode != 0 and "exists (annotations are never replaced without overwrite=true)" in again.stderr
+    with pytest.raises(InputError, match="exists \\(annotations are never replaced without overwrite=true\\)"):
+        run_predictions(None, read_inputs(str(source)), str(out), "brat")  # refused before predicting
 
 
 def test_predict_cli_jsonl_from_stdin_to_stdout(run_dir):
