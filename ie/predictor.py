@@ -6,12 +6,17 @@
 
 Offsets index into the string you passed. Text of any length is handled: sentences longer than the
 encoder window are read in overlapping windows, never cut.
+
+Thread safety: one Predictor may be called from many threads at once (load it once per process and
+share it). Tokenisation is serialised by a lock, since a fast (Rust) tokenizer may raise "Already
+borrowed" when used concurrently; the models run in inference mode with no shared mutable state.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -130,6 +135,7 @@ class Predictor:
         if re_model is not None:
             self._re_labels = [re_model.config.id2label[i] for i in range(re_model.config.num_labels)]
         self.lost_pairs = 0  # candidate pairs too far apart for the RE window, since load
+        self._tokenizer_lock = threading.Lock()  # see the module docstring: thread safety
 
     # --- loading --------------------------------------------------------------------------------
     @classmethod
@@ -179,10 +185,11 @@ class Predictor:
         if self.ner_model is None:
             raise RuntimeError("this Predictor was loaded without an NER checkpoint; it cannot find entities")
         jobs = []  # (sentence index, window)
-        for s, words in enumerate(sentences):
-            if words:
-                for window in encode_windows(self.ner_tokenizer, words, self.ner_max_length, self.ner_stride):
-                    jobs.append((s, window))
+        with self._tokenizer_lock:
+            for s, words in enumerate(sentences):
+                if words:
+                    for window in encode_windows(self.ner_tokenizer, words, self.ner_max_length, self.ner_stride):
+                        jobs.append((s, window))
         tags = [["O"] * len(words) for words in sentences]
         probs = [[1.0] * len(words) for words in sentences]
         # Length-sorted batches pad less; results are placed by index so order does not matter.
@@ -206,21 +213,23 @@ class Predictor:
         if self.re_model is None:
             return [[] for _ in sentences]
         jobs = []  # (sentence index, head, tail, encoded)
-        for s, (words, ents) in enumerate(zip(sentences, entities)):
-            spans = [(e[0], e[1], e[2]) for e in ents]
-            if len(spans) < 2:
-                continue
-            pieces = WordPieces(self.re_tokenizer, words)
-            order = sorted(range(len(spans)), key=lambda k: spans[k][0])
-            pairs, lost = pairs_in_reach([spans[k] for k in order], self.schema, pieces, self.re_max_length,
-                                         self.re_tokenizer)
-            if lost:
-                self.lost_pairs += lost
-                log.warning("sentence %d: %d candidate pair(s) lie further apart than the RE window "
-                            "(max_length=%d subwords) and were not scored", s, lost, self.re_max_length)
-            for a, b in pairs:
-                h, t = order[a], order[b]
-                jobs.append((s, h, t, encode_pair(self.re_tokenizer, pieces, spans[h], spans[t], self.re_max_length)))
+        with self._tokenizer_lock:
+            for s, (words, ents) in enumerate(zip(sentences, entities)):
+                spans = [(e[0], e[1], e[2]) for e in ents]
+                if len(spans) < 2:
+                    continue
+                pieces = WordPieces(self.re_tokenizer, words)
+                order = sorted(range(len(spans)), key=lambda k: spans[k][0])
+                pairs, lost = pairs_in_reach([spans[k] for k in order], self.schema, pieces, self.re_max_length,
+                                             self.re_tokenizer)
+                if lost:
+                    self.lost_pairs += lost
+                    log.warning("sentence %d: %d candidate pair(s) lie further apart than the RE window "
+                                "(max_length=%d subwords) and were not scored", s, lost, self.re_max_length)
+                for a, b in pairs:
+                    h, t = order[a], order[b]
+                    encoded = encode_pair(self.re_tokenizer, pieces, spans[h], spans[t], self.re_max_length)
+                    jobs.append((s, h, t, encoded))
         results: list[list[WordRelation]] = [[] for _ in sentences]
         jobs.sort(key=lambda job: len(job[3].input_ids))
         pad_id = self.re_tokenizer.pad_token_id or 0

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import (AutoTokenizer, DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer,
                           TrainingArguments, set_seed)
 
+from ie import run_logs
 from ie.align import WordPieces, encode_windows, first_subword_labels
 from ie.checkpoint import save_checkpoint
 from ie.dataset import IEData, build_datasets, load_corpus
@@ -114,7 +115,7 @@ def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool) -> Training
         greater_is_better=True,
         logging_strategy="steps",
         logging_steps=tr.logging_steps,
-        report_to=list(tr.report_to),
+        report_to=run_logs.report_to(tr.report_to),
         disable_tqdm=tr.disable_tqdm,
         train_sampling_strategy="group_by_length" if tr.group_by_length else "random",
         length_column_name="length",
@@ -157,9 +158,11 @@ def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokeniz
     out = run_dir / "trainer" / task
     trainer = Trainer(model=model, args=_arguments(cfg, task, out, dev_set is not None), train_dataset=train_set,
                       eval_dataset=dev_set, processing_class=tokenizer, data_collator=collator,
-                      compute_metrics=compute_metrics)
+                      compute_metrics=compute_metrics,
+                      callbacks=run_logs.callbacks(cfg.trainer.report_to, run_dir, task))
     trainer.train()
     _write_history(trainer, out / "log_history.json")
+    run_logs.write_epoch_csv(trainer.state.log_history, run_logs.epochs_csv_path(run_dir, task))
     return save_checkpoint(trainer.model, tokenizer, data.schema, run_dir / task, task, cfg.trainer[task].max_length,
                            stride, encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint)
 
@@ -176,7 +179,9 @@ def load_data(cfg: DictConfig) -> IEData:
 
 
 def train(cfg: DictConfig) -> dict:
-    """Train the configured tasks into ``cfg.paths.output_dir`` and score them like evaluate.py does."""
+    """Train the configured tasks into ``cfg.paths.output_dir``, score them like evaluate.py does and
+    write the model card (``README.md``)."""
+    from ie.card import write_model_card
     from ie.evaluation import evaluate_run, write_evaluation
 
     unknown = set(cfg.task.names) - {"ner", "re"}
@@ -195,4 +200,5 @@ def train(cfg: DictConfig) -> dict:
         log.info("RE checkpoint: %s", train_re(cfg, data, run_dir))
     results = evaluate_run(run_dir, split=cfg.evaluate_split, batch_size=cfg.eval_batch_size)
     write_evaluation(results, run_dir / "metrics.json")
+    log.info("model card: %s", write_model_card(run_dir))
     return results

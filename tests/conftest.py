@@ -8,6 +8,8 @@ from ie.schema import Schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
+TINY = ["debug=fast", "trainer.disable_tqdm=true"]
+TEST_DOC = "004_8167059eeef70516"  # the test article of the default seeds split
 
 
 def compose_config(name: str, overrides: list[str]):
@@ -29,3 +31,15 @@ def write_pair(tmp_path):
         (tmp_path / f"{name}.ann").write_text(ann, encoding="utf-8")
         return tmp_path / f"{name}.txt"
     return write
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory):
+    """One tiny run (random 2-layer encoder, one epoch, seconds) trained on the seeds, shared by every
+    test that needs a run folder: checkpoints, metrics, model card, logs, HTML report."""
+    from ie.training import train
+
+    out = tmp_path_factory.mktemp("run")
+    results = train(compose_config("train", TINY + [f"paths.output_dir={out}"]))
+    assert results["ner"]["strict"]["micro"]["support"] > 0
+    return out

@@ -1,4 +1,5 @@
-"""Train -> evaluate -> Predictor with a tiny random-init model on the real seeds (seconds)."""
+"""Train -> evaluate -> Predictor with a tiny random-init model on the real seeds (seconds); the run is the
+session's ``run_dir`` fixture (tests/conftest.py)."""
 
 import json
 import subprocess
@@ -11,18 +12,7 @@ from ie.checkpoint import CheckpointError
 from ie.evaluation import evaluate_run
 from ie.predictor import Entity, Prediction, Predictor
 from ie.training import train
-from tests.conftest import ROOT, compose_config
-
-TINY = ["debug=fast", "trainer.disable_tqdm=true"]
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    cfg = compose_config("train", TINY + [f"paths.output_dir={out}"])
-    results = train(cfg)
-    assert results["ner"]["strict"]["micro"]["support"] > 0
-    return out
+from tests.conftest import ROOT, TINY, compose_config
 
 
 def test_run_folder_holds_checkpoints_config_and_metrics(run_dir):
