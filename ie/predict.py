@@ -221,7 +221,11 @@ def run_predictions(predictor, docs: Sequence[InputDocument], output: str, fmt: 
             predictor.schema.save(folder / "schema.json")
         sink = None
     else:
-        sink = (stdout or sys.stdout) if output == "-" else open(output, "w", encoding="utf-8")
+        if output == "-":
+            sink = stdout or sys.stdout
+        else:  # written beside, renamed into place when complete: a failed run leaves no half file
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+            sink = open(f"{output}.partial", "w", encoding="utf-8")
     # Default: a bar when stderr is a terminal (tqdm's disable=None), never mixed into the output.
     bar = tqdm(total=len(docs), unit="doc", desc="predict", disable=None if progress is None else not progress,
                file=sys.stderr)
@@ -242,6 +246,8 @@ def run_predictions(predictor, docs: Sequence[InputDocument], output: str, fmt: 
             sink.close()
         elif sink is not None:
             sink.flush()
+    if fmt == "jsonl" and output != "-":
+        Path(f"{output}.partial").replace(output)
     return counts
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ie.brat import read_document
-from ie.predict import InputError, brat_ann, prediction_record, read_inputs, run_predictions
+from ie.predict import InputDocument, InputError, brat_ann, prediction_record, read_inputs, run_predictions
 from ie.predictor import Entity, Prediction, Predictor, Relation
 from ie.schema import Schema
 from tests.conftest import ROOT, SEEDS, TEST_DOC
@@ -123,3 +123,20 @@ def test_predict_config_rejects_misspelt_keys():
     assert compose_config("predict", ["run=x"]).format == "jsonl"
     with pytest.raises(ConfigCompositionException):
         compose_config("predict", ["run=x", "outptu=y"])
+
+
+def test_jsonl_file_output_appears_complete_or_not_at_all(run_dir, tmp_path):
+    predictor = Predictor.from_pretrained(run_dir)
+    out = tmp_path / "new" / "out.jsonl"  # the folder does not exist yet
+    docs = [InputDocument("a", TEXT, "test"), InputDocument("b", "", "test")]
+    assert run_predictions(predictor, docs, str(out))["documents"] == 2
+    assert [json.loads(line) for line in out.read_text().splitlines()] == [
+        prediction_record(d.id, p) for d, p in zip(docs, predictor.predict([d.text for d in docs]))]
+    assert not list(tmp_path.glob("new/*.partial"))
+
+    class Failing:
+        def predict(self, texts, batch_size):
+            raise RuntimeError("killed half way")
+    with pytest.raises(RuntimeError, match="killed half way"):
+        run_predictions(Failing(), docs, str(tmp_path / "failed.jsonl"))
+    assert not (tmp_path / "failed.jsonl").exists()
