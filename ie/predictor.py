@@ -4,8 +4,17 @@
 >>> result = predictor("Denis Manturov met Emomali Rahmon in Dushanbe.")
 >>> [(e.label, e.text) for e in result.entities]
 
-Offsets index into the string you passed. Text of any length is handled: sentences longer than the
-encoder window are read in overlapping windows, never cut.
+Offsets index into the string you passed. Sentences longer than the encoder window are read in
+overlapping windows, never cut. What each kind of input gives:
+
+* ``""`` or only (Unicode) whitespace: an empty :class:`Prediction`;
+* control characters, zero-width characters, emoji, combining marks, any script, HTML: read as
+  text (markup is not stripped); a word the tokenizer maps to nothing is read as the unknown token;
+* ``None`` or any non-string: ``TypeError``; a string with a lone surrogate (not valid Unicode):
+  ``ValueError`` naming its position;
+* text longer than ``max_chars`` (default 200,000 characters, about 30,000 words, several times
+  the longest news article): ``ValueError`` naming both lengths. Pass ``max_chars=None`` to read
+  text of any length; time and memory then grow with it.
 
 Thread safety: one Predictor may be called from many threads at once (load it once per process and
 share it). Tokenisation is serialised by a lock, since a fast (Rust) tokenizer may raise "Already
@@ -35,6 +44,7 @@ from ie.text import split_sentences
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MAX_CHARS = 200_000
 WordEntity = tuple[int, int, str, float]  # word start, word end (exclusive), label, score
 WordRelation = tuple[int, int, str, float]  # head entity index, tail entity index, label, score
 
@@ -118,7 +128,7 @@ class Predictor:
 
     def __init__(self, schema: Schema, ner_model=None, ner_tokenizer=None, re_model=None, re_tokenizer=None,
                  ner_max_length: int = 256, ner_stride: int = 32, re_max_length: int = 256,
-                 device: str = "cpu", precision: str = "fp32"):
+                 device: str = "cpu", precision: str = "fp32", max_chars: int | None = DEFAULT_MAX_CHARS):
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         if ner_model is None and re_model is None:
@@ -136,10 +146,14 @@ class Predictor:
             self._re_labels = [re_model.config.id2label[i] for i in range(re_model.config.num_labels)]
         self.lost_pairs = 0  # candidate pairs too far apart for the RE window, since load
         self._tokenizer_lock = threading.Lock()  # see the module docstring: thread safety
+        if max_chars is not None and max_chars < 1:
+            raise ValueError(f"max_chars must be >= 1 or None, got {max_chars}")
+        self.max_chars = max_chars
 
     # --- loading --------------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "fp32") -> "Predictor":
+    def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "fp32",
+                        max_chars: int | None = DEFAULT_MAX_CHARS) -> "Predictor":
         """Load ``run_dir/ner`` and ``run_dir/re`` (either may be absent) from safetensors, offline."""
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
@@ -147,7 +161,7 @@ class Predictor:
         ner_dir, re_dir = run_dir / "ner", run_dir / "re"
         if not ner_dir.exists() and not re_dir.exists():
             raise CheckpointError(f"{run_dir}: neither ner/ nor re/ checkpoint found")
-        kwargs: dict = {"device": device, "precision": precision}
+        kwargs: dict = {"device": device, "precision": precision, "max_chars": max_chars}
         schemas = []
         if ner_dir.exists():
             info = read_checkpoint_info(ner_dir, "ner")
@@ -250,16 +264,28 @@ class Predictor:
         return results
 
     # --- text API ---------------------------------------------------------------------------------
+    def _check_text(self, i: int, text) -> None:
+        """Reject what would otherwise fail deep inside spaCy, the tokenizer or torch."""
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
+        if self.max_chars is not None and len(text) > self.max_chars:
+            raise ValueError(f"texts[{i}] has {len(text):,} characters, more than max_chars={self.max_chars:,}; "
+                             "split it, or load the Predictor with a larger max_chars (None: no limit)")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(f"texts[{i}] is not valid Unicode: lone surrogate {text[err.start]!r} at index "
+                             f"{err.start}") from None
+
     def __call__(self, text: str) -> Prediction:
         return self.predict([text])[0]
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
-        """Predictions for each text. ``""`` and whitespace-only texts give empty predictions."""
+        """Predictions for each text; see the module docstring for what each kind of input gives."""
         if isinstance(texts, str) or not isinstance(texts, Sequence):
             raise TypeError(f"predict() takes a list of strings, got {type(texts).__name__}")
         for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
+            self._check_text(i, text)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         segmented = [split_sentences(text) for text in texts]

@@ -12,14 +12,14 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import (AutoTokenizer, DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer,
                           TrainingArguments, set_seed)
 
-from ie import run_logs
+from ie import distributed, run_logs
 from ie.align import WordPieces, encode_windows, first_subword_labels
-from ie.checkpoint import save_checkpoint
-from ie.dataset import IEData, build_datasets, load_corpus
+from ie.checkpoint import INFO_FILE, last_trainer_checkpoint, save_checkpoint
+from ie.dataset import IEData
 from ie.markers import add_marker_tokens, encode_pair
 from ie.metrics import ner_scores, relation_scores
 from ie.modeling import build_ner_model, build_re_model
-from ie.schema import Schema
+from ie.runs import prepare_data, resumed_config
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,16 @@ def re_dev_metrics(labels: list[str]):
 
 # --- training -------------------------------------------------------------------------------------
 
+def _per_device_batch(batch_size: int, task: str) -> int:
+    """``batch_size`` is the global batch: under torchrun it is split across the processes, so the
+    same config trains with the same effective batch on one process or several."""
+    world = distributed.world_size()
+    if batch_size % world:
+        raise ValueError(f"trainer.{task}.batch_size={batch_size} is the global batch; it must divide evenly "
+                         f"among {world} processes")
+    return batch_size // world
+
+
 def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool) -> TrainingArguments:
     hp, tr = cfg.trainer[task], cfg.trainer
     return TrainingArguments(
@@ -99,7 +109,7 @@ def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool) -> Training
         learning_rate=hp.learning_rate,
         num_train_epochs=hp.epochs,
         max_steps=hp.max_steps,
-        per_device_train_batch_size=hp.batch_size,
+        per_device_train_batch_size=_per_device_batch(hp.batch_size, task),
         per_device_eval_batch_size=hp.eval_batch_size,
         warmup_steps=hp.warmup,
         weight_decay=hp.weight_decay,
@@ -120,6 +130,8 @@ def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool) -> Training
         train_sampling_strategy="group_by_length" if tr.group_by_length else "random",
         length_column_name="length",
         dataloader_num_workers=0,
+        ddp_backend="gloo" if distributed.world_size() > 1 and not torch.cuda.is_available() else None,
+        ddp_find_unused_parameters=task == "re",  # the RE encoder's pooler is not used
     )
 
 
@@ -152,7 +164,11 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
 
 def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokenizer, featurize, collator,
          compute_metrics, stride: int = 0) -> Path:
-    """Train with the Trainer (selecting on dev when there is one) and save the checkpoint atomically."""
+    """Train with the Trainer (selecting on dev when there is one) and save the checkpoint atomically.
+
+    Under ``resume`` training continues from the last complete Trainer checkpoint. Every process
+    trains; only rank 0 writes the history and the checkpoint, and the others wait for it.
+    """
     train_set = _with_length(featurize("train"))
     dev_set = featurize("dev") if "dev" in data.splits else None
     out = run_dir / "trainer" / task
@@ -160,11 +176,18 @@ def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokeniz
                       eval_dataset=dev_set, processing_class=tokenizer, data_collator=collator,
                       compute_metrics=compute_metrics,
                       callbacks=run_logs.callbacks(cfg.trainer.report_to, run_dir, task))
-    trainer.train()
-    _write_history(trainer, out / "log_history.json")
-    run_logs.write_epoch_csv(trainer.state.log_history, run_logs.epochs_csv_path(run_dir, task))
-    return save_checkpoint(trainer.model, tokenizer, data.schema, run_dir / task, task, cfg.trainer[task].max_length,
-                           stride, encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint)
+    start = last_trainer_checkpoint(out) if cfg.resume else None
+    if cfg.resume:
+        log.info("%s: %s", task, f"resuming from {start}" if start else "no complete checkpoint, starting afresh")
+    trainer.train(resume_from_checkpoint=str(start) if start else None)
+    dest = run_dir / task
+    if distributed.is_main():
+        _write_history(trainer, out / "log_history.json")
+        run_logs.write_epoch_csv(trainer.state.log_history, run_logs.epochs_csv_path(run_dir, task))
+        save_checkpoint(trainer.model, tokenizer, data.schema, dest, task, cfg.trainer[task].max_length, stride,
+                        encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint)
+    distributed.barrier()
+    return dest
 
 
 def _write_history(trainer: Trainer, path: Path) -> None:
@@ -172,32 +195,35 @@ def _write_history(trainer: Trainer, path: Path) -> None:
     path.write_text(json.dumps(trainer.state.log_history, indent=2), encoding="utf-8")
 
 
-def load_data(cfg: DictConfig) -> IEData:
-    schema = Schema.load(cfg.data.schema)
-    records, splits = load_corpus(cfg.data, schema)
-    return build_datasets(records, schema, splits)
-
-
 def train(cfg: DictConfig) -> dict:
     """Train the configured tasks into ``cfg.paths.output_dir``, score them like evaluate.py does and
-    write the model card (``README.md``)."""
+    write the model card (``README.md``).
+
+    With ``resume=RUN`` the run continues in RUN with RUN's own config. Under torchrun every process
+    trains; rank 0 alone writes and scores, and the other processes return ``{}``.
+    """
     from ie.card import write_model_card
     from ie.evaluation import evaluate_run, write_evaluation
 
+    if cfg.resume:
+        cfg = resumed_config(cfg)
     unknown = set(cfg.task.names) - {"ner", "re"}
     if unknown or not cfg.task.names:
         raise ValueError(f"task.names: expected a non-empty subset of [ner, re], got {list(cfg.task.names)}")
     run_dir = Path(cfg.paths.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
-    data = load_data(cfg)
-    for split, ds in data.ner.items():
-        log.info("%s: %d documents, %d sentences, %d relation candidates", split, len(data.splits[split]),
-                 len(ds), len(data.re[split]))
-    if "ner" in cfg.task.names:
-        log.info("NER checkpoint: %s", train_ner(cfg, data, run_dir))
-    if "re" in cfg.task.names:
-        log.info("RE checkpoint: %s", train_re(cfg, data, run_dir))
+    if distributed.is_main() and not cfg.resume:
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+    data = prepare_data(cfg, run_dir)
+    for task, fit in (("ner", train_ner), ("re", train_re)):
+        if task not in cfg.task.names:
+            continue
+        if cfg.resume and (run_dir / task / INFO_FILE).exists():
+            log.info("%s: finished before the interruption, kept: %s", task.upper(), run_dir / task)
+            continue
+        log.info("%s checkpoint: %s", task.upper(), fit(cfg, data, run_dir))
+    if not distributed.is_main():
+        return {}
     results = evaluate_run(run_dir, split=cfg.evaluate_split, batch_size=cfg.eval_batch_size)
     write_evaluation(results, run_dir / "metrics.json")
     log.info("model card: %s", write_model_card(run_dir))

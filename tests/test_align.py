@@ -41,9 +41,13 @@ def test_first_subword_labels(tokenizer):
     assert window.input_ids[0] == tokenizer.cls_token_id and window.input_ids[-1] == tokenizer.sep_token_id
 
 
-def test_word_without_subwords_gets_unknown_token(tokenizer):
-    pieces = WordPieces(tokenizer, ["Lipetsk", "\u200b", "city"])
+@pytest.mark.parametrize("odd", ["\u200b", "\x00", "\u0301", "\ufeff", "\u200b\u200d\x07"])
+def test_word_without_subwords_gets_unknown_token(tokenizer, odd):
+    words = ["Lipetsk", odd, "city"]
+    pieces = WordPieces(tokenizer, words)
     assert pieces.pieces[1] == [tokenizer.unk_token_id]
+    (window,) = encode_windows(tokenizer, words, 16, 4, pieces)
+    assert set(window.first_subword_positions()) == {0, 1, 2}
 
 
 @pytest.mark.parametrize("lengths, budget, stride", [([1] * 10, 4, 2), ([3, 1, 1, 2, 4, 1], 4, 1),

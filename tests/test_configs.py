@@ -50,3 +50,26 @@ def test_wrong_type_fails_at_compose_time():
 def test_evaluate_config_needs_a_run():
     cfg = compose_config("evaluate", ["run=models/x"])
     assert cfg.split == "test" and cfg.run == "models/x"
+
+
+@pytest.mark.parametrize("launcher, target", [("parallel", "JoblibLauncher"), ("slurm", "SlurmLauncher")])
+def test_sweep_launchers_compose(launcher, target):
+    from hydra import compose, initialize_config_dir
+
+    from ie.config import register
+
+    register()
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"hydra/launcher={launcher}", "paths.output_dir=/tmp/x"],
+                      return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith(target)
+    if launcher == "parallel":
+        assert cfg.hydra.launcher.n_jobs == 2
+
+
+def test_run_folder_is_the_resumed_run_or_a_new_time_stamp():
+    from ie.config import _hydra_subdir, _run_folder
+
+    assert _run_folder("models/seeds/2026-01-01_00-00-00", "models/seeds") == "models/seeds/2026-01-01_00-00-00"
+    assert _run_folder(None, "models/seeds").startswith("models/seeds/20")
+    assert _hydra_subdir(None) == ".hydra" and _hydra_subdir("models/x").startswith(".hydra/resumed_")

@@ -1,8 +1,9 @@
+import json
 from collections import Counter
 
 import pytest
 
-from ie.brat import read_document, read_folder
+from ie.brat import AnnotationError, read_document, read_folder
 from ie.dataset import read_brat_records
 from ie.validate import ValidationError, label_counts, main, validate_document
 from tests.conftest import SEEDS
@@ -22,6 +23,8 @@ def test_clean_document_has_no_problems(write_pair, schema):
 @pytest.mark.parametrize("extra, message", [
     ("T4\tCITY 47 54\tLipetsk\n", "unknown entity label 'CITY'"),
     ("T4\tLOC 47 900\tLipetsk\n", "outside the text"),
+    ("T4\tLOC 54 47\tLipetsk\n", "offsets 54-47 outside the text"),
+    ("T4\tLOC -7 0\tLipetsk\n", "offsets -7-0 outside the text"),
     ("T4\tLOC 47 54\tLipezk\n", "does not match the text"),
     ("T4\tLOC 46 54\t Lipetsk\n", "starts or ends with a space"),
     ("T4\tLOC 37 46\tDushanbe.\n", "ends with a punctuation word"),
@@ -82,3 +85,60 @@ def test_validate_cli_fails_on_errors(write_pair, schema, tmp_path, capsys):
     assert main([str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "a.ann:4: error:" in captured.err and Counter(captured.out.split())["error(s),"] == 1
+
+
+def test_text_without_annotations_is_a_warning(write_pair, schema):
+    found = problems(write_pair, schema, "")
+    assert [(s, r.split(" (")[0]) for _, s, r in found] == [("warning", "no annotations")]
+
+
+def test_non_utf8_annotation_file_names_the_file(write_pair, tmp_path):
+    txt = write_pair("d", TEXT, "")
+    txt.with_suffix(".ann").write_bytes(b"T1\tPER 0 14\tDenis Mantur\xf6v\n")
+    with pytest.raises(AnnotationError, match="d.ann: not valid UTF-8"):
+        read_document(txt)
+
+
+def test_cli_counts_per_split_and_rejects_one_text_in_two_splits(write_pair, schema, tmp_path, capsys):
+    schema.save(tmp_path / "schema.json")
+    write_pair("a", TEXT, GOOD)
+    write_pair("b", TEXT + "\n", GOOD.replace("T3\tLOC 37 45\tDushanbe\n", ""))  # same words
+    write_pair("c", "Lipetsk hosted the forum.", "T1\tLOC 0 7\tLipetsk\n")
+    assert main([str(tmp_path), "--split", "test=b"]) == 1
+    captured = capsys.readouterr()
+    assert "a.ann: error: document a (rest) has the same text as b (test)" in captured.err
+    assert "rest: 2 documents, 4 entities, 0 relations" in captured.out
+    assert "test: 1 documents, 2 entities, 0 relations" in captured.out
+    assert main([str(tmp_path), "--split", "train=a,b", "--split", "test=c"]) == 0  # within a split: a warning
+    assert "b.ann: warning: document b repeats the text of a (both in train)" in capsys.readouterr().err
+    assert main([str(tmp_path), "--split", "test=zzz"]) == 1
+    assert "unknown document 'zzz'" in capsys.readouterr().err
+
+
+def data_config(folder, *overrides):
+    from tests.conftest import compose_config
+
+    return compose_config("train", ["debug=fast", f"data.path={folder}", f"data.schema={SEEDS / 'schema.json'}",
+                                    "paths.output_dir=/tmp/unused", *overrides])
+
+
+def test_training_data_check_stops_on_errors_and_logs_warnings(write_pair, tmp_path, caplog):
+    from ie.runs import load_data, prepare_data
+
+    write_pair("a", TEXT, GOOD + "R1\tmet_with Arg1:T1 Arg2:T2\nR2\tmet_with Arg1:T1 Arg2:T2\n")
+    write_pair("b", TEXT, GOOD)
+    with pytest.raises(ValidationError, match="b.*same text as a"):
+        load_data(data_config(tmp_path, "data.splits.test=[b]"))
+    write_pair("b", "Lipetsk hosted the forum.", "T1\tLOC 0 7\tLipetsk\nT2\tCITY 8 14\thosted\n")
+    with pytest.raises(ValidationError, match="b.ann:2: error: unknown entity label 'CITY'"):
+        load_data(data_config(tmp_path, "data.splits.test=[b]"))
+    write_pair("b", "Lipetsk hosted the forum.", "T1\tLOC 0 7\tLipetsk\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    data = prepare_data(data_config(tmp_path, "data.splits.test=[b]"), run)
+    assert "a.ann:5: warning: relation R2 repeats line 4" in caplog.text
+    report = json.loads((run / "data_report.json").read_text())
+    assert report["warnings"] == [f"{tmp_path / 'a.ann'}:5: warning: relation R2 repeats line 4"]
+    assert report["fingerprint"] == data.fingerprint
+    assert report["splits"]["train"]["entities"]["PER"] == 2 and report["splits"]["train"]["relations"]["met_with"] == 1
+    assert report["splits"]["test"]["entities"]["LOC"] == 1

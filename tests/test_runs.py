@@ -1,0 +1,131 @@
+"""Run folders over their life: atomic checkpoints, a killed run resumed, a data/schema change caught,
+sweeps with per-run folders (tiny model, seconds)."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from transformers import AutoTokenizer, Trainer
+
+import ie.training
+from ie.checkpoint import CheckpointError, last_trainer_checkpoint, read_checkpoint_info, save_checkpoint
+from ie.config import _packaged_encoder
+from ie.evaluation import evaluate_run
+from ie.modeling import build_ner_model
+from ie.schema import Schema
+from ie.training import train
+from tests.conftest import ROOT, compose_config
+
+RUN = ["debug=fast", "trainer.disable_tqdm=true", "trainer.re.epochs=2"]
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    return out, train(compose_config("train", RUN + [f"paths.output_dir={out}"]))
+
+
+def test_a_killed_run_resumes_with_one_override_and_ends_as_if_never_stopped(reference, tmp_path, monkeypatch):
+    class KilledDuringSecondEpochOfRE(Trainer):
+        def training_step(self, *args, **kwargs):
+            if self.args.output_dir.endswith("re") and self.state.global_step > self.state.max_steps // 2:
+                raise Killed()
+            return super().training_step(*args, **kwargs)
+
+    monkeypatch.setattr(ie.training, "Trainer", KilledDuringSecondEpochOfRE)
+    with pytest.raises(Killed):
+        train(compose_config("train", RUN + [f"paths.output_dir={tmp_path}"]))
+    monkeypatch.undo()
+    assert (tmp_path / "ner" / "ie.json").exists() and not (tmp_path / "re").exists()
+    assert not (tmp_path / "metrics.json").exists()
+    epoch_one = last_trainer_checkpoint(tmp_path / "trainer" / "re")
+    assert epoch_one is not None
+    max_steps = json.loads((epoch_one / "trainer_state.json").read_text())["max_steps"]
+    (tmp_path / "trainer" / "re" / "checkpoint-999").mkdir()  # a save killed half way: skipped
+    ner_weights = (tmp_path / "ner" / "model.safetensors").stat().st_mtime_ns
+
+    resumed = train(compose_config("train", ["debug=fast", f"resume={tmp_path}"]))  # nothing else: its own config
+    assert (tmp_path / "ner" / "model.safetensors").stat().st_mtime_ns == ner_weights  # kept, not retrained
+    history = json.loads((tmp_path / "trainer" / "re" / "log_history.json").read_text())
+    assert history[-1]["step"] == max_steps
+    ref_dir, ref = reference
+    assert resumed == {**ref, "run": str(tmp_path)}
+    # a logged loss averages the steps since the previous log (10 steps): compare those wholly after the resume
+    losses = lambda h: {e["step"]: e["loss"] for e in h if "loss" in e and e["step"] > max_steps // 2 + 10}  # noqa
+    reference_history = json.loads((ref_dir / "trainer" / "re" / "log_history.json").read_text())
+    assert losses(history) and losses(history) == losses(reference_history)  # same second epoch, step by step
+
+
+def test_resume_refuses_what_it_cannot_continue(reference, tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a run folder"):
+        train(compose_config("train", ["debug=fast", f"resume={tmp_path}"]))
+    run = tmp_path / "run"
+    shutil.copytree(reference[0], run)
+    report = json.loads((run / "data_report.json").read_text())
+    (run / "data_report.json").write_text(json.dumps({**report, "fingerprint": "0000"}))
+    with pytest.raises(ValueError, match="the data changed since the run began"):
+        train(compose_config("train", ["debug=fast", f"resume={run}"]))
+    proc = subprocess.run([sys.executable, "train.py", f"resume={run}", "seed=7"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0 and "drop the other overrides ['seed=7']" in proc.stderr
+
+
+def test_checkpoint_of_other_data_schema_fails_naming_the_difference(reference, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(reference[0], run)
+    schema = json.loads((ROOT / "seeds" / "schema.json").read_text())
+    schema["entities"].append({"label": "PRODUCT"})
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    config = (run / "config.yaml").read_text().replace(str(ROOT / "seeds" / "schema.json"), str(tmp_path / "schema.json"))
+    (run / "config.yaml").write_text(config)
+    with pytest.raises(CheckpointError, match="checkpoint schema differs from the data's .*entity labels.*PRODUCT"):
+        evaluate_run(run)
+
+
+def test_a_killed_save_never_leaves_a_complete_looking_checkpoint(schema, tmp_path, monkeypatch):
+    model_cfg = compose_config("train", ["model=tiny", "paths.output_dir=/tmp/unused"]).model
+    model, tokenizer = build_ner_model(model_cfg, schema.bio_tags), AutoTokenizer.from_pretrained(_packaged_encoder())
+    dest = tmp_path / "ner"
+    save_checkpoint(model, tokenizer, schema, dest, "ner", 64)
+    before = (dest / "model.safetensors").read_bytes()
+
+    def killed(self, path):
+        raise Killed()
+
+    monkeypatch.setattr(Schema, "save", killed)
+    with pytest.raises(Killed):
+        save_checkpoint(build_ner_model(model_cfg, schema.bio_tags), tokenizer, schema, dest, "ner", 128)
+    monkeypatch.undo()
+    assert (dest / "model.safetensors").read_bytes() == before and read_checkpoint_info(dest, "ner").max_length == 64
+    partial = [p for p in tmp_path.iterdir() if p.name.startswith(".ner.partial")]
+    assert partial and not (partial[0] / "ie.json").exists()
+    with pytest.raises(CheckpointError, match="no ie.json"):
+        read_checkpoint_info(partial[0], "ner")
+    save_checkpoint(model, tokenizer, schema, dest, "ner", 32)  # the next save clears the leftovers
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ner"]
+
+
+def test_a_parallel_sweep_writes_one_comparable_run_folder_per_job(tmp_path):
+    proc = subprocess.run([sys.executable, "train.py", "-m", "hydra/launcher=parallel", "debug=fast", "task=ner",
+                           "trainer.disable_tqdm=true", "seed=1,2", f"paths.models_dir={tmp_path}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (sweep,) = (tmp_path / "multirun").iterdir()
+    runs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert [p.name for p in runs] == ["0", "1"]
+    seeds = [int(next(l for l in (p / "config.yaml").read_text().splitlines() if l.startswith("seed:")).split()[1])
+             for p in runs]
+    assert seeds == [1, 2]
+    metrics = [json.loads((p / "metrics.json").read_text()) for p in runs]
+    assert metrics[0]["ner"] != metrics[1]["ner"]  # different seeds, different tiny models
+    out = tmp_path / "eval.json"
+    proc = subprocess.run([sys.executable, "evaluate.py", f"run={runs[1]}", f"output={out}",
+                           f"paths.models_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(out.read_text()) == metrics[1]
