@@ -132,6 +132,10 @@ def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool) -> Training
         dataloader_num_workers=0,
         ddp_backend="gloo" if distributed.world_size() > 1 and not torch.cuda.is_available() else None,
         ddp_find_unused_parameters=task == "re",  # the RE encoder's pooler is not used
+        # Off: with it on, the Trainer multiplies the loss of any model whose forward takes **kwargs by the
+        # number of processes, expecting the model to divide by a global token count; ours (and BERT's token
+        # classifier) return a plain mean, so gradients and logged losses would double under torchrun.
+        average_tokens_across_devices=False,
     )
 
 

@@ -19,3 +19,31 @@ def test_main_job_trains_and_extracts(tmp_path):
     assert results["re"]["gold_entities"]["strict"]["micro"]["f1"] > 0.2
     prediction = Predictor.from_pretrained(tmp_path)("Denis Manturov met Emomali Rahmon in Dushanbe.")
     assert {"PER"} <= {e.label for e in prediction.entities}
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one(tmp_path):
+    """DDP over gloo: the same config (global batch) on 1 and 2 processes, real encoder, 10 epochs each."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    overrides = ["trainer.ner.epochs=10", "trainer.re.epochs=10", "trainer.disable_tqdm=true"]
+    launchers = {1: [sys.executable, "train.py"],
+                 2: [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py"]}
+    metrics, seconds = {}, {}
+    for n, launcher in launchers.items():
+        start = time.time()
+        proc = subprocess.run(launcher + overrides + [f"paths.models_dir={tmp_path / str(n)}"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=1200)
+        seconds[n] = time.time() - start
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (run,) = (tmp_path / str(n) / "seeds").iterdir()
+        metrics[n] = json.loads((run / "metrics.json").read_text())
+    f1 = {n: (m["ner"]["micro"]["f1"], m["re"]["gold_entities"]["micro"]["f1"]) for n, m in metrics.items()}
+    print(f"micro F1 (NER, RE gold entities): {f1}; seconds: {seconds}")
+    assert f1[1][0] > 0.25 and f1[2][0] > 0.25
+    # one test article (50 entities, 28 relations): one entity or relation moves F1 by about 0.02-0.04
+    assert abs(f1[1][0] - f1[2][0]) <= 0.1 and abs(f1[1][1] - f1[2][1]) <= 0.1
