@@ -42,7 +42,8 @@ def test_two_processes_train_like_one(tmp_path):
         assert proc.returncode == 0, proc.stderr[-3000:]
         (run,) = (tmp_path / str(n) / "seeds").iterdir()
         metrics[n] = json.loads((run / "metrics.json").read_text())
-    f1 = {n: (m["ner"]["micro"]["f1"], m["re"]["gold_entities"]["micro"]["f1"]) for n, m in metrics.items()}
+    f1 = {n: (m["ner"]["strict"]["micro"]["f1"], m["re"]["gold_entities"]["strict"]["micro"]["f1"])
+          for n, m in metrics.items()}
     print(f"micro F1 (NER, RE gold entities): {f1}; seconds: {seconds}")
     assert f1[1][0] > 0.25 and f1[2][0] > 0.25
     # one test article (50 entities, 28 relations): one entity or relation moves F1 by about 0.02-0.04
