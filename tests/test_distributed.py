@@ -45,8 +45,11 @@ def test_torchrun_two_processes_write_one_run_folder_once(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run,) = (tmp_path / "debug").iterdir()
-    assert sorted(p.name for p in run.iterdir()) == [".hydra", "config.yaml", "data_report.json", "metrics.json",
-                                                     "ner", "re", "train.log", "trainer"]
+    assert sorted(p.name for p in run.iterdir()) == sorted([
+        ".hydra", "README.md", "config.yaml", "data_report.json", "logs", "metrics.html", "metrics.json", "metrics.md",
+        "metrics_confusion_entities.png", "metrics_confusion_relations_end_to_end.png",
+        "metrics_confusion_relations_gold_entities.png", "ner", "predictions_test.jsonl", "re", "train.log",
+        "trainer"])
     for task, per_process in (("ner", 4), ("re", 8)):  # the global batches of debug=fast (8, 16), halved
         checkpoint = last_trainer_checkpoint(run / "trainer" / task)
         assert {"rng_state_0.pth", "rng_state_1.pth"} <= {p.name for p in checkpoint.iterdir()}  # two processes
