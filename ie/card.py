@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from ie import atomic
 from ie.checkpoint import CheckpointInfo, read_checkpoint_info
 from ie.schema import Schema
 
@@ -145,11 +145,7 @@ def model_card(run_dir: str | Path) -> str:
 
 def write_model_card(run_dir: str | Path) -> Path:
     """Write ``RUN/README.md`` atomically."""
-    path = Path(run_dir) / CARD_FILE
-    tmp = path.with_name(f".{CARD_FILE}.tmp-{os.getpid()}")
-    tmp.write_text(model_card(run_dir), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic.write_text(Path(run_dir) / CARD_FILE, model_card(run_dir))
 
 
 def main(argv: list[str] | None = None) -> None:

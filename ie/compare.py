@@ -19,7 +19,9 @@ import numpy as np
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from ie.evaluation import evaluate_run, is_run, labels_of, predictions_path, read_predictions, sentence_counts
+from ie import atomic
+from ie.evaluation import (evaluate_run, is_run, labels_of, predictions_path, read_predictions, sentence_counts,
+                           write_json)
 from ie.metrics import Counts, add_counts, scores_from_counts
 from ie.schema import Schema
 
@@ -248,7 +250,6 @@ def _pick_baseline(groups: list[Group], baseline: str | None) -> Group:
 
 def write_comparison(result: dict, out_dir: str | Path) -> dict[str, Path]:
     """``compare.json`` (everything), ``compare.md`` and one per-type F1 plot per headline metric."""
-    from ie.evaluation import write_json
     from ie.plots import f1_per_type
     from ie.report import comparison_markdown
 
@@ -264,7 +265,5 @@ def write_comparison(result: dict, out_dir: str | Path) -> dict[str, Path]:
             name = f"f1_per_type_{metric.replace('.', '_')}.png"
             written[name] = f1_per_type(series, types, f"{metric}: F1 per type (mean ± std)", out / name)
             images.append(name)
-    md = out / "compare.md"
-    md.write_text(comparison_markdown(result, images), encoding="utf-8")
-    written["markdown"] = md
+    written["markdown"] = atomic.write_text(out / "compare.md", comparison_markdown(result, images))
     return written

@@ -18,6 +18,7 @@ from typing import Iterable, Sequence
 
 from omegaconf import OmegaConf
 
+from ie import atomic
 from ie.checkpoint import CheckpointError
 from ie.dataset import load_corpus
 from ie.metrics import (NER_MODES, RE_MODES, Counts, add_counts, count_matches, relation_tuple, scores_from_counts,
@@ -26,9 +27,6 @@ from ie.predictor import Predictor, decode_bio
 from ie.schema import Schema
 
 log = logging.getLogger(__name__)
-
-RE_SETTINGS = ("gold_entities", "end_to_end")
-
 
 def is_run(path: str | Path) -> bool:
     """A run folder holds its resolved ``config.yaml`` and at least one checkpoint (``ner/``, ``re/``)."""
@@ -196,11 +194,7 @@ def evaluate_run(run_dir: str | Path, split: str = "test", batch_size: int = 32,
 
 
 def write_json(results: dict, path: str | Path) -> Path:
-    path = Path(path)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic.write_text(path, json.dumps(results, indent=2) + "\n")
 
 
 def write_evaluation(results: dict, json_path: str | Path) -> list[Path]:
@@ -222,8 +216,7 @@ def write_evaluation(results: dict, json_path: str | Path) -> list[Path]:
         name = f"{stem}_confusion_relations_{setting}.png"
         confusion_heatmap(rel["confusion"], f"Relations, {setting.replace('_', ' ')}", json_path.parent / name)
         images.append(name)
-    md = json_path.with_suffix(".md")
-    md.write_text(markdown_report(results, images), encoding="utf-8")
+    md = atomic.write_text(json_path.with_suffix(".md"), markdown_report(results, images))
     html = _write_html(results, json_path.with_suffix(".html"))
     return written + [json_path.parent / i for i in images] + [md] + html
 

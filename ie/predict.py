@@ -30,6 +30,7 @@ from typing import Iterable, Sequence, TextIO
 
 from tqdm.auto import tqdm
 
+from ie import atomic
 from ie.brat import format_ann
 
 log = logging.getLogger(__name__)
@@ -188,12 +189,7 @@ def write_brat(folder: Path, doc: InputDocument, prediction) -> Path:
     name = _safe_name(doc)
     with open(folder / f"{name}.txt", "w", encoding="utf-8", newline="") as handle:
         handle.write(doc.text)
-    ann = folder / f"{name}.ann"
-    tmp = folder / f".{name}.ann.tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        handle.write(brat_ann(prediction))
-    tmp.replace(ann)
-    return ann
+    return atomic.write_text(folder / f"{name}.ann", brat_ann(prediction), newline="")
 
 
 def _batches(docs: Sequence[InputDocument], size: int) -> Iterable[Sequence[InputDocument]]:
