@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ie.metrics import relation_tuple
 from ie.schema import Schema
 
 NONE = "(none)"
@@ -83,13 +84,13 @@ def entity_errors(rows: Sequence[dict], labels: list[str]) -> dict:
 
 
 def _pairs(schema: Schema, entities: Sequence[Sequence], relations: Sequence[Sequence]) -> dict[tuple, str]:
-    """Argument span pair -> label, earlier span first for symmetric labels."""
+    """Argument span pair -> label, ordered as the scorer orders it (earlier span first for symmetric
+    labels)."""
     out = {}
     for h, t, label, *_ in relations:
-        a, b = tuple(entities[h][:2]), tuple(entities[t][:2])
-        if schema.relation(label).symmetric and b < a:
-            a, b = b, a
-        out[(a, b)] = label
+        _, hs, he, ts, te, _ = relation_tuple(None, tuple(entities[h][:3]), tuple(entities[t][:3]), label,
+                                              schema.relation(label).symmetric, "boundaries")
+        out[((hs, he), (ts, te))] = label
     return out
 
 

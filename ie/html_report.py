@@ -13,6 +13,9 @@ from html import escape
 from pathlib import Path
 from typing import Sequence
 
+from ie import atomic
+from ie.metrics import relation_tuple
+
 PALETTE = ["#8dd3c7", "#fdb462", "#bebada", "#fb8072", "#80b1d3", "#b3de69", "#fccde5", "#d9d9d9",
            "#bc80bd", "#ccebc5", "#ffed6f", "#a6cee3"]
 
@@ -93,10 +96,7 @@ def _highlight(text: str, starts: list[int], ends: list[int], base: int, entitie
 
 
 def _relation_key(entities: Sequence[Sequence], rel: Sequence, symmetric: set[str]) -> tuple:
-    head, tail = tuple(entities[rel[0]][:3]), tuple(entities[rel[1]][:3])
-    if rel[2] in symmetric:
-        head, tail = sorted([head, tail])
-    return head, tail, rel[2]
+    return relation_tuple(None, tuple(entities[rel[0]][:3]), tuple(entities[rel[1]][:3]), rel[2], rel[2] in symmetric)
 
 
 def _relations(words: Sequence[str], entities, relations, other_entities, other_relations, side: str,
@@ -176,8 +176,4 @@ def html_report(results: dict, rows: Sequence[dict], entity_labels: Sequence[str
 
 def write_html_report(results: dict, rows: Sequence[dict], path: str | Path, entity_labels: Sequence[str] = (),
                       symmetric_relations: Sequence[str] = ()) -> Path:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(html_report(results, rows, entity_labels, symmetric_relations), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic.write_text(path, html_report(results, rows, entity_labels, symmetric_relations))
