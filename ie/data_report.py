@@ -13,8 +13,7 @@ from collections import Counter
 
 from ie.align import WordPieces, window_budget
 from ie.dataset import IEData
-from ie.markers import pair_fits
-from ie.schema import NO_RELATION
+from ie.markers import marked_spans, pairs_in_reach
 
 
 def split_counts(data: IEData, split: str) -> dict:
@@ -44,17 +43,17 @@ def ner_loss(data: IEData, split: str, tokenizer, max_length: int) -> dict:
 
 def re_loss(data: IEData, split: str, tokenizer, max_length: int) -> dict:
     """RE candidate pairs, and gold relations among them, that do not fit one RE window."""
-    ds = data.re[split]
-    no_relation = ds.features["label"].names.index(NO_RELATION)
+    ds = data.ner[split]
+    names = ds.features["entities"].feature["label"].names
     candidates = relations = 0
-    key, pieces = None, None
-    for ex in ds:
-        if (ex["doc_id"], ex["sent_index"]) != key:  # rows of one sentence are adjacent
-            key, pieces = (ex["doc_id"], ex["sent_index"]), WordPieces(tokenizer, ex["words"])
-        head, tail = (ex["head"]["start"], ex["head"]["end"], ""), (ex["tail"]["start"], ex["tail"]["end"], "")
-        if not pair_fits(tokenizer, pieces, head, tail, max_length):
-            candidates += 1
-            relations += ex["label"] != no_relation
+    for words, entities, gold in zip(ds["words"], ds["entities"], ds["relations"]):
+        spans_all = [(e["start"], e["end"], names[e["label"]]) for e in entities]
+        order = marked_spans(spans_all, data.schema)
+        spans = [spans_all[k] for k in order]
+        pairs, lost = pairs_in_reach(spans, data.schema, WordPieces(tokenizer, words), max_length, tokenizer)
+        candidates += lost
+        in_reach = {(order[h], order[t]) for h, t in pairs}
+        relations += sum((r["head"], r["tail"]) not in in_reach for r in gold)
     return {"candidates": candidates, "relations": relations}
 
 

@@ -1,23 +1,32 @@
-"""Typed entity markers for relation classification.
+"""Typed entity markers, all entities of a sentence at once, so every candidate pair is scored from
+one encoder pass.
 
-The sentence is fed with the head and tail wrapped in markers that carry their entity type,
-``<h:PER> Denis Manturov </h:PER> met with <t:PER> ... </t:PER>``; the relation model reads the
-pair at the two opening markers (Zhong & Chen 2021, "typed entity markers").
+``<e:PER> Denis Manturov </e:PER> met <e:PER> Emomali Rahmon </e:PER> in <e:LOC> Dushanbe </e:LOC> .``
+
+The relation model reads a pair at the two opening markers plus the text between the mentions
+(typed markers: Zhong & Chen 2021; one pass for all pairs with context pooling: Eberts & Ulges 2020,
+SpERT). A sentence that does not fit one window is covered by as few windows as hold every pair in
+reach; a pair whose mentions (with everything between them) cannot share a window is counted as lost,
+never silently dropped.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Sequence
 
+import torch
+
 from ie.align import WordPieces, special_tokens
+
+Span = tuple[int, int, str]
+# Recorded in RE checkpoints: models trained on one pair per pass with head/tail markers read differently.
+ENCODING = "all-entities-marked/v1"  # word start, word end (exclusive), entity label
 
 
 def marker_tokens(entity_labels: Sequence[str]) -> list[str]:
-    tokens = []
-    for label in entity_labels:
-        tokens += [f"<h:{label}>", f"</h:{label}>", f"<t:{label}>", f"</t:{label}>"]
-    return tokens
+    return [token for label in entity_labels for token in (f"<e:{label}>", f"</e:{label}>")]
 
 
 def add_marker_tokens(tokenizer, entity_labels: Sequence[str]) -> int:
@@ -25,87 +34,52 @@ def add_marker_tokens(tokenizer, entity_labels: Sequence[str]) -> int:
     return tokenizer.add_tokens(marker_tokens(entity_labels), special_tokens=True)
 
 
-def _pair_budget(tokenizer, max_length: int) -> int:
-    """Subwords left for words once special tokens and the four markers are in."""
-    prefix, suffix = special_tokens(tokenizer)
-    return max_length - len(prefix) - len(suffix) - 4
+def relation_types(schema) -> set[str]:
+    """Entity labels that can be an argument of some relation; only these are marked."""
+    return {label for rel in schema.relations for label in (*rel.heads, *rel.tails)}
 
 
-def pair_fits(tokenizer, pieces: WordPieces, head: tuple[int, int, str], tail: tuple[int, int, str],
-              max_length: int) -> bool:
-    """Whether both mentions, with every word between them, fit one RE window."""
-    lo, hi = min(head[0], tail[0]), max(head[1], tail[1])
-    return sum(len(p) for p in pieces.pieces[lo:hi]) <= _pair_budget(tokenizer, max_length)
+def marked_spans(entities: Sequence[tuple], schema) -> list[int]:
+    """Indices of the entities to mark, in reading order: those a relation can take."""
+    types = relation_types(schema)
+    return sorted((k for k, e in enumerate(entities) if e[2] in types), key=lambda k: (entities[k][0], -entities[k][1]))
 
 
-@dataclass(frozen=True)
-class PairInput:
-    input_ids: tuple[int, ...]
-    head_index: int  # position of the opening head marker
-    tail_index: int  # position of the opening tail marker
+class _Cost:
+    """Subwords a word range takes in a window, markers included. Every entity starting in the range
+    is charged two markers, an upper bound on the markers the window holds (it marks the entities lying
+    wholly inside), so a range that passes here always fits."""
+
+    def __init__(self, tokenizer, pieces: WordPieces, spans: Sequence[Span], max_length: int):
+        prefix, suffix = special_tokens(tokenizer)
+        self.budget = max_length - len(prefix) - len(suffix)
+        self.cum = [0]
+        for piece in pieces.pieces:
+            self.cum.append(self.cum[-1] + len(piece))
+        self.starts = [s[0] for s in spans]  # sorted
+
+    def __call__(self, lo: int, hi: int) -> int:
+        return self.cum[hi] - self.cum[lo] + 2 * (bisect_left(self.starts, hi) - bisect_left(self.starts, lo))
+
+    def fits(self, lo: int, hi: int) -> bool:
+        return self(lo, hi) <= self.budget
 
 
-def encode_pair(tokenizer, pieces: WordPieces, head: tuple[int, int, str], tail: tuple[int, int, str],
-                max_length: int) -> PairInput | None:
-    """Encode one candidate pair (word spans ``(start, end, label)``) with typed markers.
-
-    When the sentence does not fit, a window of words around the pair is used, context spread on
-    both sides. Returns ``None`` only when the two mentions alone (with everything between them)
-    exceed ``max_length``; callers count those as lost rather than dropping them silently.
-    """
-    h_open, h_close, t_open, t_close = tokenizer.convert_tokens_to_ids(
-        [f"<h:{head[2]}>", f"</h:{head[2]}>", f"<t:{tail[2]}>", f"</t:{tail[2]}>"])
-    prefix, suffix = special_tokens(tokenizer)
-    budget = _pair_budget(tokenizer, max_length)
-    lengths = [len(p) for p in pieces.pieces]
-    if not pair_fits(tokenizer, pieces, head, tail, max_length):
-        return None
-    lo, hi = min(head[0], tail[0]), max(head[1], tail[1])
-    used = sum(lengths[lo:hi])
-    # grow the window alternately to the left and right while it fits
-    grew = True
-    while grew:
-        grew = False
-        if lo > 0 and used + lengths[lo - 1] <= budget:
-            lo -= 1
-            used += lengths[lo]
-            grew = True
-        if hi < len(lengths) and used + lengths[hi] <= budget:
-            used += lengths[hi]
-            hi += 1
-            grew = True
-    ids = list(prefix)
-    head_index = tail_index = -1
-    for w in range(lo, hi):
-        if w == head[0]:
-            head_index = len(ids)
-            ids.append(h_open)
-        if w == tail[0]:
-            tail_index = len(ids)
-            ids.append(t_open)
-        ids.extend(pieces.pieces[w])
-        if w == head[1] - 1:
-            ids.append(h_close)
-        if w == tail[1] - 1:
-            ids.append(t_close)
-    ids.extend(suffix)
-    return PairInput(tuple(ids), head_index, tail_index)
+def _pair_range(spans: Sequence[Span], h: int, t: int) -> tuple[int, int]:
+    return min(spans[h][0], spans[t][0]), max(spans[h][1], spans[t][1])
 
 
-def pairs_in_reach(spans: Sequence[tuple[int, int, str]], schema, pieces: WordPieces, max_length: int, tokenizer
+def pairs_in_reach(spans: Sequence[Span], schema, pieces: WordPieces, max_length: int, tokenizer
                    ) -> tuple[list[tuple[int, int]], int]:
-    """Candidate pairs whose mentions fit one RE window together, and how many candidates do not.
+    """Candidate pairs whose mentions fit one window together, and how many candidates do not.
 
-    ``spans`` are one sentence's non-overlapping ``(start, end, label)`` word spans, sorted by start.
-    Work grows with the pairs in reach, not with all pairs: a long run-on "sentence" with thousands of
-    predicted mentions stays linear. Out-of-reach candidates are counted (per-label suffix counts),
-    never enumerated, so callers can report them.
+    ``spans`` are one sentence's marked ``(start, end, label)`` word spans, sorted by start. Work grows
+    with the pairs in reach, not with all pairs: a long run-on "sentence" with thousands of predicted
+    mentions stays linear. Out-of-reach candidates are counted (per-label suffix counts), never
+    enumerated, so callers can report them.
     """
-    budget = _pair_budget(tokenizer, max_length)
-    cum = [0]
-    for piece in pieces.pieces:
-        cum.append(cum[-1] + len(piece))
-    labels = list(schema.entity_labels)
+    cost = _Cost(tokenizer, pieces, spans, max_length)
+    labels = sorted({s[2] for s in spans})
     index = {label: k for k, label in enumerate(labels)}
     # later_fits[a][b]: pairs (earlier a, later b) in either role order that are candidates
     later_fits = [[schema.is_candidate(a, 0, b, 1) + schema.is_candidate(b, 1, a, 0) for b in labels] for a in labels]
@@ -116,7 +90,7 @@ def pairs_in_reach(spans: Sequence[tuple[int, int, str]], schema, pieces: WordPi
     pairs, lost = [], 0
     for i, (hs, _, hl) in enumerate(spans):
         j = i + 1
-        while j < len(spans) and cum[spans[j][1]] - cum[hs] <= budget:
+        while j < len(spans) and cost.fits(*_pair_range(spans, i, j)):
             ts, _, tl = spans[j]
             if schema.is_candidate(hl, hs, tl, ts):
                 pairs.append((i, j))
@@ -125,3 +99,94 @@ def pairs_in_reach(spans: Sequence[tuple[int, int, str]], schema, pieces: WordPi
             j += 1
         lost += sum(count * fits for count, fits in zip(suffix[j], later_fits[index[hl]]))
     return pairs, lost
+
+
+@dataclass(frozen=True)
+class MarkedWindow:
+    """One encoder input: words ``[lo, hi)`` of a sentence with every entity inside them marked."""
+
+    input_ids: tuple[int, ...]
+    markers: dict[int, tuple[int, int]]  # entity index -> positions of its opening and closing marker
+    pairs: tuple[tuple[int, int], ...]  # (head, tail) entity indices scored in this window
+
+    def pair_features(self) -> dict:
+        return {"head_spans": [list(self.markers[h]) for h, _ in self.pairs],
+                "tail_spans": [list(self.markers[t]) for _, t in self.pairs]}
+
+
+def _encode_window(tokenizer, pieces: WordPieces, spans: Sequence[Span], lo: int, hi: int,
+                   pairs: Sequence[tuple[int, int]]) -> MarkedWindow:
+    prefix, suffix = special_tokens(tokenizer)
+    inside = [k for k, (s, e, _) in enumerate(spans) if lo <= s and e <= hi]
+    opens: dict[int, list[int]] = {}
+    closes: dict[int, list[int]] = {}
+    for k in inside:  # outer mentions open first and close last, so nested ones stay well formed
+        opens.setdefault(spans[k][0], []).append(k)
+        closes.setdefault(spans[k][1] - 1, []).append(k)
+    ids, markers = list(prefix), {}
+    for w in range(lo, hi):
+        for k in sorted(opens.get(w, ()), key=lambda k: -spans[k][1]):
+            markers[k] = (len(ids), -1)
+            ids.append(tokenizer.convert_tokens_to_ids(f"<e:{spans[k][2]}>"))
+        ids.extend(pieces.pieces[w])
+        for k in sorted(closes.get(w, ()), key=lambda k: -spans[k][0]):
+            markers[k] = (markers[k][0], len(ids))
+            ids.append(tokenizer.convert_tokens_to_ids(f"</e:{spans[k][2]}>"))
+    ids.extend(suffix)
+    return MarkedWindow(tuple(ids), markers, tuple(pairs))
+
+
+def encode_sentence(tokenizer, pieces: WordPieces, spans: Sequence[Span], pairs: Sequence[tuple[int, int]],
+                    max_length: int) -> list[MarkedWindow]:
+    """The windows that score ``pairs`` (from :func:`pairs_in_reach`): the whole sentence when it fits,
+    else windows grown greedily from the first pair not yet covered (rightwards first, which covers
+    the most following pairs, then leftwards for context)."""
+    if not pairs:
+        return []
+    cost = _Cost(tokenizer, pieces, spans, max_length)
+    n = len(pieces.pieces)
+    if cost.fits(0, n):
+        return [_encode_window(tokenizer, pieces, spans, 0, n, pairs)]
+    remaining = sorted(pairs, key=lambda p: _pair_range(spans, *p))
+    windows = []
+    while remaining:
+        lo, hi = _pair_range(spans, *remaining[0])
+        if not cost.fits(lo, hi):
+            raise ValueError(f"pair {remaining[0]} is not in reach; take pairs from pairs_in_reach()")
+        while hi < n and cost.fits(lo, hi + 1):
+            hi += 1
+        while lo > 0 and cost.fits(lo - 1, hi):
+            lo -= 1
+        here = [p for p in remaining if lo <= _pair_range(spans, *p)[0] and _pair_range(spans, *p)[1] <= hi]
+        windows.append(_encode_window(tokenizer, pieces, spans, lo, hi, here))
+        taken = set(here)
+        remaining = [p for p in remaining if p not in taken]
+    return windows
+
+
+def collate_windows(rows: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Pad windows into a batch and flatten their pairs: ``pair_rows[p]`` is the batch row of pair ``p``.
+    Rows carry ``input_ids``, ``head_spans``, ``tail_spans`` and, in training, per-pair ``labels``."""
+    width = max(len(r["input_ids"]) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r["input_ids"])] = torch.as_tensor(r["input_ids"], dtype=torch.long)
+        mask[i, :len(r["input_ids"])] = 1
+    batch = {"input_ids": ids, "attention_mask": mask,
+             "pair_rows": torch.tensor([i for i, r in enumerate(rows) for _ in r["head_spans"]], dtype=torch.long),
+             "head_spans": torch.tensor([s for r in rows for s in r["head_spans"]], dtype=torch.long).view(-1, 2),
+             "tail_spans": torch.tensor([s for r in rows for s in r["tail_spans"]], dtype=torch.long).view(-1, 2)}
+    if "labels" in rows[0]:
+        batch["labels"] = torch.tensor([label for r in rows for label in r["labels"]], dtype=torch.long)
+    return batch
+
+
+class WindowCollator:
+    """``collate_windows`` for the Trainer."""
+
+    def __init__(self, tokenizer):
+        self.pad_id = tokenizer.pad_token_id or 0
+
+    def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor]:
+        return collate_windows(rows, self.pad_id)

@@ -1,4 +1,5 @@
-"""Model construction: token classification for NER, typed-marker pair classification for RE.
+"""Model construction: token classification for NER; for RE, all candidate pairs of a marked sentence
+classified from one encoder pass.
 
 Both start from any encoder ``from_pretrained`` understands (a hub id or a folder) or, for tests and
 sweeps over architecture, from a fresh config (``from_scratch``).
@@ -13,7 +14,12 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 
 class MarkerRelationModel(PreTrainedModel):
-    """Encoder + linear layer over the concatenated hidden states at the head and tail markers."""
+    """Encoder over a sentence with every entity marked; each candidate pair is classified from the
+    hidden states at its head and tail opening markers and the max-pooled text between the mentions.
+
+    ``pair_rows``, ``head_spans`` and ``tail_spans`` (``[open, close]`` marker positions) list the
+    pairs of the whole batch, so one encoder pass scores all pairs of all its sentences.
+    """
 
     config_class = AutoConfig  # any encoder config; the real class is read from config.json
     base_model_prefix = "encoder"
@@ -22,6 +28,7 @@ class MarkerRelationModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_attention_backend = True
+    PAIR_CHUNK = 256  # pairs whose context is pooled at once: bounds memory on sentences with many pairs
 
     def __init__(self, config, encoder: PreTrainedModel | None = None):
         super().__init__(config)
@@ -30,7 +37,7 @@ class MarkerRelationModel(PreTrainedModel):
         if dropout is None:
             dropout = getattr(config, "hidden_dropout_prob", 0.1)
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(2 * config.hidden_size, config.num_labels)
+        self.classifier = nn.Linear(3 * config.hidden_size, config.num_labels)
         self.post_init()
 
     def _init_weights(self, module):
@@ -49,10 +56,24 @@ class MarkerRelationModel(PreTrainedModel):
     def set_input_embeddings(self, value):
         self.encoder.set_input_embeddings(value)
 
-    def forward(self, input_ids=None, attention_mask=None, head_index=None, tail_index=None, labels=None, **_):
+    def _between(self, hidden, pair_rows, head_spans, tail_spans):
+        """Max over the tokens strictly between the two mentions (zeros when they touch)."""
+        first_close = torch.where(head_spans[:, 0] < tail_spans[:, 0], head_spans[:, 1], tail_spans[:, 1])
+        second_open = torch.maximum(head_spans[:, 0], tail_spans[:, 0])
+        positions = torch.arange(hidden.size(1), device=hidden.device)
+        pooled = []
+        for k in range(0, pair_rows.size(0), self.PAIR_CHUNK):
+            sl = slice(k, k + self.PAIR_CHUNK)
+            inside = (positions > first_close[sl, None]) & (positions < second_open[sl, None])
+            states = hidden[pair_rows[sl]].masked_fill(~inside[..., None], float("-inf")).amax(1)
+            pooled.append(torch.where(inside.any(1, keepdim=True), states, torch.zeros_like(states)))
+        return torch.cat(pooled) if pooled else hidden.new_zeros(0, hidden.size(-1))
+
+    def forward(self, input_ids=None, attention_mask=None, pair_rows=None, head_spans=None, tail_spans=None,
+                labels=None, **_):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        rows = torch.arange(hidden.size(0), device=hidden.device)
-        pair = torch.cat([hidden[rows, head_index], hidden[rows, tail_index]], dim=-1)
+        pair = torch.cat([hidden[pair_rows, head_spans[:, 0]], hidden[pair_rows, tail_spans[:, 0]],
+                          self._between(hidden, pair_rows, head_spans, tail_spans)], dim=-1)
         logits = self.classifier(self.dropout(pair))
         loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)

@@ -37,7 +37,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from ie.align import WordPieces, encode_windows
 from ie.checkpoint import CheckpointError, read_checkpoint_info
-from ie.markers import encode_pair, pairs_in_reach
+from ie.markers import ENCODING as RE_ENCODING, collate_windows, encode_sentence, marked_spans, pairs_in_reach
 from ie.modeling import MarkerRelationModel
 from ie.schema import NO_RELATION, Schema
 from ie.text import split_sentences
@@ -172,6 +172,10 @@ class Predictor:
             schemas.append(info.schema)
         if re_dir.exists():
             info = read_checkpoint_info(re_dir, "re")
+            if info.extra.get("encoding") != RE_ENCODING:
+                raise CheckpointError(f"{re_dir}: RE checkpoint encoding {info.extra.get('encoding')!r} (one encoder "
+                                      f"pass per pair, before all pairs were scored at once); this code reads "
+                                      f"{RE_ENCODING!r}: retrain the RE model")
             model = MarkerRelationModel.from_pretrained(re_dir, use_safetensors=True)
             _check_labels(re_dir, model, info.schema.relation_labels)
             kwargs.update(re_model=model, re_tokenizer=AutoTokenizer.from_pretrained(re_dir),
@@ -223,42 +227,39 @@ class Predictor:
 
     def classify_pairs(self, sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[tuple]],
                        batch_size: int = 32, progress: bool = False) -> list[list[WordRelation]]:
-        """Relations among given word-span entities ``(start, end, label, ...)`` of each sentence."""
+        """Relations among given word-span entities ``(start, end, label, ...)`` of each sentence. Every
+        entity a relation can take is marked at once, so all pairs of a sentence share one encoder pass."""
         if self.re_model is None:
             return [[] for _ in sentences]
-        jobs = []  # (sentence index, head, tail, encoded)
+        jobs = []  # (sentence index, entity index of each marked span, window)
         with self._tokenizer_lock:
             for s, (words, ents) in enumerate(zip(sentences, entities)):
-                spans = [(e[0], e[1], e[2]) for e in ents]
-                if len(spans) < 2:
+                order = marked_spans(ents, self.schema)
+                if len(order) < 2:
                     continue
+                spans = [(ents[k][0], ents[k][1], ents[k][2]) for k in order]
                 pieces = WordPieces(self.re_tokenizer, words)
-                order = sorted(range(len(spans)), key=lambda k: spans[k][0])
-                pairs, lost = pairs_in_reach([spans[k] for k in order], self.schema, pieces, self.re_max_length,
-                                             self.re_tokenizer)
+                pairs, lost = pairs_in_reach(spans, self.schema, pieces, self.re_max_length, self.re_tokenizer)
                 if lost:
                     self.lost_pairs += lost
                     log.warning("sentence %d: %d candidate pair(s) lie further apart than the RE window "
                                 "(max_length=%d subwords) and were not scored", s, lost, self.re_max_length)
-                for a, b in pairs:
-                    h, t = order[a], order[b]
-                    encoded = encode_pair(self.re_tokenizer, pieces, spans[h], spans[t], self.re_max_length)
-                    jobs.append((s, h, t, encoded))
+                for window in encode_sentence(self.re_tokenizer, pieces, spans, pairs, self.re_max_length):
+                    jobs.append((s, order, window))
         results: list[list[WordRelation]] = [[] for _ in sentences]
-        jobs.sort(key=lambda job: len(job[3].input_ids))
+        jobs.sort(key=lambda job: len(job[2].input_ids))
         pad_id = self.re_tokenizer.pad_token_id or 0
         with torch.inference_mode(), self._autocast():
             for batch in _batches(jobs, batch_size, progress and "RE"):
-                ids, mask = _pad([j[3].input_ids for j in batch], pad_id)
-                logits = self.re_model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                       head_index=torch.tensor([j[3].head_index for j in batch], device=self.device),
-                                       tail_index=torch.tensor([j[3].tail_index for j in batch], device=self.device)
-                                       ).logits
+                inputs = collate_windows([{"input_ids": w.input_ids, **w.pair_features()} for _, _, w in batch],
+                                         pad_id)
+                logits = self.re_model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
                 best = logits.float().softmax(-1).max(-1)
-                for row, (s, h, t, _) in enumerate(batch):
-                    label = self._re_labels[int(best.indices[row])]
+                pairs = [(s, order[h], order[t]) for s, order, w in batch for h, t in w.pairs]
+                for (s, h, t), index, score in zip(pairs, best.indices.tolist(), best.values.tolist()):
+                    label = self._re_labels[index]
                     if label != NO_RELATION:
-                        results[s].append((h, t, label, float(best.values[row])))
+                        results[s].append((h, t, label, float(score)))
         for rels in results:
             rels.sort()
         return results

@@ -9,17 +9,18 @@ from pathlib import Path
 import torch
 from datasets import Dataset
 from omegaconf import DictConfig, OmegaConf
-from transformers import (AutoTokenizer, DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer,
+from transformers import (AutoTokenizer, DataCollatorForTokenClassification, Trainer,
                           TrainingArguments, set_seed)
 
 from ie import distributed, run_logs
 from ie.align import WordPieces, encode_windows, first_subword_labels
 from ie.checkpoint import INFO_FILE, last_trainer_checkpoint, save_checkpoint
 from ie.dataset import IEData
-from ie.markers import add_marker_tokens, encode_pair
+from ie.markers import ENCODING as RE_ENCODING, WindowCollator, add_marker_tokens, encode_sentence, marked_spans, pairs_in_reach
 from ie.metrics import ner_scores, relation_scores
 from ie.modeling import build_ner_model, build_re_model
 from ie.runs import prepare_data, resumed_config
+from ie.schema import NO_RELATION
 
 log = logging.getLogger(__name__)
 
@@ -37,28 +38,33 @@ def ner_features(ds: Dataset, tokenizer, max_length: int, stride: int) -> Datase
     return Dataset.from_dict(rows)
 
 
-def re_features(ds: Dataset, tokenizer, max_length: int, split: str = "") -> Dataset:
-    """One row per candidate pair with typed markers; pairs that cannot fit are counted, not hidden."""
-    names = ds.features["head"]["label"].names
-    rows = {"input_ids": [], "head_index": [], "tail_index": [], "labels": []}
-    lost, cache = 0, {}
-    for ex in ds:
-        key = (ex["doc_id"], ex["sent_index"])
-        if key not in cache:
-            cache = {key: WordPieces(tokenizer, ex["words"])}  # rows of one sentence are adjacent
-        head = (ex["head"]["start"], ex["head"]["end"], names[ex["head"]["label"]])
-        tail = (ex["tail"]["start"], ex["tail"]["end"], names[ex["tail"]["label"]])
-        encoded = encode_pair(tokenizer, cache[key], head, tail, max_length)
-        if encoded is None:
-            lost += 1
+def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = "") -> Dataset:
+    """One row per marked window (usually one per sentence) with all its candidate pairs and their
+    labels; sentences without a candidate pair give none, and pairs that cannot fit are counted."""
+    ent_names = ds.features["entities"].feature["label"].names
+    rel_names = ds.features["relations"].feature["label"].names
+    no_relation = schema.relation_labels.index(NO_RELATION)
+    rows = {"input_ids": [], "head_spans": [], "tail_spans": [], "labels": []}
+    lost = 0
+    for words, entities, relations in zip(ds["words"], ds["entities"], ds["relations"]):
+        spans_all = [(e["start"], e["end"], ent_names[e["label"]]) for e in entities]
+        order = marked_spans(spans_all, schema)
+        if len(order) < 2:
             continue
-        rows["input_ids"].append(list(encoded.input_ids))
-        rows["head_index"].append(encoded.head_index)
-        rows["tail_index"].append(encoded.tail_index)
-        rows["labels"].append(ex["label"])
+        spans = [spans_all[k] for k in order]
+        position = {k: i for i, k in enumerate(order)}
+        gold = {(position[r["head"]], position[r["tail"]]): schema.relation_labels.index(rel_names[r["label"]])
+                for r in relations if r["head"] in position and r["tail"] in position}
+        pieces = WordPieces(tokenizer, words)
+        pairs, out_of_reach = pairs_in_reach(spans, schema, pieces, max_length, tokenizer)
+        lost += out_of_reach
+        for window in encode_sentence(tokenizer, pieces, spans, pairs, max_length):
+            rows["input_ids"].append(list(window.input_ids))
+            for key, value in window.pair_features().items():
+                rows[key].append(value)
+            rows["labels"].append([gold.get(pair, no_relation) for pair in window.pairs])
     if lost:
         log.warning("%s: %d relation candidate(s) longer than max_length=%d were left out", split, lost, max_length)
-    rows["attention_mask"] = [[1] * len(ids) for ids in rows["input_ids"]]
     return Dataset.from_dict(rows)
 
 
@@ -79,8 +85,9 @@ def ner_dev_metrics(labels: list[str]):
 
 def re_dev_metrics(labels: list[str]):
     def compute(pred) -> dict:
-        best = pred.predictions.argmax(-1)
-        gold = [(i, labels[g]) for i, g in enumerate(pred.label_ids) if g != 0]
+        keep = pred.label_ids != -100  # rows padded in when processes gather unequal pair counts
+        best, gold_ids = pred.predictions.argmax(-1)[keep], pred.label_ids[keep]
+        gold = [(i, labels[g]) for i, g in enumerate(gold_ids) if g != 0]
         found = [(i, labels[p]) for i, p in enumerate(best) if p != 0]
         micro = relation_scores(gold, found, labels[1:])["micro"]
         return {"precision": micro["precision"], "recall": micro["recall"], "f1": micro["f1"]}
@@ -161,13 +168,13 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     add_marker_tokens(tokenizer, data.schema.entity_labels)
     labels = data.schema.relation_labels
     model = build_re_model(cfg.model, labels, len(tokenizer))
-    featurize = lambda split: re_features(data.re[split], tokenizer, hp.max_length, split)  # noqa: E731
-    return _fit(cfg, "re", data, run_dir, model, tokenizer, featurize, DataCollatorWithPadding(tokenizer),
-                re_dev_metrics(labels))
+    featurize = lambda split: re_features(data.ner[split], tokenizer, hp.max_length, data.schema, split)  # noqa: E731
+    return _fit(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer),
+                re_dev_metrics(labels), encoding=RE_ENCODING)
 
 
 def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokenizer, featurize, collator,
-         compute_metrics, stride: int = 0) -> Path:
+         compute_metrics, stride: int = 0, **info) -> Path:
     """Train with the Trainer (selecting on dev when there is one) and save the checkpoint atomically.
 
     Under ``resume`` training continues from the last complete Trainer checkpoint. Every process
@@ -189,7 +196,7 @@ def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokeniz
         _write_history(trainer, out / "log_history.json")
         run_logs.write_epoch_csv(trainer.state.log_history, run_logs.epochs_csv_path(run_dir, task))
         save_checkpoint(trainer.model, tokenizer, data.schema, dest, task, cfg.trainer[task].max_length, stride,
-                        encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint)
+                        encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint, **info)
     distributed.barrier()
     return dest
 

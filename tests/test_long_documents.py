@@ -48,9 +48,9 @@ def test_training_features_keep_the_last_entity_and_relation(corpus, tokenizer):
     tags = data.schema.bio_tags
     last = [tags[label] for label in features[-1]["labels"] if label != -100]
     assert last[-4:] == ["B-PER", "I-PER", "O", "B-ORG"]
-    pairs = re_features(data.re["train"], tokenizer, 64, "train")
+    pairs = re_features(data.ner["train"], tokenizer, 64, data.schema, "train")
     works_for = data.schema.relation_labels.index("works_for")
-    assert pairs["labels"] == [works_for]
+    assert pairs["labels"] == [[works_for]]
 
 
 def test_nothing_is_lost_unless_the_config_forces_it(corpus, tokenizer, tmp_path, caplog):
