@@ -126,3 +126,15 @@ def test_mismatched_checkpoints_fail_loading_with_the_difference(run_dir, tmp_pa
     (broken / "ner" / "model.safetensors").rename(broken / "ner" / "pytorch_model.bin")
     with pytest.raises(CheckpointError, match="pickle weights"):
         Predictor.from_pretrained(broken)
+
+
+def test_an_re_checkpoint_of_the_one_pass_per_pair_era_is_refused(run_dir, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    info = json.loads((old / "re" / "ie.json").read_text())
+    del info["encoding"]  # what RE checkpoints written before all pairs shared one pass look like
+    (old / "re" / "ie.json").write_text(json.dumps(info))
+    with pytest.raises(CheckpointError, match="retrain the RE model"):
+        Predictor.from_pretrained(old)
