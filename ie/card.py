@@ -38,6 +38,10 @@ def _data_section(cfg, schema: Schema, trained_on: set[str]) -> list[str]:
     from ie.dataset import fingerprint, load_corpus
 
     lines = [f"- data: `{cfg.data.name}` ({cfg.data.format}) at `{cfg.data.path}`",
+             *(["- labels mapped to this schema from the source's (`data.label_map`): "
+                + ", ".join(f"{src} → {dst}" for kind in ("entities", "relations")
+                            for src, dst in (cfg.data.label_map.get(kind) or {}).items())
+                + "; every other source label dropped"] if cfg.data.get("label_map") else []),
              f"- content hash (data and schema) at training: `{', '.join(sorted(trained_on)) or 'not recorded'}`"]
     try:
         records, splits = load_corpus(cfg.data, schema)
