@@ -113,6 +113,8 @@ def model_card(run_dir: str | Path) -> str:
     lines += ["", "## Encoder", "",
               f"- `{cfg.model.name}`: {', '.join(sorted(source))}"
               + (" (random initialisation, `from_scratch`: a test model)" if cfg.model.from_scratch else ""),
+              *([f"- initialised from the checkpoints of run `{cfg.model.init_from}` (`model.init_from`), "
+                 "then fine-tuned here"] if cfg.model.get("init_from") else []),
               f"- {encoder['type']}, {encoder['layers']} layers, hidden size {encoder['hidden']}, "
               + ("**uncased** (the tokenizer lower-cases)" if encoder["lower_case"] else "cased"),
               "- windows: " + ", ".join(f"{task} max_length {info.max_length}"

@@ -48,6 +48,9 @@ class ModelConfig:
     name_or_path: str = MISSING  # a Hugging Face id or a local folder
     from_scratch: bool = False  # random init from the config (tests, architecture sweeps)
     config_overrides: Dict[str, Any] = field(default_factory=dict)
+    # A run folder whose ner/ and re/ checkpoints initialise the models built above (all weights, strictly;
+    # the checkpoints' labels must be those of the data's schema): transfer, e.g. from CoNLL04.
+    init_from: Optional[str] = None
 
 
 @dataclass

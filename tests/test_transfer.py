@@ -1,18 +1,25 @@
-"""Transfer from CoNLL04: labels mapped to the seed schema while reading (``data.label_map``)."""
+"""Transfer from CoNLL04: labels mapped to the seed schema while reading (``data.label_map``), and
+models initialised from a previous run (``model.init_from``). Tiny random models only."""
 
 import json
 from collections import Counter
 
 import pytest
+import torch
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
+from transformers import AutoTokenizer, set_seed
 
+from ie.checkpoint import CheckpointError
 from ie.conll04 import read_conll04_records
 from ie.dataset import load_corpus, read_brat_records
 from ie.label_map import LabelMap, LabelMapError
+from ie.markers import add_marker_tokens
+from ie.modeling import build_ner_model, build_re_model
 from ie.schema import Schema
+from ie.transfer import init_from_run, load_strict, read_weights
 from ie.validate import ValidationError
-from tests.conftest import ROOT, compose_config
+from tests.conftest import ROOT, TINY, compose_config
 
 CONLL = ROOT / "data" / "conll04"
 SEED_MAP = {"entities": {"Peop": "PER", "Org": "ORG", "Loc": "LOC"},
@@ -164,3 +171,92 @@ def test_train_dev_experiments_leave_out_the_dev_split():
 def test_label_map_keys_are_checked_when_the_config_composes():
     with pytest.raises(ConfigCompositionException):
         compose_config("train", ["data=conll04_seed_schema", "data.label_map.entitis={}"])
+
+
+# --- init_from -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory):
+    """A tiny pre-training run as experiment=conll04_seed_schema makes it, on the first items of CoNLL04."""
+    from ie.training import train
+
+    small = tmp_path_factory.mktemp("conll04_small")
+    for split in ("train", "dev", "test"):
+        items = json.loads((CONLL / f"conll04_{split}.json").read_text())
+        (small / f"conll04_{split}.json").write_text(json.dumps(items[:12]))
+    out = tmp_path_factory.mktemp("pretrained")
+    train(compose_config("train", TINY + ["experiment=conll04_seed_schema", f"data.path={small}",
+                                          f"paths.output_dir={out}", "trainer.report_to=[]"]))
+    return out
+
+
+def test_fine_tuning_starts_from_the_pretrained_weights(pretrained, tmp_path):
+    """A run on the seeds with model.init_from and learning rate 0 saves exactly the pre-trained weights."""
+    from ie.training import train
+
+    cfg = compose_config("train", TINY + [f"model.init_from={pretrained}", f"paths.output_dir={tmp_path}",
+                                          "trainer.ner.learning_rate=0", "trainer.re.learning_rate=0",
+                                          "trainer.report_to=[]"])
+    train(cfg)
+    for task in ("ner", "re"):
+        before, after = read_weights(pretrained / task), read_weights(tmp_path / task)
+        assert before.keys() == after.keys()
+        assert all(torch.equal(before[k], after[k]) for k in before), task
+    # not by chance: pre-training moved the weights away from the seeded initialisation both runs share
+    set_seed(cfg.seed)
+    fresh = build_ner_model(cfg.model, Schema.load(cfg.data.schema).bio_tags).state_dict()
+    pretrained_ner = read_weights(pretrained / "ner")
+    assert not all(torch.equal(fresh[k], pretrained_ner[k]) for k in fresh)
+    assert f"initialised from the checkpoints of run `{pretrained}`" in (tmp_path / "README.md").read_text()
+
+
+def test_init_from_loads_every_weight_before_training(pretrained, schema):
+    cfg = compose_config("train", TINY + ["paths.output_dir=/tmp/x"])
+    model = build_ner_model(cfg.model, schema.bio_tags)
+    init_from_run(model, pretrained, "ner", schema)
+    saved = read_weights(pretrained / "ner")
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model.name_or_path)
+    add_marker_tokens(tokenizer, schema.entity_labels)
+    model = build_re_model(cfg.model, schema.relation_labels, len(tokenizer))
+    init_from_run(model, pretrained, "re", schema)
+    saved = read_weights(pretrained / "re")
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+
+
+def test_a_schema_mismatch_names_the_run_the_task_and_the_labels(pretrained, conll_schema):
+    cfg = compose_config("train", TINY + ["paths.output_dir=/tmp/x"])
+    model = build_ner_model(cfg.model, conll_schema.bio_tags)
+    with pytest.raises(CheckpointError) as err:
+        init_from_run(model, pretrained, "ner", conll_schema)
+    message = str(err.value)
+    assert f"model.init_from={pretrained} (ner)" in message
+    assert "'PER', 'ORG'" in message and "'Peop', 'Org'" in message
+
+
+def test_a_run_without_the_task_is_an_error(pretrained, tmp_path, schema):
+    (tmp_path / "ner").symlink_to(pretrained / "ner")
+    cfg = compose_config("train", TINY + ["paths.output_dir=/tmp/x"])
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model.name_or_path)
+    add_marker_tokens(tokenizer, schema.entity_labels)
+    with pytest.raises(CheckpointError, match=r"no re/ checkpoint in that run \(it has \['ner'\]\)"):
+        init_from_run(build_re_model(cfg.model, schema.relation_labels, len(tokenizer)), tmp_path, "re", schema)
+
+
+def test_keys_that_do_not_fit_are_named_never_skipped(pretrained, schema):
+    other = compose_config("train", TINY + ["paths.output_dir=/tmp/x", "model.config_overrides.hidden_size=48"])
+    with pytest.raises(CheckpointError, match=r"shapes \(checkpoint != model\): \[.*embeddings"):
+        init_from_run(build_ner_model(other.model, schema.bio_tags), pretrained, "ner", schema)
+    cfg = compose_config("train", TINY + ["paths.output_dir=/tmp/x"])
+    model = build_ner_model(cfg.model, schema.bio_tags)
+    state = read_weights(pretrained / "ner")
+    state["extra.weight"] = state.pop("classifier.bias")
+    with pytest.raises(CheckpointError, match=r"missing from the checkpoint: \['classifier.bias'\]; "
+                                              r"not in the model: \['extra.weight'\]"):
+        load_strict(model, state, "test")
+
+
+def test_transfer_cross_validation_composes():
+    cfg = compose_config("train", ["experiment=seeds_cv", "model.init_from=models/conll04_seed_schema/x",
+                                   "paths.output_dir=/tmp/x"])
+    assert cfg.model.init_from == "models/conll04_seed_schema/x" and cfg.data.folds == 5
