@@ -38,6 +38,10 @@ def _data_section(cfg, schema: Schema, trained_on: set[str]) -> list[str]:
     from ie.dataset import fingerprint, load_corpus
 
     lines = [f"- data: `{cfg.data.name}` ({cfg.data.format}) at `{cfg.data.path}`",
+             *(["- labels mapped to this schema from the source's (`data.label_map`): "
+                + ", ".join(f"{src} → {dst}" for kind in ("entities", "relations")
+                            for src, dst in (cfg.data.label_map.get(kind) or {}).items())
+                + "; every other source label dropped"] if cfg.data.get("label_map") else []),
              f"- content hash (data and schema) at training: `{', '.join(sorted(trained_on)) or 'not recorded'}`"]
     try:
         records, splits = load_corpus(cfg.data, schema)
@@ -109,6 +113,8 @@ def model_card(run_dir: str | Path) -> str:
     lines += ["", "## Encoder", "",
               f"- `{cfg.model.name}`: {', '.join(sorted(source))}"
               + (" (random initialisation, `from_scratch`: a test model)" if cfg.model.from_scratch else ""),
+              *([f"- initialised from the checkpoints of run `{cfg.model.init_from}` (`model.init_from`), "
+                 "then fine-tuned here"] if cfg.model.get("init_from") else []),
               f"- {encoder['type']}, {encoder['layers']} layers, hidden size {encoder['hidden']}, "
               + ("**uncased** (the tokenizer lower-cases)" if encoder["lower_case"] else "cased"),
               "- windows: " + ", ".join(f"{task} max_length {info.max_length}"

@@ -17,6 +17,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
+class LabelMapConfig:
+    """Source label -> target label per kind (``ie.label_map``); unmapped labels are dropped."""
+
+    entities: Dict[str, str] = field(default_factory=dict)
+    relations: Dict[str, str] = field(default_factory=dict)
+    source_schema: Optional[str] = None  # the source's labels; default: those that occur in the data
+
+
+@dataclass
 class DataConfig:
     name: str = MISSING
     format: str = "brat"
@@ -28,6 +37,9 @@ class DataConfig:
     folds: int = 0
     fold: int = 0
     fold_by: str = "document"  # or "sentence" (corpora whose documents are whole split files)
+    # Read a corpus annotated in another schema: `schema` is then the target schema, and the source's
+    # labels are mapped to it (or dropped) before validation.
+    label_map: Optional[LabelMapConfig] = None
 
 
 @dataclass
@@ -36,6 +48,9 @@ class ModelConfig:
     name_or_path: str = MISSING  # a Hugging Face id or a local folder
     from_scratch: bool = False  # random init from the config (tests, architecture sweeps)
     config_overrides: Dict[str, Any] = field(default_factory=dict)
+    # A run folder whose ner/ and re/ checkpoints initialise the models built above (all weights, strictly;
+    # the checkpoints' labels must be those of the data's schema): transfer, e.g. from CoNLL04.
+    init_from: Optional[str] = None
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ie.brat import Document, EntityAnnotation, RelationAnnotation
 from ie.dataset import SentenceRecord, document_records
+from ie.label_map import LabelMap
 from ie.schema import Schema
 from ie.text import Sentence, Token
 from ie.validate import Problem, ValidationError
@@ -20,8 +21,10 @@ from ie.validate import Problem, ValidationError
 SPLITS = ("train", "dev", "test")
 
 
-def item_record(item: dict, source: str, index: int, schema: Schema, warnings: list | None = None) -> SentenceRecord:
-    """One JSON item as a validated record; errors name ``source[index]``."""
+def item_record(item: dict, source: str, index: int, schema: Schema, warnings: list | None = None,
+                label_map: LabelMap | None = None) -> SentenceRecord:
+    """One JSON item as a validated record (labels mapped first with ``label_map``); errors name
+    ``source[index]``."""
     where = f"{source}[{index}]"
     try:
         tokens_in = item["tokens"]
@@ -49,12 +52,12 @@ def item_record(item: dict, source: str, index: int, schema: Schema, warnings: l
     # The benchmark is scored as published: spans such as "N.Y ." keep their punctuation token.
     sentences = [Sentence(0, len(text), tuple(tokens))] if tokens else []
     (record,) = document_records(doc, schema, sentences, edge_punctuation="warning", warnings=warnings,
-                                 expect_annotations=False)
+                                 expect_annotations=False, label_map=label_map)
     return record
 
 
-def read_conll04_records(folder: str | Path, schema: Schema, warnings: list | None = None
-                        ) -> dict[str, list[SentenceRecord]]:
+def read_conll04_records(folder: str | Path, schema: Schema, warnings: list | None = None,
+                         label_map: LabelMap | None = None) -> dict[str, list[SentenceRecord]]:
     """The train/dev/test files of ``folder``; every problem of every item is reported together.
 
     Line numbers in problems count entities first, then relations, within the item (1-based).
@@ -73,7 +76,7 @@ def read_conll04_records(folder: str | Path, schema: Schema, warnings: list | No
         split_records = []
         for index, item in enumerate(items):
             try:
-                record = item_record(item, str(path), index, schema, warnings)
+                record = item_record(item, str(path), index, schema, warnings, label_map)
             except ValidationError as error:
                 problems += error.problems
                 continue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
@@ -15,10 +16,13 @@ from typing import Iterable, Mapping, Sequence
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 
 from ie.brat import Document, read_folder
+from ie.label_map import LabelMap
 from ie.metrics import spans_to_bio
 from ie.schema import NO_RELATION, Schema
 from ie.text import split_sentences
 from ie.validate import ValidationError, validate_document
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,11 +42,19 @@ class SentenceRecord:
 
 
 def document_records(doc: Document, schema: Schema, sentences=None, edge_punctuation: str = "error",
-                     warnings: list | None = None, expect_annotations: bool = True) -> list[SentenceRecord]:
+                     warnings: list | None = None, expect_annotations: bool = True,
+                     label_map: LabelMap | None = None) -> list[SentenceRecord]:
     """Segment (unless pre-tokenised ``sentences`` are given) and validate one document; raises
-    :class:`ValidationError` on any error and appends warnings to ``warnings`` when given."""
+    :class:`ValidationError` on any error and appends warnings to ``warnings`` when given.
+
+    With ``label_map`` the document's labels are mapped to ``schema`` (the target) first, so the
+    mapped annotations are what is validated."""
+    mapping_problems = []
+    if label_map is not None:
+        doc, mapping_problems = label_map.apply(doc)
     sentences = split_sentences(doc.text) if sentences is None else sentences
     problems, spans = validate_document(doc, schema, sentences, edge_punctuation, expect_annotations)
+    problems = mapping_problems + problems
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ValidationError(errors)
@@ -66,13 +78,13 @@ def document_records(doc: Document, schema: Schema, sentences=None, edge_punctua
     return records
 
 
-def read_brat_records(folder: str | Path, schema: Schema, warnings: list | None = None
-                      ) -> dict[str, list[SentenceRecord]]:
+def read_brat_records(folder: str | Path, schema: Schema, warnings: list | None = None,
+                      label_map: LabelMap | None = None) -> dict[str, list[SentenceRecord]]:
     """All documents of a brat folder as records, validated; every error of every file is reported."""
     records, problems = {}, []
     for doc in read_folder(folder):
         try:
-            records[doc.id] = document_records(doc, schema, warnings=warnings)
+            records[doc.id] = document_records(doc, schema, warnings=warnings, label_map=label_map)
         except ValidationError as error:
             problems += error.problems
     if problems:
@@ -84,7 +96,9 @@ def read_brat_records(folder: str | Path, schema: Schema, warnings: list | None 
 
 def resolve_splits(doc_ids: Sequence[str], splits: Mapping[str, Sequence[str] | None], source: str = "data.splits"
                    ) -> dict[str, list[str]]:
-    """Document ids per split. A split given as ``null`` takes every document no other split names."""
+    """Document ids per split. A split given as ``null`` takes every document no other split names; a
+    split given as ``[]`` is left out (a config merged over another cannot delete the other's key:
+    ``data.splits.dev=[]`` removes the dev split of ``data=conll04``)."""
     known, named, rest = set(doc_ids), {}, [name for name, ids in splits.items() if ids is None]
     if len(rest) > 1:
         raise ValueError(f"{source}: only one split may be null (the remainder), got {rest}")
@@ -101,7 +115,7 @@ def resolve_splits(doc_ids: Sequence[str], splits: Mapping[str, Sequence[str] | 
         named[name] = list(ids)
     if rest:
         named[rest[0]] = [d for d in doc_ids if d not in owner]
-    return {name: named[name] for name in splits}
+    return {name: named[name] for name, ids in splits.items() if ids is None or len(ids)}
 
 
 # --- features ----------------------------------------------------------------------------------
@@ -197,28 +211,40 @@ def fingerprint(records: Mapping[str, Iterable[SentenceRecord]], schema: Schema)
     return digest.hexdigest()[:16]
 
 
-def load_records(fmt: str, path: str | Path, schema: Schema, warnings: list | None = None
-                 ) -> dict[str, list[SentenceRecord]]:
-    """Validated records of a corpus; errors raise :class:`ValidationError`, warnings go to ``warnings``."""
+def load_records(fmt: str, path: str | Path, schema: Schema, warnings: list | None = None,
+                 label_map: LabelMap | None = None) -> dict[str, list[SentenceRecord]]:
+    """Validated records of a corpus; errors raise :class:`ValidationError`, warnings go to ``warnings``.
+
+    With ``label_map``, ``schema`` is the target schema and every document is mapped before it is
+    validated (see :mod:`ie.label_map`); what the map kept and dropped is logged."""
     if fmt == "brat":
-        return read_brat_records(path, schema, warnings)
-    if fmt == "conll04":
+        records = read_brat_records(path, schema, warnings, label_map)
+    elif fmt == "conll04":
         from ie.conll04 import read_conll04_records
 
-        return read_conll04_records(path, schema, warnings)
-    raise ValueError(f"data.format: unknown format '{fmt}' (known: brat, conll04)")
+        records = read_conll04_records(path, schema, warnings, label_map)
+    else:
+        raise ValueError(f"data.format: unknown format '{fmt}' (known: brat, conll04)")
+    if label_map is not None:
+        label_map.check_seen()
+        log.info("%s: %s", path, label_map.describe())
+    return records
 
 
-def load_corpus(data_cfg, schema: Schema, warnings: list | None = None
+def load_corpus(data_cfg, schema: Schema, warnings: list | None = None, label_report: dict | None = None
                 ) -> tuple[dict[str, list[SentenceRecord]], dict[str, list[str]]]:
     """Records and resolved splits of a ``data`` config (its splits, or one cross-validation fold);
     training and evaluation both start here, so they always see the same split. Validation warnings
-    go to ``warnings`` when given."""
+    go to ``warnings`` when given. With ``data.label_map`` set, ``schema`` is the target schema and the
+    map's counts (:meth:`LabelMap.summary`) go to ``label_report["label_map"]`` when given."""
     from omegaconf import OmegaConf
 
     from ie.folds import apply_data_config
 
-    records = load_records(data_cfg.format, data_cfg.path, schema, warnings)
+    label_map = LabelMap.from_config(data_cfg.get("label_map"), schema)
+    records = load_records(data_cfg.format, data_cfg.path, schema, warnings, label_map)
+    if label_map is not None and label_report is not None:
+        label_report["label_map"] = label_map.summary()
     records, splits = apply_data_config(records, data_cfg)
     splits = OmegaConf.to_container(splits) if OmegaConf.is_config(splits) else splits
     source = f"data fold {data_cfg.fold} of {data_cfg.folds}" if data_cfg.get("folds", 0) else "data.splits"

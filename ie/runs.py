@@ -24,12 +24,13 @@ from ie.validate import ValidationError, overlap_problems
 log = logging.getLogger(__name__)
 
 
-def load_data(cfg: DictConfig, warnings: list | None = None) -> IEData:
+def load_data(cfg: DictConfig, warnings: list | None = None, label_report: dict | None = None) -> IEData:
     """Validated datasets of the configured splits: every error of every file raises together
-    (:class:`ValidationError`), warnings are appended to ``warnings``."""
+    (:class:`ValidationError`), warnings are appended to ``warnings``; with ``data.label_map`` what
+    the map kept and dropped goes to ``label_report["label_map"]``."""
     schema = Schema.load(cfg.data.schema)
     warnings = [] if warnings is None else warnings
-    records, splits = load_corpus(cfg.data, schema, warnings)
+    records, splits = load_corpus(cfg.data, schema, warnings, label_report)
     contents = {doc_id: "\n".join(" ".join(r.words) for r in recs) for doc_id, recs in records.items()}
     problems = overlap_problems(contents, splits)
     errors = [p for p in problems if p.severity == "error"]
@@ -64,12 +65,14 @@ def _check_same_data(run_dir: Path, fingerprint: str) -> None:
 def prepare_data(cfg: DictConfig, run_dir: Path) -> IEData:
     """Validate and load the data, log warnings and per-split losses, write ``data_report.json``."""
     warnings: list = []
-    data = load_data(cfg, warnings)
+    mapped: dict = {}
+    data = load_data(cfg, warnings, mapped)
     for warning in warnings:
         log.warning("%s", warning)
     tokenizer = AutoTokenizer.from_pretrained(cfg.model.name_or_path)
     report = data_report(data, tokenizer, cfg.task.names, cfg.trainer.ner.max_length, cfg.trainer.re.max_length,
                          warnings)
+    report.update(mapped)  # label_map: per source label, its target and what was kept and dropped
     for split, entry in report["splits"].items():
         lost = any(n for task in entry["lost"].values() for n in task.values())
         log.log(logging.WARNING if lost else logging.INFO, "%s", format_loss(split, entry))

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import (AutoTokenizer, DataCollatorForTokenClassification, Trainer,
                           TrainingArguments, set_seed)
 
-from ie import distributed, run_logs
+from ie import distributed, run_logs, transfer
 from ie.align import WordPieces, encode_windows, first_subword_labels
 from ie.checkpoint import INFO_FILE, last_trainer_checkpoint, save_checkpoint
 from ie.dataset import IEData
@@ -156,6 +156,7 @@ def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(cfg.model.name_or_path)
     labels = data.schema.bio_tags
     model = build_ner_model(cfg.model, labels)
+    transfer.maybe_init(cfg, "ner", model, data.schema)
     featurize = lambda split: ner_features(data.ner[split], tokenizer, hp.max_length, hp.stride)  # noqa: E731
     return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize,
                 DataCollatorForTokenClassification(tokenizer), ner_dev_metrics(labels), stride=hp.stride)
@@ -168,6 +169,7 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     add_marker_tokens(tokenizer, data.schema.entity_labels)
     labels = data.schema.relation_labels
     model = build_re_model(cfg.model, labels, len(tokenizer))
+    transfer.maybe_init(cfg, "re", model, data.schema)
     featurize = lambda split: re_features(data.ner[split], tokenizer, hp.max_length, data.schema, split)  # noqa: E731
     return _fit(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer),
                 re_dev_metrics(labels), encoding=RE_ENCODING)

@@ -51,3 +51,10 @@ def test_candidate_pairs_within_sentence(schema):
 def test_bad_splits_are_reported(splits, message):
     with pytest.raises(ValueError, match=message):
         resolve_splits(["d1", "d2"], splits)
+
+
+def test_a_split_given_as_empty_list_is_left_out():
+    # a config merged over another cannot delete its split: data.splits.dev=[] removes it
+    assert resolve_splits(["d1", "d2", "d3"], {"train": ["d1", "d2"], "dev": [], "test": ["d3"]}) == {
+        "train": ["d1", "d2"], "test": ["d3"]}
+    assert resolve_splits(["d1", "d2"], {"train": ["d1", "d2"], "rest": None}) == {"train": ["d1", "d2"], "rest": []}
