@@ -121,6 +121,7 @@ class EvalConfig:
     batch_size: int = 32
     precision: str = "fp32"
     device: str = "cpu"
+    decoding: str = "viterbi"  # NER tags: viterbi (well-formed BIO only) | argmax (each word on its own)
     output: Optional[str] = None  # run: JSON path (Markdown and PNGs beside it); default RUN/eval_SPLIT.json
     output_dir: Optional[str] = None  # compare: folder; default models/compare/<time>
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -137,6 +138,7 @@ class PredictConfig:
     batch_size: int = 32
     device: str = "cpu"
     precision: str = "fp32"
+    decoding: str = "viterbi"  # NER tags: viterbi (well-formed BIO only) | argmax (each word on its own)
     progress: Optional[bool] = None  # a progress bar on stderr; default: when stderr is a terminal
     paths: PathsConfig = field(default_factory=PathsConfig)
 

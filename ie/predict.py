@@ -262,7 +262,8 @@ def _main(cfg) -> None:
         run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
         if cfg.format == "brat" and cfg.output != "-":
             check_brat_output(Path(cfg.output), docs, cfg.overwrite)
-        predictor = Predictor.from_pretrained(run_dir, device=cfg.device, precision=cfg.precision)
+        predictor = Predictor.from_pretrained(run_dir, device=cfg.device, precision=cfg.precision,
+                                              decoding=cfg.decoding)
         counts = run_predictions(predictor, docs, cfg.output, cfg.format, cfg.batch_size, cfg.progress,
                                  cfg.overwrite)
     except (InputError, CheckpointError, FileNotFoundError) as error:

@@ -37,6 +37,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 from ie.align import WordPieces, encode_windows
 from ie.checkpoint import CheckpointError, read_checkpoint_info
+from ie.decoding import check_decoding, decode_tags
 from ie.markers import ENCODING as RE_ENCODING, collate_windows, encode_sentence, marked_spans, pairs_in_reach
 from ie.modeling import MarkerRelationModel
 from ie.schema import NO_RELATION, Schema
@@ -128,7 +129,8 @@ class Predictor:
 
     def __init__(self, schema: Schema, ner_model=None, ner_tokenizer=None, re_model=None, re_tokenizer=None,
                  ner_max_length: int = 256, ner_stride: int = 32, re_max_length: int = 256,
-                 device: str = "cpu", precision: str = "fp32", max_chars: int | None = DEFAULT_MAX_CHARS):
+                 device: str = "cpu", precision: str = "fp32", max_chars: int | None = DEFAULT_MAX_CHARS,
+                 decoding: str = "viterbi"):
         if precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         if ner_model is None and re_model is None:
@@ -136,6 +138,7 @@ class Predictor:
         self.schema = schema
         self.device = torch.device(device)
         self.precision = precision
+        self.decoding = check_decoding(decoding)
         self.ner_model = ner_model.to(self.device).eval() if ner_model is not None else None
         self.re_model = re_model.to(self.device).eval() if re_model is not None else None
         self.ner_tokenizer, self.re_tokenizer = ner_tokenizer, re_tokenizer
@@ -152,7 +155,7 @@ class Predictor:
 
     # --- loading --------------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "fp32",
+    def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "fp32", decoding: str = "viterbi",
                         max_chars: int | None = DEFAULT_MAX_CHARS) -> "Predictor":
         """Load ``run_dir/ner`` and ``run_dir/re`` (either may be absent) from safetensors, offline."""
         run_dir = Path(run_dir)
@@ -161,7 +164,7 @@ class Predictor:
         ner_dir, re_dir = run_dir / "ner", run_dir / "re"
         if not ner_dir.exists() and not re_dir.exists():
             raise CheckpointError(f"{run_dir}: neither ner/ nor re/ checkpoint found")
-        kwargs: dict = {"device": device, "precision": precision, "max_chars": max_chars}
+        kwargs: dict = {"device": device, "precision": precision, "max_chars": max_chars, "decoding": decoding}
         schemas = []
         if ner_dir.exists():
             info = read_checkpoint_info(ner_dir, "ner")
@@ -198,8 +201,8 @@ class Predictor:
 
     def word_tags(self, sentences: Sequence[Sequence[str]], batch_size: int = 32, progress: bool = False
                   ) -> tuple[list[list[str]], list[list[float]]]:
-        """The BIO tag and its probability for every word (read at the word's first subword, in the
-        window that owns the word)."""
+        """The BIO tag and its probability for every word, read at the word's first subword in the
+        window that owns the word, decoded as ``self.decoding`` says (see :mod:`ie.decoding`)."""
         if self.ner_model is None:
             raise RuntimeError("this Predictor was loaded without an NER checkpoint; it cannot find entities")
         jobs = []  # (sentence index, window)
@@ -208,8 +211,7 @@ class Predictor:
                 if words:
                     for window in encode_windows(self.ner_tokenizer, words, self.ner_max_length, self.ner_stride):
                         jobs.append((s, window))
-        tags = [["O"] * len(words) for words in sentences]
-        probs = [[1.0] * len(words) for words in sentences]
+        log_probs = [torch.zeros(len(words), len(self._ner_labels)) for words in sentences]
         # Length-sorted batches pad less; results are placed by index so order does not matter.
         jobs.sort(key=lambda job: len(job[1].input_ids))
         pad_id = self.ner_tokenizer.pad_token_id or 0
@@ -217,12 +219,19 @@ class Predictor:
             for batch in _batches(jobs, batch_size, progress and "NER"):
                 ids, mask = _pad([w.input_ids for _, w in batch], pad_id)
                 logits = self.ner_model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-                best = logits.float().softmax(-1).max(-1)
+                scores = logits.float().log_softmax(-1).cpu()
                 for row, (s, window) in enumerate(batch):
-                    for w, pos in window.first_subword_positions().items():
-                        if window.own_start <= w < window.own_end:
-                            tags[s][w] = self._ner_labels[int(best.indices[row, pos])]
-                            probs[s][w] = float(best.values[row, pos])
+                    owned = [(w, pos) for w, pos in window.first_subword_positions().items()
+                             if window.own_start <= w < window.own_end]
+                    if owned:
+                        words_at, positions = zip(*owned)
+                        log_probs[s][list(words_at)] = scores[row, list(positions)]
+        tags, probs = [], []
+        with torch.inference_mode():
+            for scores in log_probs:
+                best = decode_tags(scores, self._ner_labels, self.decoding)
+                tags.append([self._ner_labels[k] for k in best])
+                probs.append(scores[torch.arange(len(best)), best].exp().tolist() if best else [])
         return tags, probs
 
     def classify_pairs(self, sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[tuple]],

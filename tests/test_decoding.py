@@ -1,0 +1,42 @@
+import itertools
+import random
+
+import pytest
+import torch
+
+from ie.decoding import decode_tags, viterbi
+from ie.predictor import Predictor
+
+LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
+
+
+def well_formed(tags):
+    return all(not t.startswith("I-") or (prev != "O" and prev[2:] == t[2:])
+               for prev, t in zip(["O"] + tags[:-1], tags))
+
+
+def test_viterbi_is_the_best_well_formed_sequence():
+    """Brute force over every tag sequence of up to four words."""
+    rng = random.Random(0)
+    for _ in range(60):
+        n = rng.randint(1, 4)
+        log_probs = torch.randn(n, len(LABELS), generator=torch.Generator().manual_seed(rng.randrange(10**6)))
+        log_probs = log_probs.log_softmax(-1)
+        best = max((seq for seq in itertools.product(range(len(LABELS)), repeat=n)
+                    if well_formed([LABELS[k] for k in seq])),
+                   key=lambda seq: sum(float(log_probs[w, k]) for w, k in enumerate(seq)))
+        assert viterbi(log_probs, LABELS) == list(best)
+
+
+def test_argmax_keeps_an_ill_formed_tag_that_viterbi_repairs():
+    p = torch.tensor([[0.1, 0.6, 0.1, 0.1, 0.1],    # B-PER
+                      [0.1, 0.05, 0.2, 0.05, 0.6],  # I-ORG best alone, after B-PER
+                      [0.9, 0.025, 0.025, 0.025, 0.025]]).log()
+    assert [LABELS[k] for k in decode_tags(p, LABELS, "argmax")] == ["B-PER", "I-ORG", "O"]
+    assert [LABELS[k] for k in decode_tags(p, LABELS, "viterbi")] == ["B-PER", "I-PER", "O"]
+    assert viterbi(torch.zeros(0, len(LABELS)), LABELS) == []
+
+
+def test_the_predictor_names_a_wrong_decoding(run_dir):
+    with pytest.raises(ValueError, match="decoding must be one of"):
+        Predictor.from_pretrained(run_dir, decoding="beam")
