@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import shlex
@@ -63,8 +64,9 @@ def cpu_name() -> str:
 
 
 def machine_peak(size: int = 2048, repeats: int = 5) -> dict:
-    """Best-of-``repeats`` square matmul throughput, fp32 and bf16."""
-    out = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__, "matmul_size": size}
+    """Best-of-``repeats`` square matmul throughput, fp32 and bf16, and the 1-minute load average."""
+    out = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__, "matmul_size": size,
+           "load_average": os.getloadavg()[0]}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
         torch.mm(a, b)
@@ -346,9 +348,10 @@ def run_worker(spec: dict) -> dict:
 
 # --- agreement ---------------------------------------------------------------------------------
 
-def _reason(side: str, ent, overlapping, word_starts, word_ends, sentences, name: str = "the pipeline") -> str:
-    """Why an entity found by one side only (``ours`` or ``theirs``, called ``name``) differs, as far as
-    the spans and our own sentences and words tell."""
+def _reason(side: str, ent, overlapping, word_starts, word_ends, sentences, name: str = "the pipeline",
+            own: str = "ours") -> str:
+    """Why an entity found by one side only (``ours``, called ``own``, or ``theirs``, called ``name``)
+    differs, as far as the spans and our own sentences and words tell."""
     label, a, b = ent
 
     def inside_word(e):
@@ -365,15 +368,15 @@ def _reason(side: str, ent, overlapping, word_starts, word_ends, sentences, name
         return (f"{name} split a word into two entities" if any(c not in word_starts for c in cuts)
                 else f"{name} split one entity into several at word boundaries")
     if side == "theirs" and len(overlapping) > 1:
-        return f"{name} merged entities that ours keeps apart"
+        return f"{name} merged entities that {own} keeps apart"
     if (side == "theirs" and inside_word(ent)) or any(inside_word(o) for o in overlapping if side == "ours"):
         return f"subword label disagreement: a boundary of {name} inside one of our words"
     if overlapping:
         return "boundaries differ at word level" if label == overlapping[0][0] else "boundaries and label differ"
-    return "only ours found it" if side == "ours" else f"only {name} found it"
+    return f"only {own if side == 'ours' else name} found it"
 
 
-def diff_entities(text: str, ours, theirs, name: str = "the pipeline") -> dict:
+def diff_entities(text: str, ours, theirs, name: str = "the pipeline", own: str = "ours") -> dict:
     """Equal / only ours / only theirs entities ``(label, start, end)`` of one document, each
     difference with the other side's overlapping entities and a reason class."""
     from ie.text import split_sentences
@@ -389,16 +392,16 @@ def diff_entities(text: str, ours, theirs, name: str = "the pipeline") -> dict:
             overlapping = [o for o in other if o[1] < ent[2] and ent[1] < o[2]]
             diffs.append({"side": side, "entity": list(ent), "text": text[ent[1]:ent[2]],
                           "other_side": [list(o) for o in overlapping],
-                          "reason": _reason(side, ent, overlapping, starts, ends, bounds, name)})
+                          "reason": _reason(side, ent, overlapping, starts, ends, bounds, name, own)})
     equal = len(set(ours) & set(theirs))
     return {"equal": equal, "only_ours": len(set(ours)) - equal, "only_theirs": len(set(theirs)) - equal, "diffs": diffs}
 
 
-def agreement(texts, ours, theirs, name: str = "the pipeline") -> dict:
+def agreement(texts, ours, theirs, name: str = "the pipeline", own: str = "ours") -> dict:
     """:func:`diff_entities` over documents, added up, with the count of each reason."""
     total = {"equal": 0, "only_ours": 0, "only_theirs": 0, "reasons": {}, "diffs": []}
     for d, (text, mine, other) in enumerate(zip(texts, ours, theirs)):
-        one = diff_entities(text, mine, other, name)
+        one = diff_entities(text, mine, other, name, own)
         for key in ("equal", "only_ours", "only_theirs"):
             total[key] += one[key]
         for diff in one["diffs"]:
@@ -437,6 +440,16 @@ def ratio(a, b, key="docs_per_s"):
     return a[key] / b[key] if a and b and a.get(key) and b.get(key) else None
 
 
+def merge_peaks(before: dict, after: dict) -> dict:
+    """The machine measured before and after the inference runs: each peak is the better of the two
+    (a busy moment only lowers it), both kept with the load averages."""
+    out = dict(before)
+    for key in ("fp32_gflops", "bf16_gflops", "load_average"):
+        out[f"{key}_before_after"] = [before[key], after[key]]
+        out[key] = max(before[key], after[key])
+    return out
+
+
 def summarise(results: list[dict], peak: dict) -> tuple[dict, dict]:
     for r in results:
         if "error" not in r:
@@ -458,7 +471,7 @@ def summarise(results: list[dict], peak: dict) -> tuple[dict, dict]:
             agree[f"{corpus}: ours fp32 vs pipeline fp32"] = agreement(texts, ours32["entities"], pipe["fp32"]["entities"])
         ours16 = find(results, corpus, "ours", ["ner"], "bf16")
         if ours32 and ours16:
-            agree[f"{corpus}: ours bf16 vs ours fp32"] = agreement(texts, ours16["entities"], ours32["entities"], "ours fp32")
+            agree[f"{corpus}: ours bf16 vs ours fp32"] = agreement(texts, ours16["entities"], ours32["entities"], "fp32", "bf16")
     return ratios, agree
 
 
@@ -480,7 +493,8 @@ def fmt(value, spec="{:.1f}"):
 def tables(report: dict) -> str:
     m = report["machine"]
     lines = [(f"Machine: {m['cpu']}, {m['threads']} torch threads, torch {m['torch']}; matmul peak "
-              f"{m['fp32_gflops']:.0f} GFLOP/s fp32, {m['bf16_gflops']:.0f} GFLOP/s bf16 ({m['matmul_size']}^2, best of 5)"),
+              f"{m['fp32_gflops']:.0f} GFLOP/s fp32, {m['bf16_gflops']:.0f} GFLOP/s bf16 ({m['matmul_size']}^2, best of 5); 1-min load average "
+              f"{' then '.join(f'{x:.1f}' for x in m.get('load_average_before_after', [m['load_average']]))}"),
              "", ("| corpus | engine | tasks | precision | docs/s | words/s | p50 ms | p95 ms | peak RSS MiB | padding "
                   "| GFLOP/s | % of peak |"), "|" + "---|" * 12]
     for r in report["inference"]:
@@ -493,6 +507,9 @@ def tables(report: dict) -> str:
                      f"{r['docs_per_s']:.1f} | {r['words_per_s']:.0f} | {fmt(lat.get('p50'))} | {fmt(lat.get('p95'))} | "
                      f"{r['peak_rss_mib']:.0f} | {r['padding_share']:.0%} | {r['gflops_per_s']:.1f} | "
                      f"{r['share_of_peak']:.1%} |")
+    if any(r.get("share_of_peak", 0) > 1 for r in report["inference"]):
+        lines.append("\nWARNING: a share of peak above 100% means the machine was busier while its peak was measured "
+                     "than during that configuration: rerun on a quiet machine.")
     lines += ["", "| throughput ratio (docs/s) | x |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in report["ratios"].items()]
     lines += ["", "| agreement (NER entities: label, char start, char end) | equal | only ours | only theirs |",
@@ -601,6 +618,8 @@ def parse_args(argv=None):
     ap.add_argument("--train-overrides", nargs="*", default=[],
                     help="extra Hydra overrides of the training config (both sides read data and model from it)")
     ap.add_argument("--show-diffs", type=int, default=20, help="differences listed per comparison on the console")
+    ap.add_argument("--only", help="measure only the configurations whose name matches this regular expression "
+                    "(names as printed, e.g. 'seeds ours ner+re bf16', 'train re plain fp32')")
     ap.add_argument("--json", help="write the full results (every difference) here")
     ap.add_argument("--markdown", help="write the report here")
     ap.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
@@ -610,31 +629,47 @@ def parse_args(argv=None):
     return args
 
 
+def write(path: str | None, text: str) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(text, encoding="utf-8")
+
+
+def measure_all(specs, desc: str, only: str | None, report: dict, json_path: str | None) -> list[dict]:
+    """Each selected configuration in its own process, a line per result as it comes, and the
+    measurements so far in the JSON file (``"complete": false``) so a long run is never lost."""
+    import re
+
+    done = []
+    for name, spec in tqdm([(n, s) for n, s in specs if not only or re.search(only, n)], desc=desc, unit="config"):
+        r = {**spec, **run_worker(spec)}
+        done.append(r)
+        rate = r.get("docs_per_s", r.get("samples_per_s")) or 0
+        tqdm.write(f"{name}: " + (f"failed: {r['error']}" if "error" in r
+                                  else f"{rate:.1f}/s, peak RSS {r['peak_rss_mib']:.0f} MiB"))
+        sys.stdout.flush()
+        partial = {**report, f"{desc}_so_far": [{k: v for k, v in x.items() if k != "texts"} for x in done]}
+        write(json_path, json.dumps({**partial, "complete": False}, indent=1, ensure_ascii=False))
+    return done
+
+
 def main(argv=None) -> dict | None:
     args = parse_args(argv)
     if args.worker:
         return worker(*args.worker)
     report = {"command": shlex.join([Path(sys.executable).name, *sys.argv]), "machine": machine_peak(args.peak_size)}
-    results = []
-    for name, spec in tqdm([] if args.skip_inference else inference_specs(args), desc="inference", unit="config"):
-        tqdm.write(name)
-        results.append({**spec, **run_worker(spec)})
+    specs = [] if args.skip_inference else inference_specs(args)
+    results = measure_all(specs, "inference", args.only, report, args.json)
+    report["machine"] = merge_peaks(report["machine"], machine_peak(args.peak_size))
     report["ratios"], report["agreement"] = summarise(results, report["machine"])
     report["inference"] = [{k: v for k, v in r.items() if k not in ("texts", "entities")} for r in results]
     if not args.skip_training:
-        report["training"] = []
-        for name, spec in tqdm(training_specs(args), desc="training", unit="config"):
-            tqdm.write(name)
-            report["training"].append({**spec, **run_worker(spec)})
+        report["training"] = measure_all(training_specs(args), "training", args.only, report, args.json)
         report["training_ratios"] = training_ratios(report["training"])
     report["optimisations"] = optimisations(report)
     print(tables(report), "", *report["optimisations"], "", *diff_lines(report["agreement"], args.show_diffs), sep="\n")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(markdown(report, 50), encoding="utf-8")
+    write(args.json, json.dumps({**report, "complete": True}, indent=2, ensure_ascii=False) + "\n")
+    write(args.markdown, markdown(report, 50))
     return report
 
 

@@ -97,3 +97,12 @@ def test_inference_worker_smoke(run_dir, engine, precision):
         assert all(text[a:b] == text[a:b].strip() and b > a for _, a, b in ents)
     if engine == "pipeline":
         assert out["window"] == 512 and out["stride"] > 0
+
+
+@pytest.mark.parametrize("impl, precision", [("plain", "fp32"), ("ours", "config")])
+def test_training_worker_smoke(tmp_path, impl, precision):
+    spec = {"task": "ner", "impl": impl, "precision": precision, "steps": 3, "batch_size": 4, "tmp": str(tmp_path),
+            "overrides": ["model=tiny"]}
+    out = speed.measure_training(spec)
+    assert out["timed_steps"] == 2 and out["rows_per_epoch"] == 922  # CoNLL04 train: one row per sentence
+    assert out["samples_per_s"] > 0 and out["trainer_samples_per_s"] > 0
