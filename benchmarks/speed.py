@@ -597,7 +597,8 @@ def markdown(report: dict, diff_cap: int) -> str:
     lines = ["# Speed benchmarks", "", "Written by `benchmarks/speed.py`; command:", "",
              f"    {report['command']}", "", tables(report), "", "## What each optimisation bought", ""]
     lines += [f"* {line}" for line in optimisations(report)] or ["(not enough configurations measured)"]
-    lines += ["", "## Agreement of the NER entities (label, character span)", "", "```"] + diff_lines(report["agreement"], diff_cap) + ["```"]
+    lines += ["", "## Agreement of the NER entities (label, character span)", "", "```",
+              *diff_lines(report["agreement"], diff_cap), "```"]
     return "\n".join(lines + ["", NOTES, ""])
 
 
