@@ -166,7 +166,8 @@ def measure_inference(spec: dict) -> dict:
     median = sorted(seconds)[len(seconds) // 2]
     out = {"seconds": seconds, "docs_per_s": len(texts) / median, "words_per_s": words(texts) / median,
            "gflops_per_s": counter.flops / sum(seconds) / 1e9,
-           "tokens_fed": counter.tokens // len(seconds), "padding_share": 1 - counter.real_tokens / max(counter.tokens, 1),
+           "tokens_fed": counter.tokens // len(seconds),
+           "padding_share": 1 - counter.real_tokens / max(counter.tokens, 1),
            "forward_calls": counter.calls // len(seconds), "entities": found[:spec["unique"]],
            "threads": torch.get_num_threads()}
     if hasattr(predict, "window"):
@@ -261,7 +262,8 @@ def train_plain(spec: dict, cfg, timer) -> float:
     schema, train = train_records(cfg)
     tok = AutoTokenizer.from_pretrained(cfg.model.name_or_path)
     if spec["task"] == "ner":
-        labels, auto, collator = schema.bio_tags, AutoModelForTokenClassification, DataCollatorForTokenClassification(tok)
+        labels, auto = schema.bio_tags, AutoModelForTokenClassification
+        collator = DataCollatorForTokenClassification(tok)
         enc = tok([r.words for r in train], is_split_into_words=True, truncation=True)
         data = {**enc, "labels": []}
         for i, r in enumerate(train):  # the word's label on its first subword, -100 elsewhere
@@ -269,7 +271,8 @@ def train_plain(spec: dict, cfg, timer) -> float:
             data["labels"].append([-100 if w is None or w == prev else labels.index(tags[w])
                                    for w, prev in zip(wids, [None] + wids[:-1])])
     else:
-        labels, auto, collator = schema.relation_labels, AutoModelForSequenceClassification, DataCollatorWithPadding(tok)
+        labels, auto = schema.relation_labels, AutoModelForSequenceClassification
+        collator = DataCollatorWithPadding(tok)
         texts, ids, _ = re_examples(train, schema)
         data = {**tok(texts, truncation=True), "labels": ids}
     config = AutoConfig.from_pretrained(cfg.model.name_or_path, num_labels=len(labels),
@@ -278,7 +281,8 @@ def train_plain(spec: dict, cfg, timer) -> float:
         setattr(config, key, value)
     model = (auto.from_config(config) if cfg.model.from_scratch
              else auto.from_pretrained(cfg.model.name_or_path, config=config))
-    args = TrainingArguments(output_dir=spec["tmp"], max_steps=spec["steps"], per_device_train_batch_size=spec["batch_size"],
+    args = TrainingArguments(output_dir=spec["tmp"], max_steps=spec["steps"],
+                             per_device_train_batch_size=spec["batch_size"],
                              bf16=spec["precision"] == "bf16", use_cpu=True, save_strategy="no", report_to=[],
                              disable_tqdm=True, seed=42, logging_steps=10)
     trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict(data), data_collator=collator,
@@ -385,7 +389,7 @@ def diff_entities(text: str, ours, theirs, name: str = "the pipeline", own: str 
     starts = {t.start for s in sents for t in s.tokens}
     ends = {t.end for s in sents for t in s.tokens}
     bounds = [(s.start, s.end) for s in sents]
-    ours, theirs = sorted(set(map(tuple, ours)), key=lambda e: e[1:]), sorted(set(map(tuple, theirs)), key=lambda e: e[1:])
+    ours, theirs = (sorted(set(map(tuple, x)), key=lambda e: e[1:]) for x in (ours, theirs))
     diffs = []
     for side, mine, other in (("ours", ours, theirs), ("theirs", theirs, ours)):
         for ent in sorted(set(mine) - set(other), key=lambda e: e[1:]):
@@ -394,7 +398,7 @@ def diff_entities(text: str, ours, theirs, name: str = "the pipeline", own: str 
                           "other_side": [list(o) for o in overlapping],
                           "reason": _reason(side, ent, overlapping, starts, ends, bounds, name, own)})
     equal = len(set(ours) & set(theirs))
-    return {"equal": equal, "only_ours": len(set(ours)) - equal, "only_theirs": len(set(theirs)) - equal, "diffs": diffs}
+    return {"equal": equal, "only_ours": len(ours) - equal, "only_theirs": len(theirs) - equal, "diffs": diffs}
 
 
 def agreement(texts, ours, theirs, name: str = "the pipeline", own: str = "ours") -> dict:
@@ -468,10 +472,12 @@ def summarise(results: list[dict], peak: dict) -> tuple[dict, dict]:
         ours32 = find(results, corpus, "ours", ["ner"], "fp32")
         texts = next(r["texts"] for r in results if r["corpus"] == corpus)[:ours32["unique"]] if ours32 else []
         if ours32 and pipe["fp32"]:
-            agree[f"{corpus}: ours fp32 vs pipeline fp32"] = agreement(texts, ours32["entities"], pipe["fp32"]["entities"])
+            agree[f"{corpus}: ours fp32 vs pipeline fp32"] = agreement(texts, ours32["entities"],
+                                                                       pipe["fp32"]["entities"])
         ours16 = find(results, corpus, "ours", ["ner"], "bf16")
         if ours32 and ours16:
-            agree[f"{corpus}: ours bf16 vs ours fp32"] = agreement(texts, ours16["entities"], ours32["entities"], "fp32", "bf16")
+            agree[f"{corpus}: ours bf16 vs ours fp32"] = agreement(texts, ours16["entities"], ours32["entities"],
+                                                                   "fp32", "bf16")
     return ratios, agree
 
 
@@ -493,7 +499,8 @@ def fmt(value, spec="{:.1f}"):
 def tables(report: dict) -> str:
     m = report["machine"]
     lines = [(f"Machine: {m['cpu']}, {m['threads']} torch threads, torch {m['torch']}; matmul peak "
-              f"{m['fp32_gflops']:.0f} GFLOP/s fp32, {m['bf16_gflops']:.0f} GFLOP/s bf16 ({m['matmul_size']}^2, best of 5); 1-min load average "
+              f"{m['fp32_gflops']:.0f} GFLOP/s fp32, {m['bf16_gflops']:.0f} GFLOP/s bf16 ({m['matmul_size']}^2, "
+              "best of 5); 1-min load average "
               f"{' then '.join(f'{x:.1f}' for x in m.get('load_average_before_after', [m['load_average']]))}"),
              "", ("| corpus | engine | tasks | precision | docs/s | words/s | p50 ms | p95 ms | peak RSS MiB | padding "
                   "| GFLOP/s | % of peak |"), "|" + "---|" * 12]
@@ -504,7 +511,8 @@ def tables(report: dict) -> str:
             continue
         lat = r.get("latency_ms", {})
         lines.append(f"| {r['corpus']} | {r['engine']} | {'+'.join(r['tasks'])} | {r['precision']} | "
-                     f"{r['docs_per_s']:.1f} | {r['words_per_s']:.0f} | {fmt(lat.get('p50'))} | {fmt(lat.get('p95'))} | "
+                     f"{r['docs_per_s']:.1f} | {r['words_per_s']:.0f} | {fmt(lat.get('p50'))} | "
+                     f"{fmt(lat.get('p95'))} | "
                      f"{r['peak_rss_mib']:.0f} | {r['padding_share']:.0%} | {r['gflops_per_s']:.1f} | "
                      f"{r['share_of_peak']:.1%} |")
     if any(r.get("share_of_peak", 0) > 1 for r in report["inference"]):
@@ -523,7 +531,8 @@ def tables(report: dict) -> str:
             if "error" in t:
                 lines.append(f"| {name} | {t['precision']} | failed: {t['error'][:80]} | | | |")
                 continue
-            lines.append(f"| {name} | {t.get('precision')} | {fmt(t.get('samples_per_s'))} | {fmt(t.get('pairs_per_s'))} "
+            lines.append(f"| {name} | {t.get('precision')} | {fmt(t.get('samples_per_s'))} | "
+                         f"{fmt(t.get('pairs_per_s'))} "
                          f"| {fmt(t.get('trainer_samples_per_s'))} | {t['peak_rss_mib']:.0f} |")
         lines += [f"| ratio {k} | {v:.2f} | | | | |" for k, v in report["training_ratios"].items()]
     return "\n".join(lines)
@@ -553,15 +562,17 @@ def optimisations(report: dict) -> list[str]:
                        f"({o16['share_of_peak']:.0%} of the bf16 peak vs {o32['share_of_peak']:.0%} of the fp32 peak).")
         if ratio(o32, p32):
             out.append(f"{corpus}: sentence-level, length-sorted batching made our fp32 NER {ratio(o32, p32):.2f}x the "
-                       f"pipeline's docs/s; it fed {o32['tokens_fed']:,} tokens ({o32['padding_share']:.0%} padding) where the "
+                       f"pipeline's docs/s; it fed {o32['tokens_fed']:,} tokens ({o32['padding_share']:.0%} padding) "
+                       "where the "
                        f"pipeline fed {p32['tokens_fed']:,} ({p32['padding_share']:.0%} padding).")
         if ratio(e32, o32):
             out.append(f"{corpus}: relation extraction costs {1 / ratio(e32, o32):.2f}x the time of NER alone (fp32).")
     tr = report.get("training_ratios", {})
     for task in ("ner", "re"):
         if f"{task}: plain bf16 / plain fp32" in tr and f"{task}: ours / plain bf16" in tr:
-            out.append(f"training {task}: bf16 alone bought {tr[f'{task}: plain bf16 / plain fp32']:.2f}x over plain fp32; "
-                       f"the rest of ours (length-grouped batches, our features) {tr[f'{task}: ours / plain bf16']:.2f}x "
+            bf16, rest = tr[f"{task}: plain bf16 / plain fp32"], tr[f"{task}: ours / plain bf16"]
+            out.append(f"training {task}: bf16 alone bought {bf16:.2f}x over plain fp32; "
+                       f"the rest of ours (length-grouped batches, our features) {rest:.2f}x "
                        f"over plain bf16.")
     return out
 
