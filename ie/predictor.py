@@ -155,25 +155,31 @@ class Predictor:
 
     # --- loading --------------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "fp32", decoding: str = "viterbi",
-                        max_chars: int | None = DEFAULT_MAX_CHARS) -> "Predictor":
-        """Load ``run_dir/ner`` and ``run_dir/re`` (either may be absent) from safetensors, offline."""
+    def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "fp32",
+                        max_chars: int | None = DEFAULT_MAX_CHARS, tasks: Sequence[str] = ("ner", "re"),
+                        decoding: str = "viterbi") -> "Predictor":
+        """Load ``run_dir/ner`` and ``run_dir/re`` (either may be absent) from safetensors, offline;
+        ``tasks`` picks which of the two to load (``("ner",)``: only ``ner/``, never ``re/``)."""
+        tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
+        if not tasks or set(tasks) - {"ner", "re"}:
+            raise ValueError(f"tasks: expected a non-empty subset of ('ner', 're'), got {tasks}")
         run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise FileNotFoundError(f"run folder not found: {run_dir}")
         ner_dir, re_dir = run_dir / "ner", run_dir / "re"
-        if not ner_dir.exists() and not re_dir.exists():
-            raise CheckpointError(f"{run_dir}: neither ner/ nor re/ checkpoint found")
+        load_ner, load_re = "ner" in tasks and ner_dir.exists(), "re" in tasks and re_dir.exists()
+        if not load_ner and not load_re:
+            raise CheckpointError(f"{run_dir}: no {' or '.join(t + '/' for t in tasks)} checkpoint found")
         kwargs: dict = {"device": device, "precision": precision, "max_chars": max_chars, "decoding": decoding}
         schemas = []
-        if ner_dir.exists():
+        if load_ner:
             info = read_checkpoint_info(ner_dir, "ner")
             model = AutoModelForTokenClassification.from_pretrained(ner_dir, use_safetensors=True)
             _check_labels(ner_dir, model, info.schema.bio_tags)
             kwargs.update(ner_model=model, ner_tokenizer=AutoTokenizer.from_pretrained(ner_dir),
                           ner_max_length=info.max_length, ner_stride=info.stride)
             schemas.append(info.schema)
-        if re_dir.exists():
+        if load_re:
             info = read_checkpoint_info(re_dir, "re")
             if info.extra.get("encoding") != RE_ENCODING:
                 raise CheckpointError(f"{re_dir}: RE checkpoint encoding {info.extra.get('encoding')!r} (one encoder "

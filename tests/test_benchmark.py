@@ -1,0 +1,109 @@
+"""benchmarks/speed.py and what it relies on: behaviour only, nothing here is timed."""
+
+import importlib.util
+
+import pytest
+import torch
+from transformers import BertConfig, BertModel
+
+from ie.checkpoint import CheckpointError
+from ie.predictor import Predictor
+from tests.conftest import ROOT
+
+_spec = importlib.util.spec_from_file_location("speed", ROOT / "benchmarks" / "speed.py")
+speed = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(speed)
+
+TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe. They signed a roadmap."
+
+
+def test_from_pretrained_loads_only_the_tasks_asked_for(run_dir, tmp_path):
+    ner_only = Predictor.from_pretrained(run_dir, tasks=("ner",))
+    assert ner_only.ner_model is not None and ner_only.re_model is None
+    assert ner_only(TEXT).relations == []
+    re_only = Predictor.from_pretrained(run_dir, tasks="re")
+    assert re_only.ner_model is None and re_only.re_model is not None
+    both = Predictor.from_pretrained(run_dir)
+    assert both.ner_model is not None and both.re_model is not None
+    expected = r"tasks: expected a non-empty subset of \('ner', 're'\), got \('ner', 'pos'\)"
+    with pytest.raises(ValueError, match=expected):
+        Predictor.from_pretrained(run_dir, tasks=("ner", "pos"))
+    with pytest.raises(ValueError, match="non-empty"):
+        Predictor.from_pretrained(run_dir, tasks=())
+    (tmp_path / "re").mkdir()
+    with pytest.raises(CheckpointError, match=r"no ner/ checkpoint found"):
+        Predictor.from_pretrained(tmp_path, tasks=("ner",))
+
+
+def test_flop_formula_matches_a_hand_computed_value():
+    # per sequence: 2*10*(4*16 + 2*4*8) + 4*10^2*4 = 2560 + 1600 = 4160; x 2 sequences x 3 layers
+    assert speed.encoder_flops(batch=2, seq=10, hidden=4, intermediate=8, layers=3) == 24960
+
+
+def test_flop_counter_records_every_forward_with_its_padding():
+    model = BertModel(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=16)).eval()
+    counter = speed.FlopCounter([model])
+    ids = torch.tensor([[5, 6, 7, 0], [5, 6, 0, 0]])
+    with torch.inference_mode():
+        model(input_ids=ids, attention_mask=(ids != 0).long())
+        model(input_ids=ids[:1, :3])
+    assert counter.calls == 2 and counter.tokens == 8 + 3 and counter.real_tokens == 5 + 3
+    assert counter.flops == speed.encoder_flops(2, 4, 8, 16, 2) + speed.encoder_flops(1, 3, 8, 16, 2)
+
+
+def test_pipeline_spans_lose_the_whitespace_at_their_edges():
+    assert speed.normalise("in  Dushanbe .", "LOC", 2, 12) == ("LOC", 4, 12)
+
+
+def _reasons(ours, theirs, text=TEXT):
+    return {(d["side"], tuple(d["entity"])): d["reason"] for d in speed.diff_entities(text, ours, theirs)["diffs"]}
+
+
+def test_diffs_are_counted_and_classified():
+    ours = [("PER", 0, 14), ("PER", 19, 33), ("LOC", 37, 45)]
+    theirs = [("PER", 0, 9), ("PER", 9, 14), ("PER", 19, 33), ("ORG", 37, 45), ("MISC", 61, 68)]
+    result = speed.diff_entities(TEXT, ours, theirs)
+    assert (result["equal"], result["only_ours"], result["only_theirs"]) == (1, 2, 4)
+    assert _reasons(ours, theirs) == {
+        ("ours", ("PER", 0, 14)): "the pipeline split a word into two entities",
+        ("ours", ("LOC", 37, 45)): "same span, different label",
+        ("theirs", ("PER", 0, 9)): "subword label disagreement: a boundary of the pipeline inside one of our words",
+        ("theirs", ("PER", 9, 14)): "subword label disagreement: a boundary of the pipeline inside one of our words",
+        ("theirs", ("ORG", 37, 45)): "same span, different label",
+        ("theirs", ("MISC", 61, 68)): "only the pipeline found it",
+    }
+
+
+def test_diffs_name_sentence_boundaries_merges_and_splits_at_word_boundaries():
+    assert _reasons([("LOC", 37, 45)], [("LOC", 37, 51)])[("theirs", ("LOC", 37, 51))].startswith(
+        "sentence boundary")
+    merged = _reasons([("PER", 0, 5), ("PER", 6, 14)], [("PER", 0, 14)])
+    assert merged[("theirs", ("PER", 0, 14))] == "the pipeline merged entities that ours keeps apart"
+    assert _reasons([("PER", 0, 14)], [("PER", 0, 5), ("PER", 6, 14)])[("ours", ("PER", 0, 14))] == \
+        "the pipeline split one entity into several at word boundaries"
+    assert _reasons([("PER", 0, 14)], [])[("ours", ("PER", 0, 14))] == "only ours found it"
+    assert _reasons([("PER", 0, 5)], [("PER", 0, 14)])[("theirs", ("PER", 0, 14))] == "boundaries differ at word level"
+
+
+@pytest.mark.parametrize("engine, precision", [("ours", "fp32"), ("ours", "bf16"), ("pipeline", "bf16_autocast")])
+def test_inference_worker_smoke(run_dir, engine, precision):
+    texts = [TEXT, "Lipetsk hosted the forum.", TEXT]
+    spec = {"run": str(run_dir), "engine": engine, "precision": precision, "tasks": ["ner"], "texts": texts,
+            "unique": 2, "batch_size": 2, "repeats": 1, "latency_calls": 3}
+    out = speed.measure_inference(spec)
+    assert out["docs_per_s"] > 0 and out["latency_ms"]["calls"] == 3 and len(out["entities"]) == 2
+    assert out["tokens_fed"] > 0 and out["gflops_per_s"] > 0 and 0 <= out["padding_share"] < 1
+    for text, ents in zip(texts, out["entities"]):
+        assert all(text[a:b] == text[a:b].strip() and b > a for _, a, b in ents)
+    if engine == "pipeline":
+        assert out["window"] == 512 and out["stride"] > 0
+
+
+@pytest.mark.parametrize("impl, precision", [("plain", "fp32"), ("ours", "config")])
+def test_training_worker_smoke(tmp_path, impl, precision):
+    spec = {"task": "ner", "impl": impl, "precision": precision, "steps": 3, "batch_size": 4, "tmp": str(tmp_path),
+            "overrides": ["model=tiny"]}
+    out = speed.measure_training(spec)
+    assert out["timed_steps"] == 2 and out["rows_per_epoch"] == 922  # CoNLL04 train: one row per sentence
+    assert out["samples_per_s"] > 0 and out["trainer_samples_per_s"] > 0
