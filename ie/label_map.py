@@ -80,19 +80,25 @@ class LabelMap:
                 raise LabelMapError(f"{self.where}.{kind}.{src}: the source has no {word} label '{src}' "
                                     f"(labels {what}: {sorted(known)})")
 
+    def _target(self, kind: str, ann, path: str, known: dict | None, problems: list) -> str | None:
+        """Count one source annotation, flag its label when ``known`` (the source schema's) lacks it,
+        and return its target label (None: dropped)."""
+        self.seen[kind][ann.label] += 1
+        if known is not None and ann.label not in known[kind]:
+            word = "entity" if kind == "entities" else "relation"
+            problems.append(Problem(path, ann.line, f"{word} label '{ann.label}' is not in the source schema "
+                                                    f"'{self.source.name}' {sorted(known[kind])}"))
+        return self.maps[kind].get(ann.label)
+
     def apply(self, doc: Document) -> tuple[Document, list[Problem]]:
         """The document with mapped labels and without the unmapped annotations; problems are source
         labels outside ``source_schema`` (errors naming the file and line)."""
-        problems = []
+        problems: list[Problem] = []
         known = self._source_labels() if self.source is not None else None
         path = doc.source or doc.id
         entities, dropped_ids = [], set()
         for ent in doc.entities:
-            self.seen["entities"][ent.label] += 1
-            if known is not None and ent.label not in known["entities"]:
-                problems.append(Problem(path, ent.line, f"entity label '{ent.label}' is not in the source schema "
-                                                        f"'{self.source.name}' {sorted(known['entities'])}"))
-            target = self.maps["entities"].get(ent.label)
+            target = self._target("entities", ent, path, known, problems)
             if target is None:
                 dropped_ids.add(ent.id)
                 continue
@@ -100,11 +106,7 @@ class LabelMap:
             entities.append(replace(ent, label=target))
         relations = []
         for rel in doc.relations:
-            self.seen["relations"][rel.label] += 1
-            if known is not None and rel.label not in known["relations"]:
-                problems.append(Problem(path, rel.line, f"relation label '{rel.label}' is not in the source schema "
-                                                        f"'{self.source.name}' {sorted(known['relations'])}"))
-            target = self.maps["relations"].get(rel.label)
+            target = self._target("relations", rel, path, known, problems)
             if target is None:
                 continue
             if rel.head in dropped_ids or rel.tail in dropped_ids:
