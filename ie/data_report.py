@@ -13,7 +13,7 @@ from collections import Counter
 
 from ie.align import WordPieces, window_budget
 from ie.dataset import IEData
-from ie.markers import marked_spans, pairs_in_reach
+from ie.markers import reachable_pairs
 
 
 def split_counts(data: IEData, split: str) -> dict:
@@ -47,12 +47,12 @@ def re_loss(data: IEData, split: str, tokenizer, max_length: int) -> dict:
     names = ds.features["entities"].feature["label"].names
     candidates = relations = 0
     for words, entities, gold in zip(ds["words"], ds["entities"], ds["relations"]):
-        spans_all = [(e["start"], e["end"], names[e["label"]]) for e in entities]
-        order = marked_spans(spans_all, data.schema)
-        spans = [spans_all[k] for k in order]
-        pairs, lost = pairs_in_reach(spans, data.schema, WordPieces(tokenizer, words), max_length, tokenizer)
-        candidates += lost
-        in_reach = {(order[h], order[t]) for h, t in pairs}
+        spans = [(e["start"], e["end"], names[e["label"]]) for e in entities]
+        sentence = reachable_pairs(tokenizer, words, spans, data.schema, max_length)
+        if sentence is None:
+            continue
+        candidates += sentence.lost
+        in_reach = {(sentence.order[h], sentence.order[t]) for h, t in sentence.pairs}
         relations += sum((r["head"], r["tail"]) not in in_reach for r in gold)
     return {"candidates": candidates, "relations": relations}
 

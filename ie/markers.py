@@ -164,6 +164,36 @@ def encode_sentence(tokenizer, pieces: WordPieces, spans: Sequence[Span], pairs:
     return windows
 
 
+@dataclass(frozen=True)
+class SentencePairs:
+    """One sentence's marked entities and the candidate pairs among them that fit a window.
+
+    ``order[i]`` is the caller's index of marked span ``i``; ``pairs`` index ``spans``; ``lost`` counts
+    the candidates out of reach."""
+
+    order: list[int]
+    spans: list[Span]
+    pieces: WordPieces
+    pairs: list[tuple[int, int]]
+    lost: int
+
+    def windows(self, tokenizer, max_length: int) -> list[MarkedWindow]:
+        return encode_sentence(tokenizer, self.pieces, self.spans, self.pairs, max_length)
+
+
+def reachable_pairs(tokenizer, words: Sequence[str], entities: Sequence[tuple], schema, max_length: int
+                    ) -> SentencePairs | None:
+    """What training, prediction and the data report all start from: the entities to mark (of
+    ``(start, end, label, ...)`` word spans) and their pairs in reach; None with fewer than two."""
+    order = marked_spans(entities, schema)
+    if len(order) < 2:
+        return None
+    spans = [(entities[k][0], entities[k][1], entities[k][2]) for k in order]
+    pieces = WordPieces(tokenizer, words)
+    pairs, lost = pairs_in_reach(spans, schema, pieces, max_length, tokenizer)
+    return SentencePairs(order, spans, pieces, pairs, lost)
+
+
 def collate_windows(rows: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
     """Pad windows into a batch and flatten their pairs: ``pair_rows[p]`` is the batch row of pair ``p``.
     Rows carry ``input_ids``, ``head_spans``, ``tail_spans`` and, in training, per-pair ``labels``."""

@@ -35,10 +35,10 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from ie.align import WordPieces, encode_windows
+from ie.align import encode_windows
 from ie.checkpoint import CheckpointError, read_checkpoint_info
 from ie.decoding import check_decoding, decode_tags
-from ie.markers import ENCODING as RE_ENCODING, collate_windows, encode_sentence, marked_spans, pairs_in_reach
+from ie.markers import ENCODING as RE_ENCODING, collate_windows, reachable_pairs
 from ie.modeling import MarkerRelationModel
 from ie.schema import NO_RELATION, Schema
 from ie.text import split_sentences
@@ -249,18 +249,15 @@ class Predictor:
         jobs = []  # (sentence index, entity index of each marked span, window)
         with self._tokenizer_lock:
             for s, (words, ents) in enumerate(zip(sentences, entities)):
-                order = marked_spans(ents, self.schema)
-                if len(order) < 2:
+                sentence = reachable_pairs(self.re_tokenizer, words, ents, self.schema, self.re_max_length)
+                if sentence is None:
                     continue
-                spans = [(ents[k][0], ents[k][1], ents[k][2]) for k in order]
-                pieces = WordPieces(self.re_tokenizer, words)
-                pairs, lost = pairs_in_reach(spans, self.schema, pieces, self.re_max_length, self.re_tokenizer)
-                if lost:
-                    self.lost_pairs += lost
+                if sentence.lost:
+                    self.lost_pairs += sentence.lost
                     log.warning("sentence %d: %d candidate pair(s) lie further apart than the RE window "
-                                "(max_length=%d subwords) and were not scored", s, lost, self.re_max_length)
-                for window in encode_sentence(self.re_tokenizer, pieces, spans, pairs, self.re_max_length):
-                    jobs.append((s, order, window))
+                                "(max_length=%d subwords) and were not scored", s, sentence.lost, self.re_max_length)
+                for window in sentence.windows(self.re_tokenizer, self.re_max_length):
+                    jobs.append((s, sentence.order, window))
         results: list[list[WordRelation]] = [[] for _ in sentences]
         jobs.sort(key=lambda job: len(job[2].input_ids))
         pad_id = self.re_tokenizer.pad_token_id or 0

@@ -13,10 +13,10 @@ from transformers import (AutoTokenizer, DataCollatorForTokenClassification, Tra
                           TrainingArguments, set_seed)
 
 from ie import distributed, run_logs, transfer
-from ie.align import WordPieces, encode_windows, first_subword_labels
+from ie.align import encode_windows, first_subword_labels
 from ie.checkpoint import INFO_FILE, last_trainer_checkpoint, save_checkpoint
 from ie.dataset import IEData
-from ie.markers import ENCODING as RE_ENCODING, WindowCollator, add_marker_tokens, encode_sentence, marked_spans, pairs_in_reach
+from ie.markers import ENCODING as RE_ENCODING, WindowCollator, add_marker_tokens, reachable_pairs
 from ie.metrics import ner_scores, relation_scores
 from ie.modeling import build_ner_model, build_re_model
 from ie.runs import prepare_data, resumed_config
@@ -47,18 +47,15 @@ def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = ""
     rows = {"input_ids": [], "head_spans": [], "tail_spans": [], "labels": []}
     lost = 0
     for words, entities, relations in zip(ds["words"], ds["entities"], ds["relations"]):
-        spans_all = [(e["start"], e["end"], ent_names[e["label"]]) for e in entities]
-        order = marked_spans(spans_all, schema)
-        if len(order) < 2:
+        spans = [(e["start"], e["end"], ent_names[e["label"]]) for e in entities]
+        sentence = reachable_pairs(tokenizer, words, spans, schema, max_length)
+        if sentence is None:
             continue
-        spans = [spans_all[k] for k in order]
-        position = {k: i for i, k in enumerate(order)}
+        position = {k: i for i, k in enumerate(sentence.order)}
         gold = {(position[r["head"]], position[r["tail"]]): schema.relation_labels.index(rel_names[r["label"]])
                 for r in relations if r["head"] in position and r["tail"] in position}
-        pieces = WordPieces(tokenizer, words)
-        pairs, out_of_reach = pairs_in_reach(spans, schema, pieces, max_length, tokenizer)
-        lost += out_of_reach
-        for window in encode_sentence(tokenizer, pieces, spans, pairs, max_length):
+        lost += sentence.lost
+        for window in sentence.windows(tokenizer, max_length):
             rows["input_ids"].append(list(window.input_ids))
             for key, value in window.pair_features().items():
                 rows[key].append(value)
