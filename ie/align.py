@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import torch
+
 from ie.text import Sentence
 
 IGNORE_INDEX = -100  # label ignored by the loss (non-first subwords, special tokens)
@@ -187,3 +189,14 @@ def first_subword_labels(window: Window, word_labels: Sequence[int]) -> list[int
             seen.add(w)
             labels.append(word_labels[w])
     return labels
+
+
+def pad_ids(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id rows as one right-padded batch, with its attention mask."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, :len(r)] = torch.as_tensor(r, dtype=torch.long)
+        mask[i, :len(r)] = 1
+    return ids, mask

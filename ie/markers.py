@@ -18,7 +18,7 @@ from typing import Sequence
 
 import torch
 
-from ie.align import WordPieces, special_tokens
+from ie.align import WordPieces, pad_ids, special_tokens
 
 Span = tuple[int, int, str]
 # Recorded in RE checkpoints: models trained on one pair per pass with head/tail markers read differently.
@@ -197,12 +197,7 @@ def reachable_pairs(tokenizer, words: Sequence[str], entities: Sequence[tuple], 
 def collate_windows(rows: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
     """Pad windows into a batch and flatten their pairs: ``pair_rows[p]`` is the batch row of pair ``p``.
     Rows carry ``input_ids``, ``head_spans``, ``tail_spans`` and, in training, per-pair ``labels``."""
-    width = max(len(r["input_ids"]) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, :len(r["input_ids"])] = torch.as_tensor(r["input_ids"], dtype=torch.long)
-        mask[i, :len(r["input_ids"])] = 1
+    ids, mask = pad_ids([r["input_ids"] for r in rows], pad_id)
     batch = {"input_ids": ids, "attention_mask": mask,
              "pair_rows": torch.tensor([i for i, r in enumerate(rows) for _ in r["head_spans"]], dtype=torch.long),
              "head_spans": torch.tensor([s for r in rows for s in r["head_spans"]], dtype=torch.long).view(-1, 2),

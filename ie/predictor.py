@@ -35,7 +35,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from ie.align import encode_windows
+from ie.align import encode_windows, pad_ids
 from ie.checkpoint import CheckpointError, read_checkpoint_info
 from ie.decoding import check_decoding, decode_tags
 from ie.markers import ENCODING as RE_ENCODING, collate_windows, reachable_pairs
@@ -92,16 +92,6 @@ def _batches(items: Sequence, size: int, progress: str | bool = False):
     starts = range(0, len(items), size)
     for i in tqdm(starts, desc=progress or None, unit="batch", disable=not progress, leave=False):
         yield items[i:i + size]
-
-
-def _pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, :len(r)] = torch.tensor(r, dtype=torch.long)
-        mask[i, :len(r)] = 1
-    return ids, mask
 
 
 def decode_bio(tags: Sequence[str], scores: Sequence[float]) -> list[WordEntity]:
@@ -223,7 +213,7 @@ class Predictor:
         pad_id = self.ner_tokenizer.pad_token_id or 0
         with torch.inference_mode(), self._autocast():
             for batch in _batches(jobs, batch_size, progress and "NER"):
-                ids, mask = _pad([w.input_ids for _, w in batch], pad_id)
+                ids, mask = pad_ids([w.input_ids for _, w in batch], pad_id)
                 logits = self.ner_model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
                 scores = logits.float().log_softmax(-1).cpu()
                 for row, (s, window) in enumerate(batch):
