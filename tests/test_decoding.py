@@ -4,7 +4,7 @@ import random
 import pytest
 import torch
 
-from ie.decoding import decode_tags, viterbi
+from ie.decoding import decode_many, decode_tags, viterbi
 from ie.predictor import Predictor
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
@@ -18,6 +18,7 @@ def well_formed(tags):
 def test_viterbi_is_the_best_well_formed_sequence():
     """Brute force over every tag sequence of up to four words."""
     rng = random.Random(0)
+    sentences, expected = [], []
     for _ in range(60):
         n = rng.randint(1, 4)
         log_probs = torch.randn(n, len(LABELS), generator=torch.Generator().manual_seed(rng.randrange(10**6)))
@@ -26,6 +27,9 @@ def test_viterbi_is_the_best_well_formed_sequence():
                     if well_formed([LABELS[k] for k in seq])),
                    key=lambda seq: sum(float(log_probs[w, k]) for w, k in enumerate(seq)))
         assert viterbi(log_probs, LABELS) == list(best)
+        sentences.append(log_probs)
+        expected.append(list(best))
+    assert decode_many(sentences, LABELS, "viterbi") == expected  # all at once, padded to 4 words
 
 
 def test_argmax_keeps_an_ill_formed_tag_that_viterbi_repairs():
@@ -40,3 +44,15 @@ def test_argmax_keeps_an_ill_formed_tag_that_viterbi_repairs():
 def test_the_predictor_names_a_wrong_decoding(run_dir):
     with pytest.raises(ValueError, match="decoding must be one of"):
         Predictor.from_pretrained(run_dir, decoding="beam")
+
+
+def test_decoding_many_sentences_at_once_equals_one_at_a_time():
+    """Grouped, padded decoding of sentences of mixed lengths (and empty ones) gives each sentence the
+    path it gets alone; the group size is crossed so padding and group boundaries are both exercised."""
+    gen = torch.Generator().manual_seed(1)
+    sentences = [torch.randn(n, len(LABELS), generator=gen).log_softmax(-1)
+                 for n in [0, 1, 7, 3, 0, 12, 1, 5] * 40]
+    one_by_one = [viterbi(s, LABELS) for s in sentences]
+    assert decode_many(sentences, LABELS, "viterbi") == one_by_one
+    assert decode_many(sentences, LABELS, "argmax") == [s.argmax(-1).tolist() for s in sentences]
+    assert decode_many([], LABELS, "viterbi") == []
