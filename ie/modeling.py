@@ -12,10 +12,13 @@ from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from ie.pairs import pair_vectors
+
 
 class MarkerRelationModel(PreTrainedModel):
     """Encoder over a sentence with every entity marked; each candidate pair is classified from the
-    hidden states at its head and tail opening markers and the max-pooled text between the mentions.
+    hidden states at its head and tail opening markers and the max-pooled text between the mentions
+    (:func:`ie.pairs.pair_vectors`).
 
     ``pair_rows``, ``head_spans`` and ``tail_spans`` (``[open, close]`` marker positions) list the
     pairs of the whole batch, so one encoder pass scores all pairs of all its sentences.
@@ -28,7 +31,6 @@ class MarkerRelationModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_attention_backend = True
-    PAIR_CHUNK = 256  # pairs whose context is pooled at once: bounds memory on sentences with many pairs
 
     def __init__(self, config, encoder: PreTrainedModel | None = None):
         super().__init__(config)
@@ -56,24 +58,10 @@ class MarkerRelationModel(PreTrainedModel):
     def set_input_embeddings(self, value):
         self.encoder.set_input_embeddings(value)
 
-    def _between(self, hidden, pair_rows, head_spans, tail_spans):
-        """Max over the tokens strictly between the two mentions (zeros when they touch)."""
-        first_close = torch.where(head_spans[:, 0] < tail_spans[:, 0], head_spans[:, 1], tail_spans[:, 1])
-        second_open = torch.maximum(head_spans[:, 0], tail_spans[:, 0])
-        positions = torch.arange(hidden.size(1), device=hidden.device)
-        pooled = []
-        for k in range(0, pair_rows.size(0), self.PAIR_CHUNK):
-            sl = slice(k, k + self.PAIR_CHUNK)
-            inside = (positions > first_close[sl, None]) & (positions < second_open[sl, None])
-            states = hidden[pair_rows[sl]].masked_fill(~inside[..., None], float("-inf")).amax(1)
-            pooled.append(torch.where(inside.any(1, keepdim=True), states, torch.zeros_like(states)))
-        return torch.cat(pooled) if pooled else hidden.new_zeros(0, hidden.size(-1))
-
     def forward(self, input_ids=None, attention_mask=None, pair_rows=None, head_spans=None, tail_spans=None,
                 labels=None, **_):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        pair = torch.cat([hidden[pair_rows, head_spans[:, 0]], hidden[pair_rows, tail_spans[:, 0]],
-                          self._between(hidden, pair_rows, head_spans, tail_spans)], dim=-1)
+        pair = pair_vectors(hidden, pair_rows, head_spans, tail_spans)
         logits = self.classifier(self.dropout(pair))
         loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)

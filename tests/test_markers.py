@@ -9,6 +9,7 @@ from ie.config import _packaged_encoder
 from ie.dataset import candidate_pairs
 from ie.markers import add_marker_tokens, collate_windows, encode_sentence, marked_spans, pairs_in_reach
 from ie.modeling import MarkerRelationModel
+from ie.pairs import between_max
 
 
 @pytest.fixture(scope="module")
@@ -109,5 +110,5 @@ def test_one_pass_scores_each_sentence_as_if_it_were_alone(schema, tok):
     # "Lipetsk and Khujand": the pooled text between the mentions is the word "and", not zeros
     batch = collate_windows(rows[1:], tok.pad_token_id)
     hidden = model.encoder(input_ids=batch["input_ids"]).last_hidden_state
-    between = model._between(hidden, batch["pair_rows"], batch["head_spans"], batch["tail_spans"])
+    between = between_max(hidden, batch["pair_rows"], batch["head_spans"], batch["tail_spans"])
     torch.testing.assert_close(between[0], hidden[0, batch["head_spans"][0, 1] + 1])
