@@ -181,23 +181,25 @@ class SentencePairs:
         return encode_sentence(tokenizer, self.pieces, self.spans, self.pairs, max_length)
 
 
-def reachable_pairs(tokenizer, words: Sequence[str], entities: Sequence[tuple], schema, max_length: int
-                    ) -> SentencePairs | None:
+def reachable_pairs(tokenizer, words: Sequence[str], entities: Sequence[tuple], schema, max_length: int,
+                    pieces: WordPieces | None = None) -> SentencePairs | None:
     """What training, prediction and the data report all start from: the entities to mark (of
-    ``(start, end, label, ...)`` word spans) and their pairs in reach; None with fewer than two."""
+    ``(start, end, label, ...)`` word spans) and their pairs in reach; None with fewer than two.
+    ``pieces``: the words' subwords when already tokenised (in a batch)."""
     order = marked_spans(entities, schema)
     if len(order) < 2:
         return None
     spans = [(entities[k][0], entities[k][1], entities[k][2]) for k in order]
-    pieces = WordPieces(tokenizer, words)
+    pieces = pieces or WordPieces(tokenizer, words)
     pairs, lost = pairs_in_reach(spans, schema, pieces, max_length, tokenizer)
     return SentencePairs(order, spans, pieces, pairs, lost)
 
 
-def collate_windows(rows: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor]:
-    """Pad windows into a batch and flatten their pairs: ``pair_rows[p]`` is the batch row of pair ``p``.
-    Rows carry ``input_ids``, ``head_spans``, ``tail_spans`` and, in training, per-pair ``labels``."""
-    ids, mask = pad_ids([r["input_ids"] for r in rows], pad_id)
+def collate_windows(rows: Sequence[dict], pad_id: int, multiple: int = 1) -> dict[str, torch.Tensor]:
+    """Pad windows into a batch (width rounded up to ``multiple``) and flatten their pairs: ``pair_rows[p]``
+    is the batch row of pair ``p``. Rows carry ``input_ids``, ``head_spans``, ``tail_spans`` and, in
+    training, per-pair ``labels``."""
+    ids, mask = pad_ids([r["input_ids"] for r in rows], pad_id, multiple)
     batch = {"input_ids": ids, "attention_mask": mask,
              "pair_rows": torch.tensor([i for i, r in enumerate(rows) for _ in r["head_spans"]], dtype=torch.long),
              "head_spans": torch.tensor([s for r in rows for s in r["head_spans"]], dtype=torch.long).view(-1, 2),
@@ -210,8 +212,9 @@ def collate_windows(rows: Sequence[dict], pad_id: int) -> dict[str, torch.Tensor
 class WindowCollator:
     """``collate_windows`` for the Trainer."""
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer, multiple: int = 1):
         self.pad_id = tokenizer.pad_token_id or 0
+        self.multiple = multiple
 
     def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor]:
-        return collate_windows(rows, self.pad_id)
+        return collate_windows(rows, self.pad_id, self.multiple)

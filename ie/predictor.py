@@ -26,26 +26,31 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-from ie.align import encode_windows, pad_ids
+from ie import lean_bert
+
+from ie.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, pad_ids
 from ie.checkpoint import CheckpointError, read_checkpoint_info
-from ie.decoding import check_decoding, decode_tags
-from ie.markers import ENCODING as RE_ENCODING, collate_windows, reachable_pairs
-from ie.modeling import MarkerRelationModel
+from ie.decoding import check_decoding, decode_many
+from ie.markers import ENCODING as RE_ENCODING, collate_windows, marked_spans, reachable_pairs
 from ie.schema import NO_RELATION, Schema
 from ie.text import split_sentences
+from ie.tokenization import SavedTokenizer
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHARS = 200_000
+# bf16 keeps the weights themselves in bf16 (half the memory, no per-call casts); scores are read in fp32.
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+BACKENDS = ("auto", "lean", "transformers")
+# Padded tokens per encoder batch: activation memory follows it, and beyond it larger batches are no faster.
+DEFAULT_MAX_BATCH_TOKENS = 2048
 WordEntity = tuple[int, int, str, float]  # word start, word end (exclusive), label, score
 WordRelation = tuple[int, int, str, float]  # head entity index, tail entity index, label, score
 
@@ -87,11 +92,19 @@ class Prediction:
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
-def _batches(items: Sequence, size: int, progress: str | bool = False):
-    """Consecutive slices of ``size``; with ``progress`` (a label), a progress bar over them."""
-    starts = range(0, len(items), size)
-    for i in tqdm(starts, desc=progress or None, unit="batch", disable=not progress, leave=False):
-        yield items[i:i + size]
+def _batches(items: Sequence, lengths: Sequence[int], size: int, max_tokens: int, progress: str | bool = False):
+    """Consecutive slices of length-sorted ``items`` of at most ``size`` items and at most ``max_tokens``
+    padded tokens (an item longer than that goes alone): activation memory follows the padded tokens,
+    so a batch of long sentences gets fewer of them. With ``progress`` (a label), a progress bar."""
+    starts, count = [0], 0
+    for i, n in enumerate(lengths):
+        if count and (count == size or (count + 1) * n > max_tokens):
+            starts.append(i)
+            count = 0
+        count += 1
+    bounds = list(zip(starts, starts[1:] + [len(items)])) if items else []
+    for a, b in tqdm(bounds, desc=progress or None, unit="batch", disable=not progress, leave=False):
+        yield items[a:b]
 
 
 def decode_bio(tags: Sequence[str], scores: Sequence[float]) -> list[WordEntity]:
@@ -108,6 +121,24 @@ def decode_bio(tags: Sequence[str], scores: Sequence[float]) -> list[WordEntity]
     return spans
 
 
+def _load_model(path: Path, task: str, dtype: torch.dtype, backend: str):
+    """The model of one checkpoint folder, run by ``backend`` (see ``Predictor.from_pretrained``)."""
+    if backend != "transformers":
+        try:
+            return lean_bert.load(path, dtype)
+        except lean_bert.Unsupported as why:
+            if backend == "lean":
+                raise CheckpointError(f"backend='lean' cannot run this checkpoint: {why}") from None
+            log.info("%s; loading it with transformers", why)
+    if task == "ner":
+        from transformers import AutoModelForTokenClassification
+
+        return AutoModelForTokenClassification.from_pretrained(path, use_safetensors=True, dtype=dtype)
+    from ie.modeling import MarkerRelationModel
+
+    return MarkerRelationModel.from_pretrained(path, use_safetensors=True, dtype=dtype)
+
+
 def _check_labels(path: Path, model, expected: list[str]) -> None:
     actual = [model.config.id2label[i] for i in range(model.config.num_labels)]
     if actual != expected:
@@ -120,17 +151,18 @@ class Predictor:
     def __init__(self, schema: Schema, ner_model=None, ner_tokenizer=None, re_model=None, re_tokenizer=None,
                  ner_max_length: int = 256, ner_stride: int = 32, re_max_length: int = 256,
                  device: str = "cpu", precision: str = "fp32", max_chars: int | None = DEFAULT_MAX_CHARS,
-                 decoding: str = "viterbi"):
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+                 decoding: str = "viterbi", max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS):
+        if precision not in DTYPES:
+            raise ValueError(f"precision must be one of {list(DTYPES)}, got {precision!r}")
         if ner_model is None and re_model is None:
             raise ValueError("a Predictor needs an NER model, an RE model or both")
         self.schema = schema
         self.device = torch.device(device)
         self.precision = precision
         self.decoding = check_decoding(decoding)
-        self.ner_model = ner_model.to(self.device).eval() if ner_model is not None else None
-        self.re_model = re_model.to(self.device).eval() if re_model is not None else None
+        dtype = DTYPES[precision]
+        self.ner_model = ner_model.to(self.device, dtype).eval() if ner_model is not None else None
+        self.re_model = re_model.to(self.device, dtype).eval() if re_model is not None else None
         self.ner_tokenizer, self.re_tokenizer = ner_tokenizer, re_tokenizer
         self.ner_max_length, self.ner_stride, self.re_max_length = ner_max_length, ner_stride, re_max_length
         if ner_model is not None:
@@ -138,18 +170,33 @@ class Predictor:
         if re_model is not None:
             self._re_labels = [re_model.config.id2label[i] for i in range(re_model.config.num_labels)]
         self.lost_pairs = 0  # candidate pairs too far apart for the RE window, since load
+        lean = (lean_bert.LeanTokenClassifier, lean_bert.LeanPairClassifier)
+        self.backends = {task: "lean" if isinstance(model, lean) else "transformers"  # what runs each task
+                         for task, model in (("ner", ner_model), ("re", re_model)) if model is not None}
         self._tokenizer_lock = threading.Lock()  # see the module docstring: thread safety
         if max_chars is not None and max_chars < 1:
             raise ValueError(f"max_chars must be >= 1 or None, got {max_chars}")
         self.max_chars = max_chars
+        if max_batch_tokens < 1:
+            raise ValueError(f"max_batch_tokens must be >= 1, got {max_batch_tokens}")
+        self.max_batch_tokens = max_batch_tokens
 
     # --- loading --------------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "fp32",
                         max_chars: int | None = DEFAULT_MAX_CHARS, tasks: Sequence[str] = ("ner", "re"),
-                        decoding: str = "viterbi") -> "Predictor":
+                        decoding: str = "viterbi", backend: str = "auto",
+                        max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS) -> "Predictor":
         """Load ``run_dir/ner`` and ``run_dir/re`` (either may be absent) from safetensors, offline;
-        ``tasks`` picks which of the two to load (``("ner",)``: only ``ner/``, never ``re/``)."""
+        ``tasks`` picks which of the two to load (``("ner",)``: only ``ner/``, never ``re/``).
+
+        ``backend``: ``"lean"`` runs BERT-family encoders with :mod:`ie.lean_bert` (less memory, faster
+        loading), ``"transformers"`` with the transformers classes they were trained with, ``"auto"``
+        (default) the lean one wherever it supports the checkpoint. ``self.backends`` says which ran."""
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+        if precision not in DTYPES:
+            raise ValueError(f"precision must be one of {list(DTYPES)}, got {precision!r}")
         tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
         if not tasks or set(tasks) - {"ner", "re"}:
             raise ValueError(f"tasks: expected a non-empty subset of ('ner', 're'), got {tasks}")
@@ -160,13 +207,14 @@ class Predictor:
         load_ner, load_re = "ner" in tasks and ner_dir.exists(), "re" in tasks and re_dir.exists()
         if not load_ner and not load_re:
             raise CheckpointError(f"{run_dir}: no {' or '.join(t + '/' for t in tasks)} checkpoint found")
-        kwargs: dict = {"device": device, "precision": precision, "max_chars": max_chars, "decoding": decoding}
+        kwargs: dict = {"device": device, "precision": precision, "max_chars": max_chars, "decoding": decoding,
+                        "max_batch_tokens": max_batch_tokens}
         schemas = []
         if load_ner:
             info = read_checkpoint_info(ner_dir, "ner")
-            model = AutoModelForTokenClassification.from_pretrained(ner_dir, use_safetensors=True)
+            model = _load_model(ner_dir, "ner", DTYPES[precision], backend)
             _check_labels(ner_dir, model, info.schema.bio_tags)
-            kwargs.update(ner_model=model, ner_tokenizer=AutoTokenizer.from_pretrained(ner_dir),
+            kwargs.update(ner_model=model, ner_tokenizer=SavedTokenizer(ner_dir),
                           ner_max_length=info.max_length, ner_stride=info.stride)
             schemas.append(info.schema)
         if load_re:
@@ -175,20 +223,15 @@ class Predictor:
                 raise CheckpointError(f"{re_dir}: RE checkpoint encoding {info.extra.get('encoding')!r} (one encoder "
                                       f"pass per pair, before all pairs were scored at once); this code reads "
                                       f"{RE_ENCODING!r}: retrain the RE model")
-            model = MarkerRelationModel.from_pretrained(re_dir, use_safetensors=True)
+            model = _load_model(re_dir, "re", DTYPES[precision], backend)
             _check_labels(re_dir, model, info.schema.relation_labels)
-            kwargs.update(re_model=model, re_tokenizer=AutoTokenizer.from_pretrained(re_dir),
+            kwargs.update(re_model=model, re_tokenizer=SavedTokenizer(re_dir),
                           re_max_length=info.max_length)
             schemas.append(info.schema)
         if len(schemas) == 2 and schemas[0].differences(schemas[1]):
             raise CheckpointError(f"{run_dir}: NER and RE checkpoints were trained on different schemas: "
                                   + "; ".join(schemas[0].differences(schemas[1])))
         return cls(schemas[0], **kwargs)
-
-    def _autocast(self):
-        if self.precision == "bf16":
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return nullcontext()
 
     # --- word-level API (used by evaluation) ------------------------------------------------------
     def tag_words(self, sentences: Sequence[Sequence[str]], batch_size: int = 32) -> list[list[WordEntity]]:
@@ -203,31 +246,39 @@ class Predictor:
             raise RuntimeError("this Predictor was loaded without an NER checkpoint; it cannot find entities")
         jobs = []  # (sentence index, window)
         with self._tokenizer_lock:
+            pieces = WordPieces.many(self.ner_tokenizer, sentences)
             for s, words in enumerate(sentences):
                 if words:
-                    for window in encode_windows(self.ner_tokenizer, words, self.ner_max_length, self.ner_stride):
+                    for window in encode_windows(self.ner_tokenizer, words, self.ner_max_length, self.ner_stride,
+                                                 pieces[s]):
                         jobs.append((s, window))
-        log_probs = [torch.zeros(len(words), len(self._ner_labels)) for words in sentences]
+        # One row per word of all sentences; each window writes the rows of the words it owns.
+        offsets = [0]
+        for words in sentences:
+            offsets.append(offsets[-1] + len(words))
+        log_probs = torch.zeros(offsets[-1], len(self._ner_labels))
         # Length-sorted batches pad less; results are placed by index so order does not matter.
         jobs.sort(key=lambda job: len(job[1].input_ids))
         pad_id = self.ner_tokenizer.pad_token_id or 0
-        with torch.inference_mode(), self._autocast():
-            for batch in _batches(jobs, batch_size, progress and "NER"):
-                ids, mask = pad_ids([w.input_ids for _, w in batch], pad_id)
-                logits = self.ner_model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
-                scores = logits.float().log_softmax(-1).cpu()
-                for row, (s, window) in enumerate(batch):
-                    owned = [(w, pos) for w, pos in window.first_subword_positions().items()
-                             if window.own_start <= w < window.own_end]
-                    if owned:
-                        words_at, positions = zip(*owned)
-                        log_probs[s][list(words_at)] = scores[row, list(positions)]
-        tags, probs = [], []
         with torch.inference_mode():
-            for scores in log_probs:
-                best = decode_tags(scores, self._ner_labels, self.decoding)
-                tags.append([self._ner_labels[k] for k in best])
-                probs.append(scores[torch.arange(len(best)), best].exp().tolist() if best else [])
+            lengths = [len(w.input_ids) for _, w in jobs]
+            for batch in _batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "NER"):
+                ids, mask = pad_ids([w.input_ids for _, w in batch], pad_id, PAD_TO_MULTIPLE)
+                logits = self.ner_model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                rows, positions, targets = [], [], []
+                for row, (s, window) in enumerate(batch):
+                    for w, pos in window.owned_first_subwords():
+                        rows.append(row)
+                        positions.append(pos)
+                        targets.append(offsets[s] + w)
+                log_probs[targets] = logits[rows, positions].float().log_softmax(-1).cpu()
+        with torch.inference_mode():
+            per_sentence = [log_probs[a:b] for a, b in zip(offsets, offsets[1:])]
+            best = decode_many(per_sentence, self._ner_labels, self.decoding)
+            flat = torch.tensor([k for path in best for k in path], dtype=torch.long)
+            chosen = log_probs[torch.arange(len(flat)), flat].exp().tolist()
+        tags = [[self._ner_labels[k] for k in path] for path in best]
+        probs = [chosen[a:b] for a, b in zip(offsets, offsets[1:])]
         return tags, probs
 
     def classify_pairs(self, sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[tuple]],
@@ -238,8 +289,11 @@ class Predictor:
             return [[] for _ in sentences]
         jobs = []  # (sentence index, entity index of each marked span, window)
         with self._tokenizer_lock:
-            for s, (words, ents) in enumerate(zip(sentences, entities)):
-                sentence = reachable_pairs(self.re_tokenizer, words, ents, self.schema, self.re_max_length)
+            marked = [s for s, ents in enumerate(entities) if len(marked_spans(ents, self.schema)) > 1]
+            pieces = dict(zip(marked, WordPieces.many(self.re_tokenizer, [sentences[s] for s in marked])))
+            for s in marked:
+                words, ents = sentences[s], entities[s]
+                sentence = reachable_pairs(self.re_tokenizer, words, ents, self.schema, self.re_max_length, pieces[s])
                 if sentence is None:
                     continue
                 if sentence.lost:
@@ -251,10 +305,11 @@ class Predictor:
         results: list[list[WordRelation]] = [[] for _ in sentences]
         jobs.sort(key=lambda job: len(job[2].input_ids))
         pad_id = self.re_tokenizer.pad_token_id or 0
-        with torch.inference_mode(), self._autocast():
-            for batch in _batches(jobs, batch_size, progress and "RE"):
+        with torch.inference_mode():
+            lengths = [len(w.input_ids) for _, _, w in jobs]
+            for batch in _batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "RE"):
                 inputs = collate_windows([{"input_ids": w.input_ids, **w.pair_features()} for _, _, w in batch],
-                                         pad_id)
+                                         pad_id, PAD_TO_MULTIPLE)
                 logits = self.re_model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
                 best = logits.float().softmax(-1).max(-1)
                 pairs = [(s, order[h], order[t]) for s, order, w in batch for h, t in w.pairs]

@@ -13,7 +13,7 @@ from transformers import (AutoTokenizer, DataCollatorForTokenClassification, Tra
                           TrainingArguments, set_seed)
 
 from ie import distributed, run_logs, transfer
-from ie.align import encode_windows, first_subword_labels
+from ie.align import PAD_TO_MULTIPLE, encode_windows, first_subword_labels
 from ie.checkpoint import INFO_FILE, last_trainer_checkpoint, save_checkpoint
 from ie.dataset import IEData
 from ie.markers import ENCODING as RE_ENCODING, WindowCollator, add_marker_tokens, reachable_pairs
@@ -155,8 +155,9 @@ def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     model = build_ner_model(cfg.model, labels)
     transfer.maybe_init(cfg, "ner", model, data.schema)
     featurize = lambda split: ner_features(data.ner[split], tokenizer, hp.max_length, hp.stride)  # noqa: E731
-    return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize,
-                DataCollatorForTokenClassification(tokenizer), ner_dev_metrics(labels), stride=hp.stride)
+    collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=PAD_TO_MULTIPLE)
+    return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize, collator, ner_dev_metrics(labels),
+                stride=hp.stride)
 
 
 def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
@@ -168,7 +169,7 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     model = build_re_model(cfg.model, labels, len(tokenizer))
     transfer.maybe_init(cfg, "re", model, data.schema)
     featurize = lambda split: re_features(data.ner[split], tokenizer, hp.max_length, data.schema, split)  # noqa: E731
-    return _fit(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer),
+    return _fit(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer, PAD_TO_MULTIPLE),
                 re_dev_metrics(labels), encoding=RE_ENCODING)
 
 
