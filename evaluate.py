@@ -36,7 +36,7 @@ def main(cfg: DictConfig) -> None:
     else:
         run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
         result = evaluate_run(run_dir, split=cfg.split, batch_size=cfg.batch_size, precision=cfg.precision,
-                              device=cfg.device, decoding=cfg.decoding)
+                              device=cfg.device, decoding=cfg.decoding, backend=cfg.backend)
         written = write_evaluation(result, cfg.output or run_dir / f"eval_{cfg.split}.json")
         print(format_report(result))
     print("\nwritten:\n" + "\n".join(f"  {p}" for p in (written.values() if isinstance(written, dict) else written)))

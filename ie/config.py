@@ -119,9 +119,10 @@ class EvalConfig:
     bootstrap_seed: int = 0
     split: str = "test"
     batch_size: int = 32
-    precision: str = "fp32"
+    precision: str = "fp32"  # fp32 | bf16 (weights and matmuls in bf16; fast on CPUs with AMX / AVX-512 BF16)
     device: str = "cpu"
     decoding: str = "viterbi"  # NER tags: viterbi (well-formed BIO only) | argmax (each word on its own)
+    backend: str = "auto"  # auto | lean (ie.lean_bert) | transformers; see ie.predictor.Predictor.from_pretrained
     output: Optional[str] = None  # run: JSON path (Markdown and PNGs beside it); default RUN/eval_SPLIT.json
     output_dir: Optional[str] = None  # compare: folder; default models/compare/<time>
     paths: PathsConfig = field(default_factory=PathsConfig)
@@ -137,8 +138,9 @@ class PredictConfig:
     overwrite: bool = False  # format=brat: replace existing .ann files
     batch_size: int = 32
     device: str = "cpu"
-    precision: str = "fp32"
+    precision: str = "fp32"  # fp32 | bf16 (weights and matmuls in bf16; fast on CPUs with AMX / AVX-512 BF16)
     decoding: str = "viterbi"  # NER tags: viterbi (well-formed BIO only) | argmax (each word on its own)
+    backend: str = "auto"  # auto | lean (ie.lean_bert) | transformers; see ie.predictor.Predictor.from_pretrained
     progress: Optional[bool] = None  # a progress bar on stderr; default: when stderr is a terminal
     paths: PathsConfig = field(default_factory=PathsConfig)
 

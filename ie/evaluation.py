@@ -54,7 +54,8 @@ def predictions_path(run_dir: str | Path, split: str) -> Path:
 # --- predicting ------------------------------------------------------------------------------------
 
 def predict_split(run_dir: str | Path, split: str = "test", batch_size: int = 32, precision: str = "fp32",
-                  device: str = "cpu", decoding: str = "viterbi") -> tuple[Schema, dict, list[dict]]:
+                  device: str = "cpu", decoding: str = "viterbi", backend: str = "auto"
+                  ) -> tuple[Schema, dict, list[dict]]:
     """The run's schema, a header (split, documents, lost pairs) and one record per sentence with gold
     and predicted entities (word spans) and relations (indices into those entities)."""
     run_dir = Path(run_dir)
@@ -64,7 +65,8 @@ def predict_split(run_dir: str | Path, split: str = "test", batch_size: int = 32
     if split not in splits:
         raise ValueError(f"split '{split}' not in the run's splits {list(splits)}")
     sentences = [r for doc_id in splits[split] for r in records[doc_id]]
-    predictor = Predictor.from_pretrained(run_dir, device=device, precision=precision, decoding=decoding)
+    predictor = Predictor.from_pretrained(run_dir, device=device, precision=precision, decoding=decoding,
+                                          backend=backend)
     diffs = schema.differences(predictor.schema)
     if diffs:
         raise CheckpointError(f"{run_dir}: checkpoint schema differs from the data's {cfg.data.schema}: "
@@ -75,7 +77,7 @@ def predict_split(run_dir: str | Path, split: str = "test", batch_size: int = 32
              "start": r.start, "end": r.end, "word_starts": r.word_starts, "word_ends": r.word_ends}
             for r in sentences]
     header: dict = {"run": str(run_dir), "split": split, "documents": splits[split], "sentences": len(sentences),
-                    "precision": precision, "decoding": decoding}
+                    "precision": precision, "decoding": decoding, "backends": predictor.backends}
     if predictor.ner_model is not None:
         tags, probs = predictor.word_tags(words, batch_size, progress=True)
         for row, t, p in zip(rows, tags, probs):
@@ -184,10 +186,10 @@ def score_predictions(schema: Schema, header: dict, rows: Sequence[dict]) -> dic
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", batch_size: int = 32, precision: str = "fp32",
-                 device: str = "cpu", write: bool = True, decoding: str = "viterbi") -> dict:
+                 device: str = "cpu", write: bool = True, decoding: str = "viterbi", backend: str = "auto") -> dict:
     """Predict ``split`` with the run's checkpoints and score it; with ``write``, keep the per-sentence
     predictions in the run folder for comparisons and cross-validation."""
-    schema, header, rows = predict_split(run_dir, split, batch_size, precision, device, decoding)
+    schema, header, rows = predict_split(run_dir, split, batch_size, precision, device, decoding, backend)
     if write:
         write_predictions(predictions_path(run_dir, split), header, rows)
     return score_predictions(schema, header, rows)

@@ -263,7 +263,7 @@ def _main(cfg) -> None:
         if cfg.format == "brat" and cfg.output != "-":
             check_brat_output(Path(cfg.output), docs, cfg.overwrite)
         predictor = Predictor.from_pretrained(run_dir, device=cfg.device, precision=cfg.precision,
-                                              decoding=cfg.decoding)
+                                              decoding=cfg.decoding, backend=cfg.backend)
         counts = run_predictions(predictor, docs, cfg.output, cfg.format, cfg.batch_size, cfg.progress,
                                  cfg.overwrite)
     except (InputError, CheckpointError, FileNotFoundError) as error:
