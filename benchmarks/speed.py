@@ -35,6 +35,9 @@ if str(ROOT) not in sys.path:  # run as a script: this checkout's ie/, not an in
     sys.path.insert(0, str(ROOT))
 
 PIPELINE_PRECISIONS = {"fp32": "fp32", "bf16_autocast": "bf16", "bf16_weights": "bf16"}
+# our engines -> the Predictor backend each runs: "ours" is the default (lean where it can), "ours-hf" the
+# same Predictor on the transformers model classes, to show what the lean encoder buys
+BACKENDS = {"ours": "auto", "ours-hf": "transformers"}
 
 
 # --- inputs and the machine --------------------------------------------------------------------
@@ -116,10 +119,11 @@ class FlopCounter:
 def load_engine(spec: dict):
     """``(predict(texts, batch_size) -> [[(label, start, end), ...] per text], models)``."""
     run = Path(spec["run"])
-    if spec["engine"] == "ours":
+    if spec["engine"] in BACKENDS:
         from ie.predictor import Predictor
 
-        predictor = Predictor.from_pretrained(run, precision=spec["precision"], tasks=tuple(spec["tasks"]))
+        predictor = Predictor.from_pretrained(run, precision=spec["precision"], tasks=tuple(spec["tasks"]),
+                                              backend=BACKENDS[spec["engine"]])
         models = [m for m in vars(predictor).values() if isinstance(m, torch.nn.Module)]
 
         def predict(texts, batch_size):
@@ -438,7 +442,7 @@ def inference_specs(args) -> list[tuple[str, dict]]:
                   "docs": len(texts), "words": words(texts)}
         engines = [("ours", p, ["ner"]) for p in ("fp32", "bf16")]
         if (run / "re").is_dir():
-            engines += [("ours", p, ["ner", "re"]) for p in ("fp32", "bf16")]
+            engines += [("ours", p, ["ner", "re"]) for p in ("fp32", "bf16")] + [("ours-hf", "bf16", ["ner", "re"])]
         engines += [("pipeline", p, ["ner"]) for p in PIPELINE_PRECISIONS]
         for engine, precision, tasks in engines:
             specs.append((f"{corpus} {engine} {'+'.join(tasks)} {precision}",
@@ -476,7 +480,9 @@ def summarise(results: list[dict], peak: dict) -> tuple[dict, dict]:
         bf16 = max((pipe[p] for p in ("bf16_autocast", "bf16_weights") if pipe[p]), key=lambda r: r["docs_per_s"],
                    default=None)
         for tasks in (["ner"], ["ner", "re"]):
-            for ours_p, their, name in (("fp32", pipe["fp32"], "fp32"), ("bf16", bf16, "best bf16")):
+            # the baseline as a user runs it (fp32), then each precision against its own kind
+            for ours_p, their, name in (("bf16", pipe["fp32"], "fp32"), ("fp32", pipe["fp32"], "fp32"),
+                                        ("bf16", bf16, "best bf16")):
                 value = ratio(find(results, corpus, "ours", tasks, ours_p), their)
                 if value:
                     ratios[f"{corpus}: ours {'+'.join(tasks)} {ours_p} / pipeline ner {name}"] = value
@@ -490,6 +496,46 @@ def summarise(results: list[dict], peak: dict) -> tuple[dict, dict]:
             agree[f"{corpus}: ours bf16 vs ours fp32"] = agreement(texts, ours16["entities"], ours32["entities"],
                                                                    "fp32", "bf16")
     return ratios, agree
+
+
+# --- F1 of each speed option --------------------------------------------------------------------
+
+F1_METRICS = {"NER (strict)": ("ner", "strict"), "NER (default)": ("ner", "default"),
+              "RE gold entities": ("re", "gold_entities", "strict"), "RE end to end": ("re", "end_to_end", "strict")}
+F1_OPTIONS = [("fp32", "transformers"), ("fp32", "lean"), ("bf16", "transformers"), ("bf16", "lean")]
+
+
+def f1_changes(runs: dict[str, str]) -> list[dict]:
+    """Test-split micro F1 (``evaluate_run``, the scorer of evaluate.py) of every precision and backend,
+    and its change in points from fp32 on the transformers classes, the reference."""
+    from ie.evaluation import evaluate_run
+
+    rows = []
+    for corpus, run in runs.items():
+        reference = None
+        for precision, backend in tqdm(F1_OPTIONS, desc=f"F1 {corpus}", unit="option"):
+            result = evaluate_run(run, precision=precision, backend=backend, write=False)
+            f1 = {}
+            for name, path in F1_METRICS.items():
+                node = result
+                for key in path:
+                    node = node.get(key, {}) if isinstance(node, dict) else {}
+                if node:
+                    f1[name] = 100 * node["micro"]["f1"]
+            reference = reference or f1
+            rows.append({"corpus": corpus, "run": str(run), "precision": precision, "backend": backend, "f1": f1,
+                         "change": {k: v - reference[k] for k, v in f1.items()}})
+    return rows
+
+
+def f1_table(rows: list[dict]) -> list[str]:
+    names = list(F1_METRICS)
+    lines = ["| test set | precision | backend | " + " | ".join(f"{n} F1 (change)" for n in names) + " |",
+             "|---|---|---|" + "---|" * len(names)]
+    for r in rows:
+        cells = [f"{r['f1'][n]:.2f} ({r['change'][n]:+.2f})" if n in r["f1"] else "-" for n in names]
+        lines.append(f"| {r['corpus']} | {r['precision']} | {r['backend']} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def training_specs(args) -> list[tuple[str, dict]]:
@@ -568,8 +614,13 @@ def optimisations(report: dict) -> list[str]:
     for corpus in ("seeds", "conll04"):
         o32, o16 = find(res, corpus, "ours", ["ner"], "fp32"), find(res, corpus, "ours", ["ner"], "bf16")
         e32, p32 = find(res, corpus, "ours", ["ner", "re"], "fp32"), find(res, corpus, "pipeline", ["ner"], "fp32")
+        lean, hf = find(res, corpus, "ours", ["ner", "re"], "bf16"), find(res, corpus, "ours-hf", ["ner", "re"], "bf16")
+        if ratio(lean, hf):
+            out.append(f"{corpus}: the lean encoder (ie.lean_bert) made NER+RE in bf16 {ratio(lean, hf):.2f}x as fast as "
+                       f"the same Predictor on the transformers classes, at {lean['peak_rss_mib']:.0f} MiB peak RSS "
+                       f"instead of {hf['peak_rss_mib']:.0f}.")
         if ratio(o16, o32):
-            out.append(f"{corpus}: bf16 autocast made our NER {ratio(o16, o32):.2f}x as fast as fp32 "
+            out.append(f"{corpus}: bf16 weights made our NER {ratio(o16, o32):.2f}x as fast as fp32 "
                        f"({o16['share_of_peak']:.0%} of the bf16 peak vs {o32['share_of_peak']:.0%} of the fp32 peak).")
         if ratio(o32, p32):
             out.append(f"{corpus}: sentence-level, length-sorted batching made our fp32 NER {ratio(o32, p32):.2f}x the "
@@ -606,9 +657,11 @@ NOTES = """Notes: words are whitespace-split words of the input. Times cover the
 tokenisation, batching, aggregation), after a warm-up call, each configuration in a fresh process (peak RSS
 is that process's ru_maxrss). Latency: one CoNLL04 sentence per call, batch of 1, cycling through the first
 sentences. The pipeline reads each text in windows of the tokenizer's model_max_length with stride = the
-checkpoint's stride; its bf16 variants are torch.autocast around the fp32 model (bf16_autocast, as our
-Predictor does) and the model loaded with dtype=torch.bfloat16 (bf16_weights); ratios against "best bf16" use
-the faster of the two. GFLOP/s: encoder FLOPs of the forward passes actually run (padding included; per
+checkpoint's stride; its bf16 variants are torch.autocast around the fp32 model (bf16_autocast) and the
+model loaded with dtype=torch.bfloat16 (bf16_weights, as our Predictor's precision="bf16" does); ratios
+against "best bf16" use the faster of the two. Engines: "ours" is the Predictor as loaded by default
+(backend="auto": the lean encoder of ie/lean_bert.py), "ours-hf" the same Predictor with
+backend="transformers". GFLOP/s: encoder FLOPs of the forward passes actually run (padding included; per
 layer and sequence 2T(4H^2+2HI) + 4T^2H) over the wall time, as a share of the matmul peak of the same
 precision. Training: steady-state optimizer steps (the first tenth left out) at a fixed step count, less
 the time spent writing checkpoints (ours writes one per epoch for resume; shown in the JSON as checkpoint_seconds);
@@ -618,7 +671,12 @@ training row is (a pair or a sentence)."""
 
 def markdown(report: dict, diff_cap: int) -> str:
     lines = ["# Speed benchmarks", "", "Written by `benchmarks/speed.py`; command:", "",
-             f"    {report['command']}", "", tables(report), "", "## What each optimisation bought", ""]
+             f"    {report['command']}", "", tables(report), ""]
+    if report.get("f1"):
+        lines += ["## Test-set F1 of each precision and backend", "",
+                  "Micro F1 on each run's test split, scored as `evaluate.py` scores it; in brackets the change in "
+                  "points from fp32 on the transformers classes.", "", *f1_table(report["f1"]), ""]
+    lines += ["## What each optimisation bought", ""]
     lines += [f"* {line}" for line in optimisations(report)] or ["(not enough configurations measured)"]
     lines += ["", "## Agreement of the NER entities (label, character span)", "", "```",
               *diff_lines(report["agreement"], diff_cap), "```"]
@@ -637,6 +695,7 @@ def parse_args(argv=None):
     ap.add_argument("--skip-inference", action="store_true")
     ap.add_argument("--skip-training", action="store_true")
     ap.add_argument("--skip-re-training", action="store_true")
+    ap.add_argument("--skip-f1", action="store_true", help="skip the test-set F1 of each precision and backend")
     ap.add_argument("--train-steps", type=int, default=40)
     ap.add_argument("--train-batch-size", type=int, default=16)
     ap.add_argument("--train-overrides", nargs="*", default=[],
@@ -690,8 +749,12 @@ def main(argv=None) -> dict | None:
     if not args.skip_training:
         report["training"] = measure_all(training_specs(args), "training", args.only, report, args.json)
         report["training_ratios"] = training_ratios(report["training"])
+    if not args.skip_f1:
+        runs = {"seeds": args.run, "conll04": args.conll04_run or args.run}
+        report["f1"] = f1_changes({k: v for k, v in runs.items() if (Path(v) / "config.yaml").exists()})
     report["optimisations"] = optimisations(report)
-    print(tables(report), "", *report["optimisations"], "", *diff_lines(report["agreement"], args.show_diffs), sep="\n")
+    print(tables(report), "", *f1_table(report.get("f1", [])), "", *report["optimisations"], "",
+          *diff_lines(report["agreement"], args.show_diffs), sep="\n")
     write(args.json, json.dumps({**report, "complete": True}, indent=2, ensure_ascii=False) + "\n")
     write(args.markdown, markdown(report, 50))
     return report

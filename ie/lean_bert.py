@@ -153,17 +153,21 @@ class LeanBert(nn.Module):
         self.output_norm = layers("output_norm", _LayerNorm, eps)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Hidden states in fp32. With bf16 weights, as under autocast, the matmuls, attention and GELU
+        run in bf16 while the residual stream and LayerNorms stay fp32: pure bf16 would round every
+        residual sum, and flip more predictions."""
         batch, length = input_ids.shape
+        low = self.qkv[0].weight.dtype
         # the order of the sums is transformers' own (word + token type, then position): same rounding
-        x = self.word_embeddings(input_ids) + self.token_type_embeddings.weight[0]
-        x = self.embedding_norm(x + self.position_embeddings.weight[:length])
+        x = self.word_embeddings(input_ids).float() + self.token_type_embeddings.weight[0].float()
+        x = self.embedding_norm(x + self.position_embeddings.weight[:length].float())
         mask = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
         for k in range(len(self.qkv)):
-            q, key, v = self.qkv[k](x).view(batch, length, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+            q, key, v = self.qkv[k](x.to(low)).view(batch, length, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
             context = F.scaled_dot_product_attention(q, key, v, attn_mask=mask)
             context = context.transpose(1, 2).reshape(batch, length, -1)
-            x = self.attention_norm[k](self.attention_out[k](context) + x)
-            x = self.output_norm[k](self.output[k](self.act(self.intermediate[k](x))) + x)
+            x = self.attention_norm[k](self.attention_out[k](context).float() + x)
+            x = self.output_norm[k](self.output[k](self.act(self.intermediate[k](x.to(low)))).float() + x)
         return x
 
 
@@ -179,15 +183,24 @@ class LeanTokenClassifier(nn.Module):
     def get_input_embeddings(self) -> nn.Module:
         return self.encoder.word_embeddings
 
+    def set_precision(self, dtype: torch.dtype) -> "LeanTokenClassifier":
+        """Matmul and embedding weights in ``dtype``; LayerNorms stay fp32 (see ``LeanBert.forward``)."""
+        for module in self.modules():
+            if isinstance(module, (_Linear, _Embedding)) and not isinstance(module, _LayerNorm):
+                for name, param in module.named_parameters(recurse=False):
+                    setattr(module, name, _fixed(param.data.to(dtype)))
+        return self
+
     def forward(self, input_ids, attention_mask=None) -> Output:
-        return Output(self.classifier(self.encoder(input_ids, attention_mask)))
+        hidden = self.encoder(input_ids, attention_mask)
+        return Output(self.classifier(hidden.to(self.classifier.weight.dtype)))
 
 
 class LeanPairClassifier(LeanTokenClassifier):
     """:class:`ie.modeling.MarkerRelationModel` for inference: logits per candidate pair."""
 
     def forward(self, input_ids, attention_mask=None, pair_rows=None, head_spans=None, tail_spans=None) -> Output:
-        hidden = self.encoder(input_ids, attention_mask)
+        hidden = self.encoder(input_ids, attention_mask).to(self.classifier.weight.dtype)
         return Output(self.classifier(pair_vectors(hidden, pair_rows, head_spans, tail_spans)))
 
 
@@ -211,7 +224,9 @@ def load(path: str | Path, dtype: torch.dtype = torch.float32) -> LeanTokenClass
         for name in sorted(names):
             # one tensor at a time, converted as it is read: no full fp32 copy of the model at any point
             if name in wanted:
-                w[wanted[name]] = weights.get_tensor(name).to(dtype)
+                # LayerNorms stay fp32 (see LeanBert.forward); they are 0.1% of the weights
+                keep = torch.float32 if "norm" in wanted[name] else dtype
+                w[wanted[name]] = weights.get_tensor(name).to(keep)
             elif name in attention:
                 parts[name] = weights.get_tensor(name).to(dtype)
             elif not name.startswith(tuple(prefix + ignored for ignored in IGNORED)):

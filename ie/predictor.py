@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -46,7 +47,9 @@ from ie.tokenization import SavedTokenizer
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHARS = 200_000
-# bf16 keeps the weights themselves in bf16 (half the memory, no per-call casts); scores are read in fp32.
+# bf16: matmuls, attention and GELU in bf16, residual stream and LayerNorms in fp32 (autocast's recipe).
+# The lean backend stores its matmul weights in bf16 (half the memory, no per-call casts); transformers
+# models keep fp32 weights and run under autocast. Scores are always read in fp32.
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 BACKENDS = ("auto", "lean", "transformers")
 # Padded tokens per encoder batch: activation memory follows it, and beyond it larger batches are no faster.
@@ -133,10 +136,10 @@ def _load_model(path: Path, task: str, dtype: torch.dtype, backend: str):
     if task == "ner":
         from transformers import AutoModelForTokenClassification
 
-        return AutoModelForTokenClassification.from_pretrained(path, use_safetensors=True, dtype=dtype)
+        return AutoModelForTokenClassification.from_pretrained(path, use_safetensors=True)
     from ie.modeling import MarkerRelationModel
 
-    return MarkerRelationModel.from_pretrained(path, use_safetensors=True, dtype=dtype)
+    return MarkerRelationModel.from_pretrained(path, use_safetensors=True)
 
 
 def _check_labels(path: Path, model, expected: list[str]) -> None:
@@ -160,9 +163,12 @@ class Predictor:
         self.device = torch.device(device)
         self.precision = precision
         self.decoding = check_decoding(decoding)
-        dtype = DTYPES[precision]
-        self.ner_model = ner_model.to(self.device, dtype).eval() if ner_model is not None else None
-        self.re_model = re_model.to(self.device, dtype).eval() if re_model is not None else None
+        lean = (lean_bert.LeanTokenClassifier, lean_bert.LeanPairClassifier)
+        for model in (ner_model, re_model):
+            if isinstance(model, lean):
+                model.set_precision(DTYPES[precision])
+        self.ner_model = ner_model.to(self.device).eval() if ner_model is not None else None
+        self.re_model = re_model.to(self.device).eval() if re_model is not None else None
         self.ner_tokenizer, self.re_tokenizer = ner_tokenizer, re_tokenizer
         self.ner_max_length, self.ner_stride, self.re_max_length = ner_max_length, ner_stride, re_max_length
         if ner_model is not None:
@@ -170,7 +176,6 @@ class Predictor:
         if re_model is not None:
             self._re_labels = [re_model.config.id2label[i] for i in range(re_model.config.num_labels)]
         self.lost_pairs = 0  # candidate pairs too far apart for the RE window, since load
-        lean = (lean_bert.LeanTokenClassifier, lean_bert.LeanPairClassifier)
         self.backends = {task: "lean" if isinstance(model, lean) else "transformers"  # what runs each task
                          for task, model in (("ner", ner_model), ("re", re_model)) if model is not None}
         self._tokenizer_lock = threading.Lock()  # see the module docstring: thread safety
@@ -233,6 +238,12 @@ class Predictor:
                                   + "; ".join(schemas[0].differences(schemas[1])))
         return cls(schemas[0], **kwargs)
 
+    def _autocast(self, model):
+        """bf16 autocast around a transformers model; lean models carry their precision themselves."""
+        if self.precision == "bf16" and self.backends.get("ner" if model is self.ner_model else "re") != "lean":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
     # --- word-level API (used by evaluation) ------------------------------------------------------
     def tag_words(self, sentences: Sequence[Sequence[str]], batch_size: int = 32) -> list[list[WordEntity]]:
         """Entities of pre-tokenised sentences, as word spans."""
@@ -260,7 +271,7 @@ class Predictor:
         # Length-sorted batches pad less; results are placed by index so order does not matter.
         jobs.sort(key=lambda job: len(job[1].input_ids))
         pad_id = self.ner_tokenizer.pad_token_id or 0
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast(self.ner_model):
             lengths = [len(w.input_ids) for _, w in jobs]
             for batch in _batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "NER"):
                 ids, mask = pad_ids([w.input_ids for _, w in batch], pad_id, PAD_TO_MULTIPLE)
@@ -305,7 +316,7 @@ class Predictor:
         results: list[list[WordRelation]] = [[] for _ in sentences]
         jobs.sort(key=lambda job: len(job[2].input_ids))
         pad_id = self.re_tokenizer.pad_token_id or 0
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast(self.re_model):
             lengths = [len(w.input_ids) for _, _, w in jobs]
             for batch in _batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "RE"):
                 inputs = collate_windows([{"input_ids": w.input_ids, **w.pair_features()} for _, _, w in batch],

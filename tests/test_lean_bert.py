@@ -48,14 +48,29 @@ def test_pair_classifier_logits_equal_transformers(run_dir):
         torch.testing.assert_close(ours(**batch).logits, theirs(**batch).logits, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_both_backends_give_the_same_predictions(run_dir, precision):
-    lean = Predictor.from_pretrained(run_dir, precision=precision)
-    reference = Predictor.from_pretrained(run_dir, precision=precision, backend="transformers")
+def test_both_backends_give_the_same_predictions(run_dir):
+    lean = Predictor.from_pretrained(run_dir)
+    reference = Predictor.from_pretrained(run_dir, backend="transformers")
     assert lean.backends == {"ner": "lean", "re": "lean"}
     assert reference.backends == {"ner": "transformers", "re": "transformers"}
     texts = [TEXT, "", TEXT * 20]
     assert [p.to_dict() for p in lean.predict(texts)] == [p.to_dict() for p in reference.predict(texts)]
+
+
+def test_bf16_keeps_matmuls_in_bf16_and_the_residual_stream_in_fp32(run_dir):
+    full = lean_bert.load(run_dir / "ner")
+    half = lean_bert.load(run_dir / "ner", torch.bfloat16)
+    assert half.encoder.qkv[0].weight.dtype == half.classifier.weight.dtype == torch.bfloat16
+    assert half.encoder.word_embeddings.weight.dtype == torch.bfloat16
+    assert half.encoder.output_norm[0].weight.dtype == torch.float32  # LayerNorms stay fp32
+    ids, mask = padded_batch(full.config.vocab_size)
+    with torch.inference_mode():
+        assert half.encoder(ids, mask).dtype == torch.float32
+        expected, got = full(ids, mask).logits, half(ids, mask).logits.float()
+    torch.testing.assert_close(got[mask.bool()], expected[mask.bool()], rtol=0.05, atol=0.05)
+    # a Predictor given the fp32 model at precision="bf16" casts it the same way
+    assert Predictor(Predictor.from_pretrained(run_dir).schema, ner_model=full, ner_tokenizer=SavedTokenizer(
+        run_dir / "ner"), precision="bf16").ner_model.encoder.qkv[0].weight.dtype == torch.bfloat16
 
 
 def test_a_checkpoint_the_lean_encoder_cannot_run_goes_to_transformers(run_dir, tmp_path):
