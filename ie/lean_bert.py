@@ -224,9 +224,11 @@ def load(path: str | Path, dtype: torch.dtype = torch.float32) -> LeanTokenClass
         for name in sorted(names):
             # one tensor at a time, converted as it is read: no full fp32 copy of the model at any point
             if name in wanted:
-                # LayerNorms stay fp32 (see LeanBert.forward); they are 0.1% of the weights
+                # LayerNorms stay fp32 (see LeanBert.forward); they are 0.1% of the weights. A tensor kept
+                # as read is a view of the file's memory map: copied when the rest is converted, else that
+                # one small tensor would keep the whole mapped file resident.
                 keep = torch.float32 if "norm" in wanted[name] else dtype
-                w[wanted[name]] = weights.get_tensor(name).to(keep)
+                w[wanted[name]] = weights.get_tensor(name).to(keep, copy=keep != dtype)
             elif name in attention:
                 parts[name] = weights.get_tensor(name).to(dtype)
             elif not name.startswith(tuple(prefix + ignored for ignored in IGNORED)):

@@ -28,6 +28,7 @@ import logging
 import threading
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Sequence
 
@@ -54,6 +55,7 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 BACKENDS = ("auto", "lean", "transformers")
 # Padded tokens per encoder batch: activation memory follows it, and beyond it larger batches are no faster.
 DEFAULT_MAX_BATCH_TOKENS = 2048
+SENTENCES_PER_CHUNK = 1024  # per pass through NER then RE: bounds memory on huge inputs, sorts well enough
 WordEntity = tuple[int, int, str, float]  # word start, word end (exclusive), label, score
 WordRelation = tuple[int, int, str, float]  # head entity index, tail entity index, label, score
 
@@ -357,18 +359,20 @@ class Predictor:
             self._check_text(i, text)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        segmented = [split_sentences(text) for text in texts]
-        flat = [(d, sent) for d, sents in enumerate(segmented) for sent in sents]
-        words = [[tok.text for tok in sent.tokens] for _, sent in flat]
-        ents = self.tag_words(words, batch_size)
-        rels = self.classify_pairs(words, ents, batch_size)
         out_entities: list[list[Entity]] = [[] for _ in texts]
         out_relations: list[list[Relation]] = [[] for _ in texts]
-        for (d, sent), sent_ents, sent_rels in zip(flat, ents, rels):
-            objs = []
-            for start, end, label, score in sent_ents:
-                a, b = sent.tokens[start].start, sent.tokens[end - 1].end
-                objs.append(Entity(label, a, b, texts[d][a:b], score))
-            out_entities[d].extend(objs)
-            out_relations[d].extend(Relation(label, objs[h], objs[t], score) for h, t, label, score in sent_rels)
+        # Sentences go through the models a chunk at a time, so memory stays flat however many texts come
+        # in one call; within a chunk they are length-sorted into batches.
+        flat = ((d, sent) for d, text in enumerate(texts) for sent in split_sentences(text))
+        while chunk := list(islice(flat, SENTENCES_PER_CHUNK)):
+            words = [[tok.text for tok in sent.tokens] for _, sent in chunk]
+            ents = self.tag_words(words, batch_size)
+            rels = self.classify_pairs(words, ents, batch_size)
+            for (d, sent), sent_ents, sent_rels in zip(chunk, ents, rels):
+                objs = []
+                for start, end, label, score in sent_ents:
+                    a, b = sent.tokens[start].start, sent.tokens[end - 1].end
+                    objs.append(Entity(label, a, b, texts[d][a:b], score))
+                out_entities[d].extend(objs)
+                out_relations[d].extend(Relation(label, objs[h], objs[t], score) for h, t, label, score in sent_rels)
         return [Prediction(text, e, r) for text, e, r in zip(texts, out_entities, out_relations)]

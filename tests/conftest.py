@@ -12,6 +12,13 @@ TINY = ["debug=fast", "trainer.disable_tqdm=true"]
 TEST_DOC = "004_8167059eeef70516"  # the test article of the default seeds split
 
 
+def rounded(predictions):
+    """Predictions to compare across batchings or backends: labels and offsets exactly, scores to 5
+    places (another batch width or kernel moves the last float bits)."""
+    return [[(e.label, e.start, e.end, round(e.score, 5)) for e in p.entities] +
+            [(r.label, r.head.start, r.tail.start, round(r.score, 5)) for r in p.relations] for p in predictions]
+
+
 def compose_config(name: str, overrides: list[str]):
     register()
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):

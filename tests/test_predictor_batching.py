@@ -1,0 +1,41 @@
+"""How the Predictor groups work: batches bounded by rows and padded tokens, sentences in chunks.
+None of it may change a prediction."""
+
+import random
+
+import pytest
+
+import ie.predictor as predictor_module
+from ie.predictor import Predictor, _batches
+from tests.conftest import rounded
+
+TEXTS = ["Denis Manturov met Emomali Rahmon in Dushanbe on July 15.",
+         "The Lipetsk Region and Khujand signed a roadmap. Sherali Kabir attended the forum.\nA second line.",
+         "", "Roscongress organised the Russia-Tajikistan interregional conference in 2024. " * 12]
+
+
+def test_batches_respect_rows_and_padded_tokens_and_keep_order():
+    rng = random.Random(0)
+    lengths = sorted(rng.randint(1, 300) for _ in range(500))
+    items = list(range(len(lengths)))
+    batches = list(_batches(items, lengths, size=32, max_tokens=2048))
+    assert [i for b in batches for i in b] == items  # every item once, in order
+    for b in batches:
+        widest = max(lengths[i] for i in b)
+        assert len(b) <= 32 and (len(b) * widest <= 2048 or len(b) == 1)
+    assert list(_batches([], [], 32, 2048)) == []
+    assert [list(b) for b in _batches([0, 1], [5000, 6000], 32, 2048)] == [[0], [1]]  # too long: alone
+
+
+def test_chunks_and_batch_limits_do_not_change_predictions(run_dir, monkeypatch):
+    reference = rounded(Predictor.from_pretrained(run_dir).predict(TEXTS))
+    assert any(reference)
+    monkeypatch.setattr(predictor_module, "SENTENCES_PER_CHUNK", 2)
+    small = Predictor.from_pretrained(run_dir, max_batch_tokens=40)
+    assert rounded(small.predict(TEXTS, batch_size=3)) == reference
+    assert rounded([small(t) for t in TEXTS]) == reference
+
+
+def test_max_batch_tokens_must_be_positive(run_dir):
+    with pytest.raises(ValueError, match="max_batch_tokens must be >= 1"):
+        Predictor.from_pretrained(run_dir, max_batch_tokens=0)
