@@ -639,6 +639,35 @@ def optimisations(report: dict) -> list[str]:
     return out
 
 
+def bars(report: dict) -> list[str]:
+    """The issue-6 bars against what this run measured (ours at precision="bf16", the default backend)."""
+    res, ratios, lines = report["inference"], report["ratios"], ["| bar | measured | met |", "|---|---|---|"]
+
+    def row(name, values, ok):
+        lines.append(f"| {name} | {values} | {'yes' if ok else 'no'} |")
+    for corpus in ("seeds", "conll04"):
+        for tasks, floor in (("ner", 3.0), ("ner+re", 1.5)):
+            key = f"{corpus}: ours {tasks} bf16 / pipeline ner fp32"
+            if key in ratios:
+                row(f"{corpus}: ours {tasks} >= {floor}x pipeline NER (fp32, as users run it)",
+                    f"{ratios[key]:.2f}x", ratios[key] >= floor)
+    peaks = [(f"{r['corpus']} {'+'.join(r['tasks'])} {r['precision']}", r["peak_rss_mib"])
+             for r in res if r["engine"] == "ours" and "error" not in r]
+    if peaks:
+        row("Predictor peak RSS < 600 MB (read as MiB; 600e6 bytes would be 572 MiB)",
+            ", ".join(f"{n} {v:.0f} MiB" for n, v in peaks), all(v < 600 for _, v in peaks))
+    tr = report.get("training_ratios", {})
+    for task in ("ner", "re"):
+        if f"{task}: ours / plain bf16" in tr:
+            a, b = tr[f"{task}: ours / plain bf16"], tr.get(f"{task}: ours / plain fp32", 0)
+            row(f"training {task} >= 1.5x plain bf16 (and >= 3x plain fp32)", f"{a:.2f}x ({b:.2f}x)",
+                a >= 1.5 and b >= 3)
+    changes = [abs(c) for r in report.get("f1", []) for c in r["change"].values()]
+    if changes:
+        row("F1 change of any speed option <= 0.3 points", f"largest {max(changes):.2f}", max(changes) <= 0.3)
+    return lines
+
+
 def diff_lines(agree: dict, cap: int | None) -> list[str]:
     lines = []
     for key, a in agree.items():
@@ -671,7 +700,7 @@ training row is (a pair or a sentence)."""
 
 def markdown(report: dict, diff_cap: int) -> str:
     lines = ["# Speed benchmarks", "", "Written by `benchmarks/speed.py`; command:", "",
-             f"    {report['command']}", "", tables(report), ""]
+             f"    {report['command']}", "", "## The bars of issue 6", "", *bars(report), "", tables(report), ""]
     if report.get("f1"):
         lines += ["## Test-set F1 of each precision and backend", "",
                   "Micro F1 on each run's test split, scored as `evaluate.py` scores it; in brackets the change in "
