@@ -18,7 +18,7 @@ from ie.tokenization import encode_words
 
 IGNORE_INDEX = -100  # label ignored by the loss (non-first subwords, special tokens)
 # Batch widths (training and prediction) are rounded up to this: fewer distinct shapes for oneDNN to
-# build kernels for, and tile-aligned on AMX. Measured +9% training samples/s on CoNLL04 NER.
+# build kernels for (forward and backward), and tile-aligned on AMX.
 PAD_TO_MULTIPLE = 8
 
 

@@ -86,7 +86,8 @@ def test_diffs_name_sentence_boundaries_merges_and_splits_at_word_boundaries():
     assert _reasons([("PER", 0, 5)], [("PER", 0, 14)])[("theirs", ("PER", 0, 14))] == "boundaries differ at word level"
 
 
-@pytest.mark.parametrize("engine, precision", [("ours", "fp32"), ("ours", "bf16"), ("pipeline", "bf16_autocast")])
+@pytest.mark.parametrize("engine, precision", [("ours", "fp32"), ("ours", "bf16"), ("ours-hf", "bf16"),
+                                               ("pipeline", "bf16_autocast")])
 def test_inference_worker_smoke(run_dir, engine, precision):
     texts = [TEXT, "Lipetsk hosted the forum.", TEXT]
     spec = {"run": str(run_dir), "engine": engine, "precision": precision, "tasks": ["ner"], "texts": texts,
@@ -107,3 +108,21 @@ def test_training_worker_smoke(tmp_path, impl, precision):
     out = speed.measure_training(spec)
     assert out["timed_steps"] == 2 and out["rows_per_epoch"] == 922  # CoNLL04 train: one row per sentence
     assert out["samples_per_s"] > 0 and out["trainer_samples_per_s"] > 0
+
+
+def test_f1_of_each_option_is_reported_against_fp32_on_transformers(run_dir):
+    rows = speed.f1_changes({"seeds": str(run_dir)})
+    assert [(r["precision"], r["backend"]) for r in rows] == speed.F1_OPTIONS
+    assert set(rows[0]["f1"]) == set(speed.F1_METRICS) and all(v == 0 for v in rows[0]["change"].values())
+    assert rows[1]["f1"] == rows[0]["f1"]  # fp32: the lean encoder scores exactly as transformers does
+    assert all(abs(r["change"][k] - (r["f1"][k] - rows[0]["f1"][k])) < 1e-9 for r in rows for k in r["f1"])
+    table = speed.f1_table(rows)
+    assert len(table) == 2 + len(rows) and "(+0.00)" in table[2]
+
+
+def test_the_committed_benchmark_page_is_what_its_json_renders_to(tmp_path):
+    out = tmp_path / "benchmarks.md"
+    report = speed.main(["--from-json", str(ROOT / "docs" / "benchmarks.json"), "--markdown", str(out)])
+    assert report["complete"] and out.read_text(encoding="utf-8") == (ROOT / "docs" / "benchmarks.md").read_text(
+        encoding="utf-8")
+    assert any(line.startswith("| seeds: ours ner >= 3.0x") for line in speed.bars(report))
