@@ -66,10 +66,9 @@ def _viterbi_group(log_probs: torch.Tensor, lengths: torch.Tensor, labels: tuple
 
 def decode_many(log_probs: Sequence[torch.Tensor], labels: Sequence[str], decoding: str) -> list[list[int]]:
     """Tag ids for each sentence's ``words x labels`` log-probabilities."""
-    check_decoding(decoding)
-    out: list[list[int]] = [[] for _ in log_probs]
-    if decoding == "argmax":
+    if check_decoding(decoding) == "argmax":
         return [scores.argmax(-1).tolist() for scores in log_probs]
+    out: list[list[int]] = [[] for _ in log_probs]
     order = sorted((i for i, s in enumerate(log_probs) if s.size(0)), key=lambda i: log_probs[i].size(0))
     for g in range(0, len(order), GROUP):
         group = order[g:g + GROUP]

@@ -89,16 +89,18 @@ def _fixed(tensor: torch.Tensor) -> nn.Parameter:
 
 # Built from loaded tensors: torch's own layers would first initialise random weights (and, on the
 # meta device, import torch._dynamo), costing the time and memory this module exists to save.
-class _Linear(nn.Module):
+class _Affine(nn.Module):
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor):
         super().__init__()
         self.weight, self.bias = _fixed(weight), _fixed(bias)
 
+
+class _Linear(_Affine):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight, self.bias)
 
 
-class _LayerNorm(_Linear):
+class _LayerNorm(_Affine):
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, eps: float):
         super().__init__(weight, bias)
         self.eps = eps
@@ -186,7 +188,7 @@ class LeanTokenClassifier(nn.Module):
     def set_precision(self, dtype: torch.dtype) -> "LeanTokenClassifier":
         """Matmul and embedding weights in ``dtype``; LayerNorms stay fp32 (see ``LeanBert.forward``)."""
         for module in self.modules():
-            if isinstance(module, (_Linear, _Embedding)) and not isinstance(module, _LayerNorm):
+            if isinstance(module, (_Linear, _Embedding)):
                 for name, param in module.named_parameters(recurse=False):
                     setattr(module, name, _fixed(param.data.to(dtype)))
         return self

@@ -36,7 +36,6 @@ import torch
 from tqdm.auto import tqdm
 
 from ie import lean_bert
-
 from ie.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, pad_ids
 from ie.checkpoint import CheckpointError, read_checkpoint_info
 from ie.decoding import check_decoding, decode_many
@@ -240,9 +239,9 @@ class Predictor:
                                   + "; ".join(schemas[0].differences(schemas[1])))
         return cls(schemas[0], **kwargs)
 
-    def _autocast(self, model):
+    def _autocast(self, task: str):
         """bf16 autocast around a transformers model; lean models carry their precision themselves."""
-        if self.precision == "bf16" and self.backends.get("ner" if model is self.ner_model else "re") != "lean":
+        if self.precision == "bf16" and self.backends.get(task) != "lean":
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
@@ -273,7 +272,7 @@ class Predictor:
         # Length-sorted batches pad less; results are placed by index so order does not matter.
         jobs.sort(key=lambda job: len(job[1].input_ids))
         pad_id = self.ner_tokenizer.pad_token_id or 0
-        with torch.inference_mode(), self._autocast(self.ner_model):
+        with torch.inference_mode(), self._autocast("ner"):
             lengths = [len(w.input_ids) for _, w in jobs]
             for batch in _batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "NER"):
                 ids, mask = pad_ids([w.input_ids for _, w in batch], pad_id, PAD_TO_MULTIPLE)
@@ -318,7 +317,7 @@ class Predictor:
         results: list[list[WordRelation]] = [[] for _ in sentences]
         jobs.sort(key=lambda job: len(job[2].input_ids))
         pad_id = self.re_tokenizer.pad_token_id or 0
-        with torch.inference_mode(), self._autocast(self.re_model):
+        with torch.inference_mode(), self._autocast("re"):
             lengths = [len(w.input_ids) for _, _, w in jobs]
             for batch in _batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "RE"):
                 inputs = collate_windows([{"input_ids": w.input_ids, **w.pair_features()} for _, _, w in batch],
