@@ -39,7 +39,7 @@ from ie import lean_bert
 from ie.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, pad_ids
 from ie.checkpoint import CheckpointError, read_checkpoint_info
 from ie.decoding import check_decoding, decode_many
-from ie.markers import ENCODING as RE_ENCODING, collate_windows, marked_spans, reachable_pairs
+from ie.markers import ENCODING as RE_ENCODING, collate_windows, reachable_pairs
 from ie.schema import NO_RELATION, Schema
 from ie.text import split_sentences
 from ie.tokenization import SavedTokenizer
@@ -301,9 +301,10 @@ class Predictor:
             return [[] for _ in sentences]
         jobs = []  # (sentence index, entity index of each marked span, window)
         with self._tokenizer_lock:
-            marked = [s for s, ents in enumerate(entities) if len(marked_spans(ents, self.schema)) > 1]
-            pieces = dict(zip(marked, WordPieces.many(self.re_tokenizer, [sentences[s] for s in marked])))
-            for s in marked:
+            # one batched tokenizer call for every sentence that may hold a pair; reachable_pairs decides
+            candidates = [s for s, ents in enumerate(entities) if len(ents) > 1]
+            pieces = dict(zip(candidates, WordPieces.many(self.re_tokenizer, [sentences[s] for s in candidates])))
+            for s in candidates:
                 words, ents = sentences[s], entities[s]
                 sentence = reachable_pairs(self.re_tokenizer, words, ents, self.schema, self.re_max_length, pieces[s])
                 if sentence is None:
