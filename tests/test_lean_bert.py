@@ -38,6 +38,27 @@ def test_token_classifier_logits_equal_transformers(run_dir):
     assert ours.config.id2label == theirs.config.id2label
 
 
+def test_matmuls_see_a_bounded_set_of_row_counts(run_dir):
+    """Each new matmul shape costs oneDNN kernel memory for the life of the process, so however the
+    batches come, the linear layers see only bucketed row counts, padding rows excluded."""
+    assert [lean_bert.bucket(n) for n in (1, 16, 17, 200, 256, 257, 321, 1000, 2048)] == [
+        16, 16, 32, 256, 256, 320, 384, 1024, 2048]
+    sizes = {lean_bert.bucket(n) for n in range(1, 2049)}
+    assert len(sizes) == 17 and all(lean_bert.bucket(n) <= max(16, 2 * n if n <= 256 else 1.25 * n)
+                                    for n in range(1, 4097))
+    model = lean_bert.load(run_dir / "ner")
+    seen = set()
+    model.encoder.intermediate[0].register_forward_pre_hook(lambda _m, args: seen.add(args[0].shape[0]))
+    rng = torch.Generator().manual_seed(1)
+    with torch.inference_mode():
+        for _ in range(20):
+            lengths = torch.randint(1, 40, (int(torch.randint(1, 9, (1,), generator=rng)),), generator=rng)
+            ids, mask = padded_batch(model.config.vocab_size, tuple(lengths.tolist()))
+            logits = model(ids, mask).logits
+            assert not logits[~mask.bool()].any()  # padding positions are left at zero
+    assert seen and seen <= sizes
+
+
 def test_pair_classifier_logits_equal_transformers(run_dir):
     theirs = MarkerRelationModel.from_pretrained(run_dir / "re").eval()
     ours = lean_bert.load(run_dir / "re")
