@@ -83,6 +83,7 @@ class TrainerConfig:
     save_total_limit: int = 1
     full_determinism: bool = False
     group_by_length: bool = True
+    fast_dropout: bool = True  # CPU only: dropout masks without per-element Bernoulli draws (ie/dropout.py)
     report_to: List[str] = field(default_factory=list)
     disable_tqdm: bool = False
 

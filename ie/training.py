@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from transformers import (AutoTokenizer, DataCollatorForTokenClassification, Trainer,
                           TrainingArguments, set_seed)
 
-from ie import distributed, run_logs, transfer
+from ie import distributed, dropout, run_logs, transfer
 from ie.align import PAD_TO_MULTIPLE, encode_windows, first_subword_labels
 from ie.checkpoint import INFO_FILE, last_trainer_checkpoint, save_checkpoint
 from ie.dataset import IEData
@@ -180,6 +180,8 @@ def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokeniz
     Under ``resume`` training continues from the last complete Trainer checkpoint. Every process
     trains; only rank 0 writes the history and the checkpoint, and the others wait for it.
     """
+    if cfg.trainer.fast_dropout and (cfg.trainer.use_cpu or not torch.cuda.is_available()):
+        dropout.install(model)
     train_set = _with_length(featurize("train"))
     dev_set = featurize("dev") if "dev" in data.splits else None
     out = run_dir / "trainer" / task
