@@ -8,7 +8,9 @@ same ``config.json`` and ``model.safetensors`` that ``save_pretrained`` wrote. W
   torch._dynamo, sympy, scipy and torch.distributed.tensor), a quarter of a small service's budget;
 * loading: weights are read one tensor at a time straight into the serving dtype, with no second
   full copy of the model in fp32;
-* speed: one fused Q/K/V projection per layer and no per-module hooks or output bookkeeping.
+* speed: one fused Q/K/V projection per layer and no per-module hooks or output bookkeeping;
+* padding: only attention sees the padded batch; the linear layers run on the real tokens, with row
+  counts from a small fixed set (:func:`bucket`), which also bounds oneDNN's per-shape kernel memory.
 
 The forward is the textbook post-LayerNorm BERT; ``tests/test_lean_bert.py`` checks it against
 ``transformers`` on random weights, padded batches and both heads.
@@ -198,8 +200,8 @@ class LeanBert(nn.Module):
 def bucket(rows: int) -> int:
     """``rows`` rounded up to a power of two up to 256, then to one of four sizes per octave (320, 384,
     448, 512, 640, ...; at most 25% more). oneDNN compiles and keeps kernels for every matmul shape it
-    meets, ~0.7 MiB each in bf16: fed each batch's own row count, a process grew without bound (977 MiB
-    after 300 random batch shapes; 440 MiB bucketed, at the same speed). Small batches are cheap whatever
+    meets: fed each batch's own row count, a process kept growing (1,362 MiB after 300 random batch
+    shapes, against 384 MiB bucketed: ``benchmarks/memory_shapes.py``). Small batches are cheap whatever
     their padding, so they get the coarsest buckets."""
     if rows <= 256:
         return max(16, 1 << (rows - 1).bit_length())
