@@ -36,11 +36,11 @@ def test_from_pretrained_loads_only_the_tasks_asked_for(run_dir, tmp_path):
 
 
 def test_flop_formula_matches_a_hand_computed_value():
-    # per sequence: 2*10*(4*16 + 2*4*8) + 4*10^2*4 = 2560 + 1600 = 4160; x 2 sequences x 3 layers
-    assert speed.encoder_flops(batch=2, seq=10, hidden=4, intermediate=8, layers=3) == 24960
+    # per layer: 2*10*(4*16 + 2*4*8) + 4*10^2*4 = 2560 + 1600 = 4160; x 3 layers
+    assert speed.encoder_flops(seq=10, hidden=4, intermediate=8, layers=3) == 12480
 
 
-def test_flop_counter_records_every_forward_with_its_padding():
+def test_flop_counter_counts_useful_flops_and_every_token_fed():
     model = BertModel(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
                                  intermediate_size=16)).eval()
     counter = speed.FlopCounter([model])
@@ -49,7 +49,8 @@ def test_flop_counter_records_every_forward_with_its_padding():
         model(input_ids=ids, attention_mask=(ids != 0).long())
         model(input_ids=ids[:1, :3])
     assert counter.calls == 2 and counter.tokens == 8 + 3 and counter.real_tokens == 5 + 3
-    assert counter.flops == speed.encoder_flops(2, 4, 8, 16, 2) + speed.encoder_flops(1, 3, 8, 16, 2)
+    # real lengths 3 and 2, then 3: the padding is fed (tokens) but not counted as useful work
+    assert counter.flops == sum(speed.encoder_flops(n, 8, 16, 2) for n in (3, 2, 3))
 
 
 def test_pipeline_spans_lose_the_whitespace_at_their_edges():
@@ -108,6 +109,19 @@ def test_training_worker_smoke(tmp_path, impl, precision):
     out = speed.measure_training(spec)
     assert out["timed_steps"] == 2 and out["rows_per_epoch"] == 922  # CoNLL04 train: one row per sentence
     assert out["samples_per_s"] > 0 and out["trainer_samples_per_s"] > 0
+    if impl == "ours":
+        assert out["fast_dropout"] is True and out["precision"] == "bf16"
+
+
+def test_training_ratios_include_what_fast_dropout_bought():
+    rows = [{"task": "ner", "impl": "plain", "precision": "fp32", "samples_per_s": 30.0},
+            {"task": "ner", "impl": "plain", "precision": "bf16", "samples_per_s": 40.0},
+            {"task": "ner", "impl": "ours", "precision": "bf16", "variant": None, "samples_per_s": 90.0},
+            {"task": "ner", "impl": "ours", "precision": "bf16", "variant": "torch-dropout", "samples_per_s": 75.0},
+            {"task": "re", "impl": "plain", "precision": "fp32", "error": "boom"}]
+    assert speed.training_ratios(rows) == pytest.approx({
+        "ner: ours / plain bf16": 2.25, "ner: ours / plain fp32": 3.0, "ner: plain bf16 / plain fp32": 4 / 3,
+        "ner: ours / ours with torch dropout": 1.2})
 
 
 def test_f1_of_each_option_is_reported_against_fp32_on_transformers(run_dir):
