@@ -52,8 +52,8 @@ DEFAULT_MAX_CHARS = 200_000
 # models keep fp32 weights and run under autocast. Scores are always read in fp32.
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 BACKENDS = ("auto", "lean", "transformers")
-# Padded tokens per encoder batch, by precision: activation memory follows it (the same bytes in both
-# precisions), and beyond it larger batches are barely faster. fp32 at 2,048 peaked ~60 MiB higher.
+# Padded tokens per encoder batch, by precision: activation memory follows it (so the same bytes in both
+# precisions), and beyond it larger batches are barely faster.
 DEFAULT_MAX_BATCH_TOKENS = {"bf16": 2048, "fp32": 1024}
 SENTENCES_PER_CHUNK = 1024  # per pass through NER then RE: bounds memory on huge inputs, sorts well enough
 WordEntity = tuple[int, int, str, float]  # word start, word end (exclusive), label, score
