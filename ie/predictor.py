@@ -48,8 +48,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_CHARS = 200_000
 # bf16: matmuls, attention and GELU in bf16, residual stream and LayerNorms in fp32 (autocast's recipe).
-# The lean backend stores its matmul weights in bf16 (half the memory, no per-call casts); transformers
-# models keep fp32 weights and run under autocast. Scores are always read in fp32.
+# The lean backend stores its matmul and embedding weights in bf16 (half the memory, no per-call casts);
+# transformers models keep fp32 weights, embedding tables rounded to bf16 values, and run under autocast:
+# the same arithmetic. Scores are always read in fp32.
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 BACKENDS = ("auto", "lean", "transformers")
 # Padded tokens per encoder batch, by precision: activation memory follows it (so the same bytes in both
@@ -144,6 +145,16 @@ def _load_model(path: Path, task: str, dtype: torch.dtype, backend: str):
     return MarkerRelationModel.from_pretrained(path, use_safetensors=True)
 
 
+def _round_embeddings(model: torch.nn.Module) -> None:
+    """Embedding tables rounded to bf16 values (kept in fp32), for a transformers model run in bf16.
+    Autocast leaves embedding lookups in fp32 but casts every matmul weight to bf16; the lean backend
+    stores both in bf16. Rounding the tables gives the two backends the same arithmetic in bf16."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Embedding):
+                module.weight.copy_(module.weight.to(torch.bfloat16))
+
+
 def _check_labels(path: Path, model, expected: list[str]) -> None:
     actual = [model.config.id2label[i] for i in range(model.config.num_labels)]
     if actual != expected:
@@ -169,6 +180,8 @@ class Predictor:
         for model in (ner_model, re_model):
             if isinstance(model, lean):
                 model.set_precision(DTYPES[precision])
+            elif model is not None and precision == "bf16":
+                _round_embeddings(model)
         self.ner_model = ner_model.to(self.device).eval() if ner_model is not None else None
         self.re_model = re_model.to(self.device).eval() if re_model is not None else None
         self.ner_tokenizer, self.re_tokenizer = ner_tokenizer, re_tokenizer
