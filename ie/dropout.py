@@ -18,6 +18,7 @@ SDPA otherwise. On GPUs torch's own dropout is fast, so ``trainer.fast_dropout``
 from __future__ import annotations
 
 import logging
+import math
 
 import torch
 from torch import nn
@@ -33,9 +34,7 @@ ATTENTION = "ie_fast_dropout"
 
 def keep_mask(shape: torch.Size | tuple[int, ...], p: float, device=None) -> torch.Tensor:
     """Boolean mask of ``shape``, each entry False with probability ``round(p * 65536) / 65536``."""
-    n = 1
-    for size in shape:
-        n *= size
+    n = math.prod(shape)
     draws = torch.randint(-(1 << 63), (1 << 63) - 1, ((n + 3) // 4,), dtype=torch.int64, device=device)
     return (draws.view(torch.int16)[:n] >= round(p * LANES) - LANES // 2).view(shape)
 
