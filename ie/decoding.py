@@ -84,6 +84,3 @@ def viterbi(log_probs: torch.Tensor, labels: Sequence[str]) -> list[int]:
     """The best well-formed BIO tag sequence for one sentence; ``log_probs`` is words x labels."""
     return decode_many([log_probs], labels, "viterbi")[0]
 
-
-def decode_tags(log_probs: torch.Tensor, labels: Sequence[str], decoding: str) -> list[int]:
-    return decode_many([log_probs], labels, decoding)[0]

@@ -4,7 +4,7 @@ import random
 import pytest
 import torch
 
-from ie.decoding import decode_many, decode_tags, viterbi
+from ie.decoding import decode_many, viterbi
 from ie.predictor import Predictor
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
@@ -36,8 +36,8 @@ def test_argmax_keeps_an_ill_formed_tag_that_viterbi_repairs():
     p = torch.tensor([[0.1, 0.6, 0.1, 0.1, 0.1],    # B-PER
                       [0.1, 0.05, 0.2, 0.05, 0.6],  # I-ORG best alone, after B-PER
                       [0.9, 0.025, 0.025, 0.025, 0.025]]).log()
-    assert [LABELS[k] for k in decode_tags(p, LABELS, "argmax")] == ["B-PER", "I-ORG", "O"]
-    assert [LABELS[k] for k in decode_tags(p, LABELS, "viterbi")] == ["B-PER", "I-PER", "O"]
+    assert [LABELS[k] for k in decode_many([p], LABELS, "argmax")[0]] == ["B-PER", "I-ORG", "O"]
+    assert [LABELS[k] for k in decode_many([p], LABELS, "viterbi")[0]] == ["B-PER", "I-PER", "O"]
     assert viterbi(torch.zeros(0, len(LABELS)), LABELS) == []
 
 
