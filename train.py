@@ -1,4 +1,4 @@
-"""Train NER and RE on the configured data: ``python train.py [overrides]`` (see README).
+"""Train NER and RE on the configured data: ``python train.py [overrides]`` (see docs/training.md).
 
 Also under ``torchrun --nproc_per_node=N train.py ...`` (data-parallel, gloo on CPU), in sweeps
 (``-m``, any Hydra launcher) and resumed (``resume=RUN``).
@@ -11,6 +11,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from ie.config import register
+from ie.errors import ConfigError, reported
 
 register()
 log = logging.getLogger("train")
@@ -19,22 +20,27 @@ log = logging.getLogger("train")
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     register()  # again: launchers such as joblib run this function in fresh worker processes
+    with reported("train.py"):
+        return run(cfg)
+
+
+def run(cfg: DictConfig) -> float | None:
+    """Train, print the scores and return the value a Hydra sweeper optimises."""
     from ie import distributed
-    from ie.report import format_report
-    from ie.training import train
+    from ie.evaluation.report import format_report
+    from ie.training.train import train
 
     if not distributed.is_main():  # the other processes train in step with rank 0; one log is enough
         logging.getLogger().setLevel(logging.WARNING)
     others = [o for o in HydraConfig.get().overrides.task if not o.startswith("resume=")]
     if cfg.resume and others:
-        raise ValueError(f"resume={cfg.resume} continues that run with its saved config.yaml; "
-                         f"drop the other overrides {others}")
+        raise ConfigError(f"resume={cfg.resume} continues that run with its saved config.yaml; "
+                          f"drop the other overrides {others}")
     results = train(cfg)
     if not results:
         return None
     log.info("\n%s", format_report(results))
-    # The value Hydra sweepers optimise: strict NER micro F1 if trained, else strict RE micro F1 with
-    # gold entities.
+    # Strict NER micro F1 if trained, else strict RE micro F1 with gold entities.
     if "ner" in results:
         return results["ner"]["strict"]["micro"]["f1"]
     return results["re"]["gold_entities"]["strict"]["micro"]["f1"]

@@ -4,7 +4,7 @@
 
 oneDNN compiles and caches kernels for every matmul shape it meets. A service sees batches of every
 size, so an encoder that fed each batch's own row count to its linear layers would grow with each new
-shape. ``ie.lean_bert.bucket`` rounds row counts to a bounded set. This script runs the NER encoder of
+shape. ``ie.models.lean_bert.bucket`` rounds row counts to a bounded set. This script runs the NER encoder of
 RUN on ``--batches`` random batches (random widths up to 128, random batch sizes within 2,048 tokens,
 random padding), once as shipped and once with bucketing turned off. Each run is a fresh process, and
 the script prints resident memory after loading and after every 50 batches.
@@ -32,7 +32,7 @@ def worker(run: str, precision: str, batches: int, exact: bool) -> None:
     import torch
 
     sys.path.insert(0, str(ROOT))
-    from ie import lean_bert
+    from ie.models import lean_bert
 
     if exact:
         lean_bert.bucket = lambda rows: rows  # every batch's own row count reaches the matmuls

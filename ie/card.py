@@ -1,165 +1,30 @@
-"""The model card (``README.md``) of a run folder: what a person or a service needs before using it.
-
-Made only from what the run folder holds (``config.yaml``, the checkpoints' ``schema.json`` and
-``ie.json``, ``metrics.json``) plus the data the config names, which is re-read for the counts and to
-say whether it still has the fingerprint the models were trained on. Training writes it at the end;
-``python -m ie.card RUN`` writes it again for an existing run.
-"""
+"""``python -m ie.card RUN [RUN ...] [--debug]``: write a run folder's model card (``RUN/README.md``)
+again, for example for a run made before cards existed (the card itself is :mod:`ie.evaluation.card`)."""
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
-from omegaconf import OmegaConf
-
-from ie import atomic
-from ie.checkpoint import CheckpointInfo, read_checkpoint_info
-from ie.schema import Schema
-
-CARD_FILE = "README.md"
+from ie.errors import guarded
 
 
-def _checkpoints(run_dir: Path) -> dict[str, CheckpointInfo]:
-    return {task: read_checkpoint_info(run_dir / task, task) for task in ("ner", "re") if (run_dir / task).is_dir()}
+def write_cards(runs: list[Path]) -> int:
+    from ie.evaluation.card import write_model_card
+
+    for run in runs:
+        print(write_model_card(run))
+    return 0
 
 
-def _encoder(run_dir: Path, task: str) -> dict:
-    config = json.loads((run_dir / task / "config.json").read_text(encoding="utf-8"))
-    tok_path = run_dir / task / "tokenizer_config.json"
-    tokenizer = json.loads(tok_path.read_text(encoding="utf-8")) if tok_path.is_file() else {}
-    return {"type": config.get("model_type", "?"), "layers": config.get("num_hidden_layers", "?"),
-            "hidden": config.get("hidden_size", "?"), "lower_case": bool(tokenizer.get("do_lower_case"))}
-
-
-def _data_section(cfg, schema: Schema, trained_on: set[str]) -> list[str]:
-    """Counts per split and whether the data still matches the fingerprint the checkpoints recorded."""
-    from ie.dataset import fingerprint, load_corpus
-
-    lines = [f"- data: `{cfg.data.name}` ({cfg.data.format}) at `{cfg.data.path}`",
-             *(["- labels mapped to this schema from the source's (`data.label_map`): "
-                + ", ".join(f"{src} → {dst}" for kind in ("entities", "relations")
-                            for src, dst in (cfg.data.label_map.get(kind) or {}).items())
-                + "; every other source label dropped"] if cfg.data.get("label_map") else []),
-             f"- content hash (data and schema) at training: `{', '.join(sorted(trained_on)) or 'not recorded'}`"]
-    try:
-        records, splits = load_corpus(cfg.data, schema)
-    except Exception as error:  # the data may have moved or changed since; the card still gets written
-        return lines + [f"- the data could not be read now ({type(error).__name__}: {error}); no counts"]
-    now = fingerprint(records, schema)
-    lines.append(f"- content hash of the data now: `{now}`"
-                 + (" (the same)" if trained_on == {now} else " (**differs**: the data changed since training)"))
-    lines += ["", "| split | documents | sentences | entities | relations |", "|---|---:|---:|---:|---:|"]
-    for name, doc_ids in splits.items():
-        sents = [r for d in doc_ids for r in records[d]]
-        lines.append(f"| {name} | {len(doc_ids)} | {len(sents)} | {sum(len(r.entities) for r in sents)} | "
-                     f"{sum(len(r.relations) for r in sents)} |")
-    lines += ["", "Documents: " + "; ".join(f"{name}: {', '.join(ids)}" for name, ids in splits.items())]
-    return lines
-
-
-def _strict(scores: dict | None) -> dict | None:
-    """The strict scores of a metric; runs made before evaluation had modes hold them directly."""
-    if not scores:
-        return None
-    return scores.get("strict", scores if "micro" in scores else None)
-
-
-def _metrics_section(metrics: dict | None, run_dir: Path) -> list[str]:
-    if metrics is None:
-        return ["No `metrics.json` in this run folder."]
-    reports = [f"`{name}`" for name in ("metrics.md", "metrics.html") if (run_dir / name).is_file()]
-    lines = [f"Split `{metrics.get('split')}` ({metrics.get('sentences')} sentences of "
-             f"{', '.join(metrics.get('documents', []))}), scored as `evaluate.py` does"
-             + (f" (details: {' and '.join(reports)})." if reports else "."), "",
-             "| metric | micro P | micro R | micro F1 | macro F1 |", "|---|---:|---:|---:|---:|"]
-    ner = _strict(metrics.get("ner"))
-    rows = [("NER, strict IOB2", ner),
-            ("RE, gold entities, strict", _strict(metrics.get("re", {}).get("gold_entities"))),
-            ("RE, end to end, strict", _strict(metrics.get("re", {}).get("end_to_end")))]
-    for name, scores in rows:
-        if scores:
-            m = scores["micro"]
-            lines.append(f"| {name} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
-                         f"{scores['macro']['f1']:.3f} |")
-    if ner:
-        lines += ["", "NER F1 per type: " + ", ".join(f"{label} {s['f1']:.2f}" for label, s in ner["per_type"].items())]
-    return lines
-
-
-def model_card(run_dir: str | Path) -> str:
-    run_dir = Path(run_dir)
-    cfg = OmegaConf.load(run_dir / "config.yaml")
-    infos = _checkpoints(run_dir)
-    if not infos:
-        raise FileNotFoundError(f"{run_dir}: no ner/ or re/ checkpoint; not a run folder")
-    schema = next(iter(infos.values())).schema
-    metrics_path = run_dir / "metrics.json"
-    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else None
-    encoder = _encoder(run_dir, next(iter(infos)))
-    source = {info.extra.get("encoder", cfg.model.name_or_path) for info in infos.values()}
-    lines = [f"# Model card: `{cfg.get('run_name', cfg.data.name)}` run `{run_dir.name}`", "",
-             "Entities and relations from English news on Russia–Central Asia cooperation. "
-             f"Written by `ie.card` from this folder; `python -m ie.card {run_dir}` writes it again.", "",
-             "## What it extracts", "",
-             f"Schema `{schema.name}` version {schema.version}. Tasks: {', '.join(infos)}.", "",
-             "| entity | description |", "|---|---|"]
-    lines += [f"| {e.label} | {e.description} |" for e in schema.entities]
-    lines += ["", "| relation | head | tail | symmetric | description |", "|---|---|---|---|---|"]
-    bar = " \\| "  # a '|' inside a Markdown table cell
-    lines += [f"| {r.label} | {bar.join(r.heads)} | {bar.join(r.tails)} | {'yes' if r.symmetric else 'no'} | "
-              f"{r.description} |" for r in schema.relations]
-    lines += ["", "## Encoder", "",
-              f"- `{cfg.model.name}`: {', '.join(sorted(source))}"
-              + (" (random initialisation, `from_scratch`: a test model)" if cfg.model.from_scratch else ""),
-              *([f"- initialised from the checkpoints of run `{cfg.model.init_from}` (`model.init_from`), "
-                 "then fine-tuned here"] if cfg.model.get("init_from") else []),
-              f"- {encoder['type']}, {encoder['layers']} layers, hidden size {encoder['hidden']}, "
-              + ("**uncased** (the tokenizer lower-cases)" if encoder["lower_case"] else "cased"),
-              "- windows: " + ", ".join(f"{task} max_length {info.max_length}"
-                                        + (f" stride {info.stride}" if task == "ner" else "")
-                                        for task, info in infos.items()) + " subwords",
-              "", "## Training data", ""]
-    lines += _data_section(cfg, schema, {str(i.extra.get("data_fingerprint")) for i in infos.values()
-                                         if i.extra.get("data_fingerprint")})
-    lines += ["", "## Evaluation", ""] + _metrics_section(metrics, run_dir)
-    lines += ["", "## How to use it", "", "```python", "from ie import Predictor", "",
-              f'predictor = Predictor.from_pretrained("{run_dir}")   # checks the stored schemas',
-              'result = predictor("Denis Manturov met Emomali Rahmon in Dushanbe.")',
-              "print(result.to_json())   # entities with character offsets and scores, relations", "```", "",
-              "From the command line (JSONL, or brat files to correct as pre-annotations):", "", "```bash",
-              f"python -m ie.predict run={run_dir} input=article.txt",
-              f"python -m ie.predict run={run_dir} input=folder/ format=brat output=preannotated/", "```", "",
-              "## Training logs", "",
-              "- `logs/<task>_epochs.csv`: training loss, learning rate and dev metrics per epoch",
-              f"- TensorBoard: `tensorboard --logdir {run_dir / 'logs' / 'tensorboard'}`",
-              "- `trainer/<task>/log_history.json`: the Trainer's raw log; `train.log`", "",
-              "## Known limits", "",
-              "- The encoder is " + ("uncased: case is lost before the model sees the text (\"US\" and \"us\" "
-                                     "look the same)." if encoder["lower_case"] else "cased."),
-              "- Trained on English news about Russia–Central Asia cooperation; other languages, genres and "
-              "topics are out of domain.",
-              "- Relations are found only between entities of the same sentence, and only for pairs whose "
-              "entity types fit a relation signature; pairs further apart than the RE window are not scored.",
-              "- Entities do not nest or overlap; each is one contiguous span.",
-              f"- The test split is {len(metrics.get('documents', [])) if metrics else '?'} document(s): "
-              "the figures above are indicative only.",
-              "", "## Resolved config", "", "```yaml", OmegaConf.to_yaml(cfg).rstrip(), "```", ""]
-    return "\n".join(lines)
-
-
-def write_model_card(run_dir: str | Path) -> Path:
-    """Write ``RUN/README.md`` atomically."""
-    return atomic.write_text(Path(run_dir) / CARD_FILE, model_card(run_dir))
-
-
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ie.card", description="(Re)write a run folder's model card")
     parser.add_argument("runs", nargs="+", type=Path, help="run folders")
-    for run in parser.parse_args(argv).runs:
-        print(write_model_card(run))
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an expected error")
+    args = parser.parse_args(argv)
+    return guarded("ie.card", lambda: write_cards(args.runs), args.debug)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

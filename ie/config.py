@@ -18,7 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 @dataclass
 class LabelMapConfig:
-    """Source label -> target label per kind (``ie.label_map``); unmapped labels are dropped."""
+    """Source label -> target label per kind (``ie.data.label_map``); unmapped labels are dropped."""
 
     entities: Dict[str, str] = field(default_factory=dict)
     relations: Dict[str, str] = field(default_factory=dict)
@@ -51,6 +51,8 @@ class ModelConfig:
     # A run folder whose ner/ and re/ checkpoints initialise the models built above (all weights, strictly;
     # the checkpoints' labels must be those of the data's schema): transfer, e.g. from CoNLL04.
     init_from: Optional[str] = None
+    # What the RE classifier reads for a candidate pair, by name (ie/models/pairs.py); stored in the checkpoint.
+    pair_representation: str = "markers_between_max"
 
 
 @dataclass
@@ -112,36 +114,37 @@ class TrainConfig:
 
 
 @dataclass
-class EvalConfig:
+class InferenceConfig:
+    """How a run's checkpoints are run, shared by evaluate.py and ie.predict."""
+
+    batch_size: int = 32
+    device: str = "cpu"
+    precision: str = "fp32"  # fp32 | bf16 (weights and matmuls in bf16; fast on CPUs with AMX / AVX-512 BF16)
+    decoding: str = "viterbi"  # NER tags: viterbi (well-formed BIO only) | argmax (each word on its own)
+    backend: str = "auto"  # auto | lean (ie/models/lean_bert.py) | transformers; see ie/inference/loading.py
+
+
+@dataclass
+class EvalConfig(InferenceConfig):
     run: Optional[str] = None  # a run folder, or "latest"
     compare: Optional[List[str]] = None  # run folders and/or folders of runs (a multirun, a CV sweep)
     baseline: Optional[str] = None  # compare: group name or run folder; default: the first group
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 0
     split: str = "test"
-    batch_size: int = 32
-    precision: str = "fp32"  # fp32 | bf16 (weights and matmuls in bf16; fast on CPUs with AMX / AVX-512 BF16)
-    device: str = "cpu"
-    decoding: str = "viterbi"  # NER tags: viterbi (well-formed BIO only) | argmax (each word on its own)
-    backend: str = "auto"  # auto | lean (ie.lean_bert) | transformers; see ie.predictor.Predictor.from_pretrained
     output: Optional[str] = None  # run: JSON path (Markdown and PNGs beside it); default RUN/eval_SPLIT.json
     output_dir: Optional[str] = None  # compare: folder; default models/compare/<time>
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
 @dataclass
-class PredictConfig:
+class PredictConfig(InferenceConfig):
     run: str = MISSING  # a run folder, or "latest"
     input: Any = "-"  # a file, a folder of .txt, a .jsonl, a glob, "-" (stdin), or a list of these
     input_format: str = "auto"  # auto (.jsonl files and stdin starting with "{" are JSONL) | text | jsonl
     output: str = "-"  # format=jsonl: a file or "-" (stdout); format=brat: a folder
-    format: str = "jsonl"  # jsonl | brat
+    format: str = "jsonl"  # jsonl | brat (ie/inference/writers.py)
     overwrite: bool = False  # format=brat: replace existing .ann files
-    batch_size: int = 32
-    device: str = "cpu"
-    precision: str = "fp32"  # fp32 | bf16 (weights and matmuls in bf16; fast on CPUs with AMX / AVX-512 BF16)
-    decoding: str = "viterbi"  # NER tags: viterbi (well-formed BIO only) | argmax (each word on its own)
-    backend: str = "auto"  # auto | lean (ie.lean_bert) | transformers; see ie.predictor.Predictor.from_pretrained
     progress: Optional[bool] = None  # a progress bar on stderr; default: when stderr is a terminal
     paths: PathsConfig = field(default_factory=PathsConfig)
 

@@ -4,7 +4,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from ie.config import register
-from ie.schema import Schema
+from ie.data.schema import Schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -44,7 +44,7 @@ def write_pair(tmp_path):
 def run_dir(tmp_path_factory):
     """One tiny run (random 2-layer encoder, one epoch, seconds) trained on the seeds, shared by every
     test that needs a run folder: checkpoints, metrics, model card, logs, HTML report."""
-    from ie.training import train
+    from ie.training.train import train
 
     out = tmp_path_factory.mktemp("run")
     results = train(compose_config("train", TINY + [f"paths.output_dir={out}"]))

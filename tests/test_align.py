@@ -1,10 +1,10 @@
 import pytest
 from transformers import AutoTokenizer
 
-from ie.align import IGNORE_INDEX, SpanLocator, WordPieces, encode_windows, first_subword_labels, owners, \
+from ie.encoding.align import IGNORE_INDEX, WordPieces, encode_windows, first_subword_labels, owners, \
     plan_windows, special_tokens
 from ie.config import _packaged_encoder
-from ie.text import split_sentences
+from ie.data.text import SpanLocator, split_sentences
 
 
 @pytest.fixture(scope="module")

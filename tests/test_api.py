@@ -16,7 +16,7 @@ from tests.conftest import ROOT, SEEDS, TEST_DOC
 def test_package_exports_the_api_lazily():
     assert distribution("ie").metadata["Name"] == "ie"  # installed (pip install -e .)
     code = ("import sys, ie; assert 'torch' not in sys.modules; "
-            "from ie import Predictor, Prediction, Entity, Relation; import ie.predictor as m; "
+            "from ie import Predictor, Prediction, Entity, Relation; import ie.inference.predictor as m; "
             "assert (Predictor, Prediction, Entity, Relation) == (m.Predictor, m.Prediction, m.Entity, m.Relation)")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]

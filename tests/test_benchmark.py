@@ -1,18 +1,15 @@
-"""benchmarks/speed.py and what it relies on: behaviour only, nothing here is timed."""
+"""benchmarks/ and what it relies on: behaviour only, nothing here is timed."""
 
-import importlib.util
+import json
 
 import pytest
 import torch
 from transformers import BertConfig, BertModel
 
-from ie.checkpoint import CheckpointError
-from ie.predictor import Predictor
+from benchmarks import agreement, measure_inference, measure_training, report, speed
+from ie.inference.predictor import Predictor
+from ie.models.checkpoint import CheckpointError
 from tests.conftest import ROOT
-
-_spec = importlib.util.spec_from_file_location("speed", ROOT / "benchmarks" / "speed.py")
-speed = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(speed)
 
 TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe. They signed a roadmap."
 
@@ -37,34 +34,34 @@ def test_from_pretrained_loads_only_the_tasks_asked_for(run_dir, tmp_path):
 
 def test_flop_formula_matches_a_hand_computed_value():
     # per layer: 2*10*(4*16 + 2*4*8) + 4*10^2*4 = 2560 + 1600 = 4160; x 3 layers
-    assert speed.encoder_flops(seq=10, hidden=4, intermediate=8, layers=3) == 12480
+    assert measure_inference.encoder_flops(seq=10, hidden=4, intermediate=8, layers=3) == 12480
 
 
 def test_flop_counter_counts_useful_flops_and_every_token_fed():
     model = BertModel(BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
                                  intermediate_size=16)).eval()
-    counter = speed.FlopCounter([model])
+    counter = measure_inference.FlopCounter([model])
     ids = torch.tensor([[5, 6, 7, 0], [5, 6, 0, 0]])
     with torch.inference_mode():
         model(input_ids=ids, attention_mask=(ids != 0).long())
         model(input_ids=ids[:1, :3])
     assert counter.calls == 2 and counter.tokens == 8 + 3 and counter.real_tokens == 5 + 3
     # real lengths 3 and 2, then 3: the padding is fed (tokens) but not counted as useful work
-    assert counter.flops == sum(speed.encoder_flops(n, 8, 16, 2) for n in (3, 2, 3))
+    assert counter.flops == sum(measure_inference.encoder_flops(n, 8, 16, 2) for n in (3, 2, 3))
 
 
 def test_pipeline_spans_lose_the_whitespace_at_their_edges():
-    assert speed.normalise("in  Dushanbe .", "LOC", 2, 12) == ("LOC", 4, 12)
+    assert measure_inference.normalise("in  Dushanbe .", "LOC", 2, 12) == ("LOC", 4, 12)
 
 
 def _reasons(ours, theirs, text=TEXT):
-    return {(d["side"], tuple(d["entity"])): d["reason"] for d in speed.diff_entities(text, ours, theirs)["diffs"]}
+    return {(d["side"], tuple(d["entity"])): d["reason"] for d in agreement.diff_entities(text, ours, theirs)["diffs"]}
 
 
 def test_diffs_are_counted_and_classified():
     ours = [("PER", 0, 14), ("PER", 19, 33), ("LOC", 37, 45)]
     theirs = [("PER", 0, 9), ("PER", 9, 14), ("PER", 19, 33), ("ORG", 37, 45), ("MISC", 61, 68)]
-    result = speed.diff_entities(TEXT, ours, theirs)
+    result = agreement.diff_entities(TEXT, ours, theirs)
     assert (result["equal"], result["only_ours"], result["only_theirs"]) == (1, 2, 4)
     assert _reasons(ours, theirs) == {
         ("ours", ("PER", 0, 14)): "the pipeline split a word into two entities",
@@ -93,7 +90,7 @@ def test_inference_worker_smoke(run_dir, engine, precision):
     texts = [TEXT, "Lipetsk hosted the forum.", TEXT]
     spec = {"run": str(run_dir), "engine": engine, "precision": precision, "tasks": ["ner"], "texts": texts,
             "unique": 2, "batch_size": 2, "repeats": 1, "latency_calls": 3}
-    out = speed.measure_inference(spec)
+    out = measure_inference.measure_inference(spec)
     assert out["docs_per_s"] > 0 and out["latency_ms"]["calls"] == 3 and len(out["entities"]) == 2
     assert out["tokens_fed"] > 0 and out["gflops_per_s"] > 0 and 0 <= out["padding_share"] < 1
     for text, ents in zip(texts, out["entities"]):
@@ -106,7 +103,7 @@ def test_inference_worker_smoke(run_dir, engine, precision):
 def test_training_worker_smoke(tmp_path, impl, precision):
     spec = {"task": "ner", "impl": impl, "precision": precision, "steps": 3, "batch_size": 4, "tmp": str(tmp_path),
             "overrides": ["model=tiny"]}
-    out = speed.measure_training(spec)
+    out = measure_training.measure_training(spec)
     assert out["timed_steps"] == 2 and out["rows_per_epoch"] == 922  # CoNLL04 train: one row per sentence
     assert out["samples_per_s"] > 0 and out["trainer_samples_per_s"] > 0
     if impl == "ours":
@@ -119,24 +116,44 @@ def test_training_ratios_include_what_fast_dropout_bought():
             {"task": "ner", "impl": "ours", "precision": "bf16", "variant": None, "samples_per_s": 90.0},
             {"task": "ner", "impl": "ours", "precision": "bf16", "variant": "torch-dropout", "samples_per_s": 75.0},
             {"task": "re", "impl": "plain", "precision": "fp32", "error": "boom"}]
-    assert speed.training_ratios(rows) == pytest.approx({
+    assert report.training_ratios(rows) == pytest.approx({
         "ner: ours / plain bf16": 2.25, "ner: ours / plain fp32": 3.0, "ner: plain bf16 / plain fp32": 4 / 3,
         "ner: ours / ours with torch dropout": 1.2})
 
 
 def test_f1_of_each_option_is_reported_against_fp32_on_transformers(run_dir):
-    rows = speed.f1_changes({"seeds": str(run_dir)})
-    assert [(r["precision"], r["backend"]) for r in rows] == speed.F1_OPTIONS
-    assert set(rows[0]["f1"]) == set(speed.F1_METRICS) and all(v == 0 for v in rows[0]["change"].values())
+    rows = measure_inference.f1_changes({"seeds": str(run_dir)})
+    assert [(r["precision"], r["backend"]) for r in rows] == measure_inference.F1_OPTIONS
+    assert set(rows[0]["f1"]) == set(measure_inference.F1_METRICS) and all(v == 0 for v in rows[0]["change"].values())
     assert rows[1]["f1"] == rows[0]["f1"]  # fp32: the lean encoder scores exactly as transformers does
     assert all(abs(r["change"][k] - (r["f1"][k] - rows[0]["f1"][k])) < 1e-9 for r in rows for k in r["f1"])
-    table = speed.f1_table(rows)
+    table = report.f1_table(rows)
     assert len(table) == 2 + len(rows) and "(+0.00)" in table[2]
 
 
 def test_the_committed_benchmark_page_is_what_its_json_renders_to(tmp_path):
     out = tmp_path / "benchmarks.md"
-    report = speed.main(["--from-json", str(ROOT / "docs" / "benchmarks.json"), "--markdown", str(out)])
-    assert report["complete"] and out.read_text(encoding="utf-8") == (ROOT / "docs" / "benchmarks.md").read_text(
+    result = speed.main(["--from-json", str(ROOT / "docs" / "benchmarks.json"), "--markdown", str(out)])
+    assert result["complete"] and out.read_text(encoding="utf-8") == (ROOT / "docs" / "benchmarks.md").read_text(
         encoding="utf-8")
-    assert any(line.startswith("| seeds: ours ner >= 3.0x") for line in speed.bars(report))
+    assert any(line.startswith("| seeds: ours ner >= 3.0x") for line in report.bars(result))
+
+
+def test_bars_are_data_read_from_their_table():
+    """A bar is a row of benchmarks/bars.json: its threshold decides 'met', and a bar whose measurement
+    the run lacks is left out."""
+    measured = {"ratios": {"seeds: ours ner bf16 / pipeline ner fp32": 2.5}, "inference": [
+        {"corpus": "seeds", "engine": "ours", "tasks": ["ner"], "precision": "bf16", "peak_rss_mib": 580.0}],
+        "training_ratios": {"ner: ours / plain bf16": 2.0, "ner: ours / plain fp32": 2.9},
+        "f1": [{"corpus": "seeds", "precision": "bf16", "backend": "lean", "change": {"NER (strict)": -0.4}}]}
+    table = json.loads((ROOT / "benchmarks" / "bars.json").read_text(encoding="utf-8"))
+    assert {bar["kind"] for bar in table["bars"]} <= set(report.BAR_KINDS)
+    assert report.bars(measured, table)[2:] == [
+        "| seeds: ours ner >= 3.0x pipeline NER (fp32, as users run it) | 2.50x | no |",
+        "| Predictor peak RSS < 600 MB (read as MiB) | seeds ner bf16 580 MiB; read as 600e6 bytes (572 MiB): over in "
+        "seeds ner bf16 | yes |",
+        "| training ner >= 1.5x plain bf16 (and >= 3x plain fp32) | 2.00x (2.90x) | no |",
+        "| F1 change of any speed option <= 0.3 points | largest 0.40 (seeds bf16 lean, NER (strict)) | no |"]
+    easier = {"bars": [{**bar, "at_least": 2.0} for bar in table["bars"] if bar["kind"] == "ratio"]}
+    assert report.bars(measured, easier)[2:] == [
+        "| seeds: ours ner >= 3.0x pipeline NER (fp32, as users run it) | 2.50x | yes |"]

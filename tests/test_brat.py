@@ -1,7 +1,7 @@
 import pytest
 
-from ie.brat import AnnotationError, Document, EntityAnnotation, RelationAnnotation, read_document, read_folder, \
-    write_document
+from ie.data.brat import AnnotationError, read_document, read_folder, write_document
+from ie.data.documents import Document, EntityAnnotation, RelationAnnotation
 
 TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe."
 

@@ -6,7 +6,7 @@ import shutil
 from omegaconf import OmegaConf
 
 from ie.card import main as card_main
-from ie.card import model_card
+from ie.evaluation.card import model_card
 from tests.conftest import SEEDS
 
 

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import yaml
 
-from ie.compare import compare_runs, group_runs, load_run, paired_bootstrap, write_comparison
-from ie.metrics import spans_to_bio
+from ie.data.bio import spans_to_tags
+from ie.evaluation.bootstrap import paired_bootstrap
+from ie.evaluation.compare import compare_runs, group_runs, load_run, write_comparison
 from tests.conftest import SEEDS
 
 GOLD = [[(0, 2, "PER"), (3, 4, "LOC")], [(1, 2, "ORG")], [(0, 1, "DATE"), (2, 4, "EVENT")], [(0, 1, "LOC")]] * 5
@@ -26,7 +27,7 @@ def fake_run(root, name, lr, seed, hit_rate, fold=None, folds=0, sentences=range
         pred = [e for e in GOLD[i] if rng.random() < hit_rate]
         lines.append(json.dumps({"doc_id": f"doc{i // 4}", "sent_index": i % 4, "words": ["w"] * 5,
                                  "gold_entities": GOLD[i], "gold_relations": [],
-                                 "pred_tags": spans_to_bio(5, pred), "pred_entities": [[*e, 0.9] for e in pred]}))
+                                 "pred_tags": spans_to_tags(5, pred), "pred_entities": [[*e, 0.9] for e in pred]}))
     (run / "predictions_test.jsonl").write_text("\n".join(lines) + "\n")
     return run
 

@@ -4,10 +4,11 @@ from collections import Counter
 
 import pytest
 
-from ie.conll04 import read_conll04_records
-from ie.dataset import build_datasets, load_records
-from ie.schema import Schema
-from ie.validate import ValidationError
+from ie.data.conll04 import read_records as read_conll04_records
+from ie.data.dataset import build_datasets
+from ie.data.problems import ValidationError
+from ie.data.readers import load_records
+from ie.data.schema import Schema
 from tests.conftest import ROOT, compose_config
 
 CONLL = ROOT / "data" / "conll04"

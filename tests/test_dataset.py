@@ -1,8 +1,10 @@
 import pytest
 from datasets import ClassLabel
 
-from ie.brat import Document, EntityAnnotation as E, RelationAnnotation as R
-from ie.dataset import build_datasets, candidate_pairs, document_records, resolve_splits
+from ie.data.dataset import build_datasets, candidate_pairs
+from ie.data.documents import Document, EntityAnnotation as E, RelationAnnotation as R
+from ie.data.folds import resolve_splits
+from ie.data.records import document_records
 
 TEXT = "President Emomali Rahmon met Denis Manturov in Dushanbe. Lipetsk is a city."
 
@@ -58,3 +60,33 @@ def test_a_split_given_as_empty_list_is_left_out():
     assert resolve_splits(["d1", "d2", "d3"], {"train": ["d1", "d2"], "dev": [], "test": ["d3"]}) == {
         "train": ["d1", "d2"], "test": ["d3"]}
     assert resolve_splits(["d1", "d2"], {"train": ["d1", "d2"], "rest": None}) == {"train": ["d1", "d2"], "rest": []}
+
+
+def test_a_new_format_is_one_reader_and_one_entry(monkeypatch, schema, tmp_path):
+    """A reader registered under a name is what ``data.format=<name>`` reads, with the same validation."""
+    from omegaconf import OmegaConf
+
+    from ie.data import readers
+    from ie.data.corpus import load_corpus
+    from ie.data.problems import ValidationError
+    from ie.errors import ConfigError
+
+    def read_tsv(path, schema, warnings, label_map):  # one "id<TAB>text<TAB>label<TAB>start<TAB>end" per line
+        records = {}
+        for n, line in enumerate(open(path, encoding="utf-8"), start=1):
+            doc_id, text, label, start, end = line.rstrip("\n").split("\t")
+            entity = E("T1", label, int(start), int(end), text[int(start):int(end)], n)
+            records[doc_id] = document_records(Document(doc_id, text, [entity], source=f"{path}:{n}"), schema,
+                                               warnings=warnings, label_map=label_map)
+        return records
+
+    monkeypatch.setitem(readers.READERS, "tsv", read_tsv)
+    (tmp_path / "a.tsv").write_text("a\tLipetsk is a city.\tLOC\t0\t7\nb\tDenis spoke.\tPER\t0\t5\n", encoding="utf-8")
+    cfg = OmegaConf.create({"format": "tsv", "path": str(tmp_path / "a.tsv"), "splits": {"train": None, "test": ["b"]}})
+    records, splits = load_corpus(cfg, schema)
+    assert splits == {"train": ["a"], "test": ["b"]} and records["b"][0].entities == [(0, 1, "PER")]
+    (tmp_path / "a.tsv").write_text("a\tLipetsk is a city.\tCITY\t0\t7\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="unknown entity label 'CITY'"):
+        load_corpus(cfg, schema)
+    with pytest.raises(ConfigError, match=r"data.format: unknown format 'xml' \(known: brat, conll04, tsv\)"):
+        readers.load_records("xml", tmp_path, schema)

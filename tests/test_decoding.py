@@ -4,8 +4,8 @@ import random
 import pytest
 import torch
 
-from ie.decoding import decode_many, viterbi
-from ie.predictor import Predictor
+from ie.inference.decoding import decode_many, viterbi
+from ie.inference.predictor import Predictor
 
 LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
 
@@ -56,3 +56,21 @@ def test_decoding_many_sentences_at_once_equals_one_at_a_time():
     assert decode_many(sentences, LABELS, "viterbi") == one_by_one
     assert decode_many(sentences, LABELS, "argmax") == [s.argmax(-1).tolist() for s in sentences]
     assert decode_many([], LABELS, "viterbi") == []
+
+
+def test_dev_metrics_decode_as_the_predictor_does():
+    """Best-epoch selection scores the tags the Predictor would return: Viterbi repairs an argmax
+    ``O I-PER`` (which strict IOB2 drops) into ``B-PER I-PER``."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from ie.training.dev_metrics import ner_dev_metrics
+
+    labels = ["O", "B-PER", "I-PER"]
+    # [CLS] (ignored), then three words: argmax reads O, I-PER, O
+    logits = np.array([[[9.0, 0.0, 0.0], [1.0, 0.9, -5.0], [0.0, -5.0, 3.0], [4.0, 0.0, 0.0]]], dtype=np.float32)
+    gold = np.array([[-100, 1, 2, 0]])
+    pred = SimpleNamespace(predictions=logits, label_ids=gold)
+    assert ner_dev_metrics(labels)(pred)["f1"] == 1.0
+    assert ner_dev_metrics(labels, "argmax")(pred)["f1"] == 0.0

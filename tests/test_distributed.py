@@ -9,8 +9,8 @@ import time
 
 import torch.multiprocessing as mp
 
-from ie.checkpoint import last_trainer_checkpoint
-from ie.evaluation import evaluate_run
+from ie.evaluation.scoring import evaluate_run
+from ie.training.resume import last_trainer_checkpoint
 from tests.conftest import ROOT
 
 

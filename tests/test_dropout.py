@@ -8,8 +8,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertForTokenClassification
 
-from ie import dropout
-from ie.modeling import MarkerRelationModel
+from ie.models import dropout
+from ie.models.modeling import MarkerRelationModel
 
 
 def tiny_bert(**extra):

@@ -8,10 +8,10 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from ie.checkpoint import CheckpointError
-from ie.evaluation import evaluate_run
-from ie.predictor import Entity, Prediction, Predictor
-from ie.training import train
+from ie.evaluation.scoring import evaluate_run
+from ie.inference.predictor import Entity, Prediction, Predictor
+from ie.models.checkpoint import CheckpointError
+from ie.training.train import train
 from tests.conftest import ROOT, TINY, compose_config
 
 

@@ -1,4 +1,4 @@
-from ie.errors import NONE, entity_errors, error_analysis, relation_errors
+from ie.evaluation.error_analysis import NONE, entity_errors, error_analysis, relation_errors
 
 WORDS = ["Denis", "Manturov", "met", "Emomali", "Rahmon", "in", "Dushanbe", "on", "Friday", "."]
 

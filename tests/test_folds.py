@@ -1,8 +1,8 @@
 import pytest
 from omegaconf import OmegaConf
 
-from ie.dataset import load_corpus
-from ie.folds import by_sentence, fold_splits
+from ie.data.corpus import load_corpus
+from ie.data.folds import by_sentence, fold_splits
 from tests.conftest import ROOT, compose_config
 
 DOCS = ["d3", "d1", "d5", "d2", "d4"]

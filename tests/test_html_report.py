@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ie.evaluation import read_predictions
-from ie.html_report import html_report
+from ie.evaluation.html_report import html_report
+from ie.evaluation.predictions import read_predictions
 from tests.conftest import SEEDS, TEST_DOC
 
 

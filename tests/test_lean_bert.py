@@ -9,12 +9,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForTokenClassification
 
-from ie import lean_bert
-from ie.checkpoint import CheckpointError
-from ie.markers import collate_windows
-from ie.modeling import MarkerRelationModel
-from ie.predictor import Predictor
-from ie.tokenization import SavedTokenizer, encode_words
+from ie.encoding.markers import collate_windows
+from ie.encoding.tokenization import encode_words
+from ie.inference.predictor import Predictor
+from ie.models import lean_bert
+from ie.models.checkpoint import CheckpointError, SavedTokenizer
+from ie.models.modeling import MarkerRelationModel
 from tests.conftest import rounded
 
 TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe on July 15. The Lipetsk Region signed a roadmap."

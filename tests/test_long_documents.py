@@ -9,10 +9,11 @@ import torch
 from transformers import AutoTokenizer
 
 from ie.config import _packaged_encoder
-from ie.predictor import Predictor
-from ie.data_report import data_report
-from ie.runs import load_data, prepare_data
-from ie.training import ner_features, re_features, train
+from ie.inference.predictor import Predictor
+from ie.training.data_report import data_report
+from ie.training.features import ner_features, re_features
+from ie.training.prepare import load_data, prepare_data
+from ie.training.train import train
 from tests.conftest import SEEDS, compose_config
 
 FILLER = " ".join(["cooperation"] * 5000)

@@ -4,12 +4,12 @@ import pytest
 import torch
 from transformers import AutoTokenizer, BertConfig
 
-from ie.align import WordPieces
 from ie.config import _packaged_encoder
-from ie.dataset import candidate_pairs
-from ie.markers import add_marker_tokens, collate_windows, encode_sentence, marked_spans, pairs_in_reach
-from ie.modeling import MarkerRelationModel
-from ie.pairs import between_max
+from ie.data.dataset import candidate_pairs
+from ie.encoding.align import WordPieces
+from ie.encoding.markers import add_marker_tokens, collate_windows, encode_sentence, marked_spans, pairs_in_reach
+from ie.models.modeling import MarkerRelationModel
+from ie.models.pairs import between_max
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,9 @@ import pytest
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
-from ie.metrics import (count_matches, ner_scores, relation_scores, relation_tuple, scores_from_counts,
-                        spans_to_bio, tag_entities)
+from ie.data.bio import spans_to_tags
+from ie.evaluation.metrics import (count_matches, ner_scores, relation_scores, relation_tuple, scores_from_counts,
+                                   tag_entities)
 
 GOLD = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "I-ORG", "O", "B-PER"]]
 PRED = [["B-PER", "I-PER", "O", "B-ORG"], ["I-ORG", "I-ORG", "O", "B-PER"]]
@@ -107,5 +108,5 @@ def test_scores_from_counts_adds_up_per_label_counts():
     assert scores["macro"]["recall"] == pytest.approx(0.25)  # (1/2 + 0) / 2; c unseen
 
 
-def test_spans_to_bio():
-    assert spans_to_bio(5, [(0, 2, "PER"), (3, 4, "LOC")]) == ["B-PER", "I-PER", "O", "B-LOC", "O"]
+def test_spans_to_tags():
+    assert spans_to_tags(5, [(0, 2, "PER"), (3, 4, "LOC")]) == ["B-PER", "I-PER", "O", "B-LOC", "O"]

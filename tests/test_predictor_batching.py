@@ -5,8 +5,9 @@ import random
 
 import pytest
 
-import ie.predictor as predictor_module
-from ie.predictor import Predictor, _batches
+import ie.inference.predictor as predictor_module
+from ie.inference.predictor import Predictor
+from ie.inference.token_budget import token_budget_batches
 from tests.conftest import rounded
 
 TEXTS = ["Denis Manturov met Emomali Rahmon in Dushanbe on July 15.",
@@ -18,13 +19,13 @@ def test_batches_respect_rows_and_padded_tokens_and_keep_order():
     rng = random.Random(0)
     lengths = sorted(rng.randint(1, 300) for _ in range(500))
     items = list(range(len(lengths)))
-    batches = list(_batches(items, lengths, size=32, max_tokens=2048))
+    batches = list(token_budget_batches(items, lengths, size=32, max_tokens=2048))
     assert [i for b in batches for i in b] == items  # every item once, in order
     for b in batches:
         widest = max(lengths[i] for i in b)
         assert len(b) <= 32 and (len(b) * widest <= 2048 or len(b) == 1)
-    assert list(_batches([], [], 32, 2048)) == []
-    assert [list(b) for b in _batches([0, 1], [5000, 6000], 32, 2048)] == [[0], [1]]  # too long: alone
+    assert list(token_budget_batches([], [], 32, 2048)) == []
+    assert [list(b) for b in token_budget_batches([0, 1], [5000, 6000], 32, 2048)] == [[0], [1]]  # too long: alone
 
 
 def test_chunks_and_batch_limits_do_not_change_predictions(run_dir, monkeypatch):

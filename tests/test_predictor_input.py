@@ -6,9 +6,9 @@ import torch
 from transformers import AutoTokenizer
 
 from ie.config import _packaged_encoder
-from ie.markers import add_marker_tokens
-from ie.modeling import build_re_model, build_ner_model
-from ie.predictor import Prediction, Predictor
+from ie.encoding.markers import add_marker_tokens
+from ie.inference.predictor import Prediction, Predictor
+from ie.models.modeling import build_re_model, build_ner_model
 from tests.conftest import compose_config
 
 

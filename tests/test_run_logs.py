@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from ie.run_logs import epoch_rows
+from ie.training.run_logs import epoch_rows
 
 
 def test_training_writes_tensorboard_events_and_an_epoch_csv(run_dir):

@@ -9,13 +9,14 @@ import sys
 import pytest
 from transformers import AutoTokenizer, Trainer
 
-import ie.training
-from ie.checkpoint import CheckpointError, last_trainer_checkpoint, read_checkpoint_info, save_checkpoint
+import ie.training.fit
 from ie.config import _packaged_encoder
-from ie.evaluation import evaluate_run
-from ie.modeling import build_ner_model
-from ie.schema import Schema
-from ie.training import train
+from ie.data.schema import Schema
+from ie.evaluation.scoring import evaluate_run
+from ie.models.checkpoint import CheckpointError, read_checkpoint_info, save_checkpoint
+from ie.models.modeling import build_ner_model
+from ie.training.resume import last_trainer_checkpoint
+from ie.training.train import train
 from tests.conftest import ROOT, compose_config
 
 # RE scores a sentence's pairs in one pass, so an epoch of the seeds is few steps: small batches, log each step
@@ -40,7 +41,7 @@ def test_a_killed_run_resumes_with_one_override_and_ends_as_if_never_stopped(ref
                 raise Killed()
             return super().training_step(*args, **kwargs)
 
-    monkeypatch.setattr(ie.training, "Trainer", KilledDuringSecondEpochOfRE)
+    monkeypatch.setattr(ie.training.fit, "Trainer", KilledDuringSecondEpochOfRE)
     with pytest.raises(Killed):
         train(compose_config("train", RUN + [f"paths.output_dir={tmp_path}"]))
     monkeypatch.undo()

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from ie.schema import NO_RELATION, Schema, SchemaError
+from ie.data.schema import NO_RELATION, Schema, SchemaError
 from tests.conftest import SEEDS
 
 

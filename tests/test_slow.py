@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from ie.evaluation import evaluate_run
-from ie.predictor import Predictor
-from ie.training import train
+from ie.evaluation.scoring import evaluate_run
+from ie.inference.predictor import Predictor
+from ie.training.train import train
 from tests.conftest import compose_config
 
 

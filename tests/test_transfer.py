@@ -10,15 +10,16 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from transformers import AutoTokenizer, set_seed
 
-from ie.checkpoint import CheckpointError
-from ie.conll04 import read_conll04_records
-from ie.dataset import load_corpus, read_brat_records
-from ie.label_map import LabelMap, LabelMapError
-from ie.markers import add_marker_tokens
-from ie.modeling import build_ner_model, build_re_model
-from ie.schema import Schema
-from ie.transfer import init_from_run, load_strict, read_weights
-from ie.validate import ValidationError
+from ie.data.brat import read_records as read_brat_records
+from ie.data.conll04 import read_records as read_conll04_records
+from ie.data.corpus import load_corpus
+from ie.data.label_map import LabelMap, LabelMapError
+from ie.data.problems import ValidationError
+from ie.data.schema import Schema
+from ie.encoding.markers import add_marker_tokens
+from ie.models.checkpoint import CheckpointError
+from ie.models.modeling import build_ner_model, build_re_model
+from ie.models.transfer import init_from_run, load_strict, read_weights
 from tests.conftest import ROOT, TINY, compose_config
 
 CONLL = ROOT / "data" / "conll04"
@@ -178,7 +179,7 @@ def test_label_map_keys_are_checked_when_the_config_composes():
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory):
     """A tiny pre-training run as experiment=conll04_seed_schema makes it, on the first items of CoNLL04."""
-    from ie.training import train
+    from ie.training.train import train
 
     small = tmp_path_factory.mktemp("conll04_small")
     for split in ("train", "dev", "test"):
@@ -192,7 +193,7 @@ def pretrained(tmp_path_factory):
 
 def test_fine_tuning_starts_from_the_pretrained_weights(pretrained, tmp_path):
     """A run on the seeds with model.init_from and learning rate 0 saves exactly the pre-trained weights."""
-    from ie.training import train
+    from ie.training.train import train
 
     cfg = compose_config("train", TINY + [f"model.init_from={pretrained}", f"paths.output_dir={tmp_path}",
                                           "trainer.ner.learning_rate=0", "trainer.re.learning_rate=0",

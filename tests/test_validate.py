@@ -3,9 +3,11 @@ from collections import Counter
 
 import pytest
 
-from ie.brat import AnnotationError, read_document, read_folder
-from ie.dataset import read_brat_records
-from ie.validate import ValidationError, label_counts, main, validate_document
+from ie.data.brat import AnnotationError, read_document, read_folder
+from ie.data.brat import read_records as read_brat_records
+from ie.data.problems import ValidationError
+from ie.data.validate import label_counts, validate_document
+from ie.validate import main
 from tests.conftest import SEEDS
 
 TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe. Lipetsk signed a protocol of intent."
@@ -123,7 +125,7 @@ def data_config(folder, *overrides):
 
 
 def test_training_data_check_stops_on_errors_and_logs_warnings(write_pair, tmp_path, caplog):
-    from ie.runs import load_data, prepare_data
+    from ie.training.prepare import load_data, prepare_data
 
     write_pair("a", TEXT, GOOD + "R1\tmet_with Arg1:T1 Arg2:T2\nR2\tmet_with Arg1:T1 Arg2:T2\n")
     write_pair("b", TEXT, GOOD)

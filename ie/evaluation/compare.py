@@ -1,0 +1,224 @@
+"""Comparing runs: group them by config, average over seeds, pool cross-validation folds, and test
+differences against a baseline with a paired bootstrap over test sentences.
+
+Runs whose resolved configs differ only in ``seed`` and ``data.fold`` (and paths) form one group.
+Within a group, each seed is one replicate: its folds' sentences are pooled (they are disjoint), and
+figures are mean ± std over replicates. Without folds a replicate is just a run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from omegaconf import OmegaConf
+from tqdm.auto import tqdm
+
+from ie import atomic
+from ie.data.schema import Schema
+from ie.errors import ConfigError
+from ie.evaluation.bootstrap import paired_bootstrap
+from ie.evaluation.compare_report import comparison_markdown
+from ie.evaluation.metrics import Counts, add_counts, scores_from_counts
+from ie.evaluation.outputs import write_json
+from ie.evaluation.plots import f1_per_type
+from ie.evaluation.predictions import read_predictions
+from ie.evaluation.scoring import evaluate_run, labels_of, sentence_counts
+from ie.runs import CONFIG_FILE, find_runs, predictions_path
+
+log = logging.getLogger(__name__)
+
+HEADLINE = ("ner.strict", "ner.default", "re.gold_entities.strict", "re.gold_entities.boundaries",
+            "re.end_to_end.strict", "re.end_to_end.boundaries")
+# Keys that name or place a run but do not change what it learns.
+NOT_CONFIG = ("seed", "data.fold", "run_name", "evaluate_split", "eval_batch_size", "trainer.disable_tqdm",
+              "trainer.logging_steps", "trainer.report_to")
+KeyedCounts = dict[tuple[str, int], dict[str, Counts]]  # sentence -> metric -> counts
+
+
+@dataclass
+class Run:
+    path: Path
+    config: dict[str, str]  # flattened resolved config
+    schema: Schema
+    counts: KeyedCounts
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 0))
+
+    @property
+    def fold(self) -> int | None:
+        return int(self.config["data.fold"]) if int(self.config.get("data.folds", 0)) else None
+
+
+@dataclass
+class Group:
+    name: str
+    runs: list[Run] = field(default_factory=list)
+
+    def replicates(self) -> dict[int, KeyedCounts]:
+        """Seed -> the pooled sentence counts of that seed's runs (its folds)."""
+        out: dict[int, KeyedCounts] = {}
+        for run in self.runs:
+            pooled = out.setdefault(run.seed, {})
+            clash = pooled.keys() & run.counts.keys()
+            if clash:
+                raise ConfigError(f"{run.path}: seed {run.seed} scores sentence {sorted(clash)[0]} twice in group "
+                                 f"'{self.name}'; folds of one seed must test disjoint sentences")
+            pooled.update(run.counts)
+        return out
+
+
+def flatten(node, prefix: str = "") -> dict[str, str]:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: str(node)}
+
+
+def load_run(path: Path, split: str, batch_size: int = 32) -> Run:
+    """A run's per-sentence counts, from its predictions file (predicted now if it has none)."""
+    preds = predictions_path(path, split)
+    if not preds.exists():
+        log.info("%s: no %s, predicting %s now", path, preds.name, split)
+        evaluate_run(path, split=split, batch_size=batch_size)
+    cfg = OmegaConf.load(path / CONFIG_FILE)
+    schema = Schema.load(cfg.data.schema)
+    _, rows = read_predictions(preds)
+    counts = {(row["doc_id"], row["sent_index"]): sentence_counts(schema, row) for row in rows}
+    return Run(path, flatten(OmegaConf.to_container(cfg, resolve=True)), schema, counts)
+
+
+def group_runs(runs: Sequence[Run]) -> list[Group]:
+    """Group by config (ignoring seed, fold and paths); name groups by the keys that tell them apart."""
+    def identity(run: Run) -> tuple:
+        return tuple(sorted((k, v) for k, v in run.config.items()
+                            if k not in NOT_CONFIG and not k.startswith("paths.")))
+
+    keyed: dict[tuple, list[Run]] = {}
+    for run in runs:
+        keyed.setdefault(identity(run), []).append(run)
+    configs = [dict(k) for k in keyed]
+    differing = sorted({k for c in configs for k in c if any(c.get(k) != o.get(k) for o in configs)})
+    groups = []
+    for key, members in keyed.items():
+        config = dict(key)
+        name = ", ".join(f"{k}={config.get(k, '-')}" for k in differing) or members[0].config.get("run_name", "runs")
+        groups.append(Group(name, sorted(members, key=lambda r: (r.seed, r.fold or 0))))
+    return groups
+
+
+def _mean_std(values: Sequence[float]) -> dict:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "n": len(values), "values": list(values)}
+
+
+def _totals(counts: KeyedCounts, metric: str) -> Counts:
+    total: Counts = {}
+    for sentence in counts.values():
+        add_counts(total, sentence.get(metric, {}))
+    return total
+
+
+def metrics_of(group: Group) -> list[str]:
+    return [m for m in HEADLINE if all(m in c for run in group.runs for c in run.counts.values())]
+
+
+def summarize(group: Group) -> dict:
+    """Per metric: replicate scores (seeds, folds pooled) as mean ± std, per type too; per-fold spread."""
+    schema = group.runs[0].schema
+    replicates = group.replicates()
+    out: dict = {"runs": [str(r.path) for r in group.runs], "seeds": sorted(replicates),
+                 "folds": sorted({r.fold for r in group.runs if r.fold is not None}), "metrics": {}}
+    for metric in metrics_of(group):
+        labels = labels_of(schema, metric)
+        scores = [scores_from_counts(_totals(rep, metric), labels) for rep in replicates.values()]
+        entry = {k: _mean_std([s["micro"][k] for s in scores]) for k in ("precision", "recall", "f1")}
+        entry["macro_f1"] = _mean_std([s["macro"]["f1"] for s in scores])
+        entry["per_type_f1"] = {t: _mean_std([s["per_type"][t]["f1"] for s in scores]) for t in labels}
+        entry["support"] = scores[0]["micro"]["support"]
+        if out["folds"]:
+            entry["per_fold_f1"] = _mean_std([scores_from_counts(_totals(r.counts, metric), labels)["micro"]["f1"]
+                                              for r in group.runs])
+        out["metrics"][metric] = entry
+    return out
+
+
+def _sentence_array(group: Group, metric: str, keys: Sequence[tuple]) -> np.ndarray:
+    """``(replicates, sentences, 3)``: each sentence's micro ``[tp, fp, fn]`` for ``metric``."""
+    return np.array([[[sum(row[i] for row in rep[k].get(metric, {}).values()) for i in range(3)] for k in keys]
+                     for rep in group.replicates().values()], dtype=float)
+
+
+def bootstrap_against(base: Group, other: Group, metric: str, samples: int, seed: int) -> dict:
+    base_keys = {frozenset(rep) for rep in base.replicates().values()}
+    other_keys = {frozenset(rep) for rep in other.replicates().values()}
+    if len(base_keys | other_keys) != 1:
+        return {"skipped": "the runs were not scored on the same test sentences"}
+    keys = sorted(next(iter(base_keys)))
+    return paired_bootstrap(_sentence_array(base, metric, keys), _sentence_array(other, metric, keys), samples, seed)
+
+
+# --- the comparison ------------------------------------------------------------------------------
+
+def compare_runs(paths: Sequence[str | Path], split: str = "test", baseline: str | None = None,
+                 samples: int = 1000, seed: int = 0, batch_size: int = 32) -> dict:
+    runs = [load_run(p, split, batch_size) for p in tqdm(find_runs(paths), desc="runs", unit="run")]
+    schemas = {json.dumps(r.schema.to_dict(), sort_keys=True) for r in runs}
+    if len(schemas) > 1:
+        raise ConfigError("compare: the runs use different schemas; their scores are not comparable")
+    groups = group_runs(runs)
+    base = _pick_baseline(groups, baseline)
+    result: dict = {"split": split, "baseline": base.name, "groups": {}}
+    base_summary = summarize(base)
+    for group in tqdm(groups, desc="groups", unit="group"):
+        summary = summarize(group) if group is not base else base_summary
+        if group is not base:
+            summary["against_baseline"] = {}
+            for metric in set(summary["metrics"]) & set(base_summary["metrics"]):
+                mine, theirs = summary["metrics"][metric], base_summary["metrics"][metric]
+                summary["against_baseline"][metric] = {
+                    "f1": mine["f1"]["mean"] - theirs["f1"]["mean"],
+                    "macro_f1": mine["macro_f1"]["mean"] - theirs["macro_f1"]["mean"],
+                    "per_type_f1": {t: mine["per_type_f1"][t]["mean"] - theirs["per_type_f1"][t]["mean"]
+                                    for t in mine["per_type_f1"]},
+                    "bootstrap": bootstrap_against(base, group, metric, samples, seed),
+                }
+        result["groups"][group.name] = summary
+    return result
+
+
+def _pick_baseline(groups: list[Group], baseline: str | None) -> Group:
+    if baseline is None:
+        return groups[0]
+    for group in groups:
+        if baseline == group.name or any(str(r.path) == str(Path(baseline)) for r in group.runs):
+            return group
+    raise ConfigError(f"compare: baseline '{baseline}' is neither a group name nor a run; groups: "
+                     f"{[g.name for g in groups]}")
+
+
+def write_comparison(result: dict, out_dir: str | Path) -> dict[str, Path]:
+    """``compare.json`` (everything), ``compare.md`` and one per-type F1 plot per headline metric."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {"json": write_json(result, out / "compare.json")}
+    images = []
+    for metric in HEADLINE:
+        series = {name: {t: (v["mean"], v["std"]) for t, v in g["metrics"][metric]["per_type_f1"].items()}
+                  for name, g in result["groups"].items() if metric in g["metrics"]}
+        if series:
+            types = list(next(iter(series.values())))
+            name = f"f1_per_type_{metric.replace('.', '_')}.png"
+            written[name] = f1_per_type(series, types, f"{metric}: F1 per type (mean ± std)", out / name)
+            images.append(name)
+    written["markdown"] = atomic.write_text(out / "compare.md", comparison_markdown(result, images))
+    return written

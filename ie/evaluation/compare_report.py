@@ -1,0 +1,80 @@
+"""Human-readable reports of a comparison (:mod:`ie.evaluation.compare`): plain text for the terminal,
+Markdown for files."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from ie.evaluation.report import table
+
+
+def _pm(stat: dict) -> str:
+    return f"{stat['mean']:.4f} ± {stat['std']:.4f}" if stat["n"] > 1 else f"{stat['mean']:.4f}"
+
+
+METRIC_HEADERS = ["config", "runs", "P", "R", "micro F1", "macro F1", "per-fold F1", "Δ micro F1",
+                  "95% CI of Δ", "CI excludes 0"]
+
+
+def _metric_table(result: dict, metric: str, markdown: bool) -> str:
+    """One row per group; the per-fold column only where some group is a cross-validation."""
+    rows = []
+    for name, group in result["groups"].items():
+        if metric not in group["metrics"]:
+            continue
+        m = group["metrics"][metric]
+        row = [name, len(group["runs"]), _pm(m["precision"]), _pm(m["recall"]), _pm(m["f1"]), _pm(m["macro_f1"]),
+               _pm(m["per_fold_f1"]) if "per_fold_f1" in m else ""]
+        vs = group.get("against_baseline", {}).get(metric)
+        if vs is None:
+            row += ["baseline", "", ""]
+        else:
+            boot = vs["bootstrap"]
+            ci = boot.get("skipped") or f"[{boot['ci_low']:+.4f}, {boot['ci_high']:+.4f}]"
+            row += [f"{vs['f1']:+.4f}", ci, "" if "skipped" in boot else ("yes" if boot["excludes_zero"] else "no")]
+        rows.append(row)
+    keep = [i for i, h in enumerate(METRIC_HEADERS) if h != "per-fold F1" or any(r[i] for r in rows)]
+    return table([METRIC_HEADERS[i] for i in keep], [[r[i] for i in keep] for r in rows], markdown)
+
+
+def format_comparison(result: dict) -> str:
+    lines = [f"split: {result['split']}  baseline: {result['baseline']}"]
+    for metric in _compared_metrics(result):
+        lines += ["", metric, _metric_table(result, metric, markdown=False)]
+    return "\n".join(lines)
+
+
+def _compared_metrics(result: dict) -> list[str]:
+    seen: list[str] = []
+    for group in result["groups"].values():
+        seen += [m for m in group["metrics"] if m not in seen]
+    return seen
+
+
+def comparison_markdown(result: dict, images: Sequence[str] = ()) -> str:
+    """Every group's figures (mean ± std over seeds; folds pooled), differences against the baseline
+    with their paired-bootstrap CI, and per-type F1."""
+    lines = ["# Comparison", "", f"Split `{result['split']}`; baseline: **{result['baseline']}**. "
+             "Figures are mean ± std over seeds; cross-validation folds of one seed are pooled (per-fold F1 "
+             "shows their spread). The CI is a paired bootstrap over test sentences.", ""]
+    for metric in _compared_metrics(result):
+        lines += [f"## {metric}", "", _metric_table(result, metric, markdown=True), ""]
+        groups = [(n, g) for n, g in result["groups"].items() if metric in g["metrics"]]
+        types = list(groups[0][1]["metrics"][metric]["per_type_f1"])
+        headers = ["type"] + [n for n, _ in groups]
+        rows = []
+        for t in types:
+            row = [t]
+            for _, g in groups:
+                cell = _pm(g["metrics"][metric]["per_type_f1"][t])
+                delta = g.get("against_baseline", {}).get(metric, {}).get("per_type_f1", {}).get(t)
+                row.append(cell + (f" ({delta:+.4f})" if delta is not None else ""))
+            rows.append(row)
+        lines += ["Per-type F1 (difference from the baseline in brackets):", "",
+                  table(headers, rows, markdown=True), ""]
+        image = f"f1_per_type_{metric.replace('.', '_')}.png"
+        if image in images:
+            lines += [f"![{metric}]({image})", ""]
+    lines += ["## Runs", ""] + [f"- {name}: " + ", ".join(f"`{r}`" for r in g["runs"])
+                                for name, g in result["groups"].items()]
+    return "\n".join(lines).rstrip() + "\n"

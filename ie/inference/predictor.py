@@ -1,0 +1,231 @@
+"""Load a trained run and extract entities and relations from raw text.
+
+>>> predictor = Predictor.from_pretrained("models/seeds/2026-11-23_10-00-00")
+>>> result = predictor("Denis Manturov met Emomali Rahmon in Dushanbe.")
+>>> [(e.label, e.text) for e in result.entities]
+
+Offsets index into the string you passed. Sentences longer than the encoder window are read in
+overlapping windows, never cut. What each kind of input gives is in :mod:`ie.inference.inputs`;
+backends and precisions are in :mod:`ie.inference.loading`.
+
+Thread safety: one Predictor may be called from many threads at once (load it once per process and
+share it). Tokenisation is serialised by a lock, since a fast (Rust) tokenizer may raise "Already
+borrowed" when used concurrently; the models run in inference mode with no shared mutable state.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import nullcontext
+from itertools import islice
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from ie.data.schema import NO_RELATION, Schema
+from ie.data.text import split_sentences
+from ie.encoding.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, pad_ids
+from ie.encoding.markers import collate_windows, reachable_pairs
+from ie.errors import ConfigError
+from ie.inference import loading
+from ie.inference.decoding import DEFAULT as DEFAULT_DECODING, WordEntity, check_decoding, decode_many, scored_entities
+from ie.inference.inputs import DEFAULT_MAX_CHARS, check_text
+from ie.inference.results import Entity, Prediction, Relation
+from ie.inference.token_budget import token_budget_batches
+
+log = logging.getLogger(__name__)
+
+# Padded tokens per encoder batch, by precision: activation memory follows it (so the same bytes in both
+# precisions), and beyond it larger batches are barely faster.
+DEFAULT_MAX_BATCH_TOKENS = {"bf16": 2048, "fp32": 1024}
+SENTENCES_PER_CHUNK = 1024  # per pass through NER then RE: bounds memory on huge inputs, sorts well enough
+WordRelation = tuple[int, int, str, float]  # head entity index, tail entity index, label, score
+__all__ = ["Entity", "Prediction", "Predictor", "Relation"]
+
+
+class Predictor:
+    """Entities and relations from text, with the NER and RE checkpoints of one run."""
+
+    def __init__(self, schema: Schema, ner_model=None, ner_tokenizer=None, re_model=None, re_tokenizer=None,
+                 ner_max_length: int = 256, ner_stride: int = 32, re_max_length: int = 256,
+                 device: str = "cpu", precision: str = "fp32", max_chars: int | None = DEFAULT_MAX_CHARS,
+                 decoding: str = DEFAULT_DECODING, max_batch_tokens: int | None = None):
+        loading.dtype_of(precision)
+        if ner_model is None and re_model is None:
+            raise ConfigError("a Predictor needs an NER model, an RE model or both")
+        if max_chars is not None and max_chars < 1:
+            raise ConfigError(f"max_chars must be >= 1 or None, got {max_chars}")
+        max_batch_tokens = DEFAULT_MAX_BATCH_TOKENS[precision] if max_batch_tokens is None else max_batch_tokens
+        if max_batch_tokens < 1:
+            raise ConfigError(f"max_batch_tokens must be >= 1, got {max_batch_tokens}")
+        self.schema = schema
+        self.device = torch.device(device)
+        self.precision = precision
+        self.decoding = check_decoding(decoding)
+        self.max_chars, self.max_batch_tokens = max_chars, max_batch_tokens
+        for model in (ner_model, re_model):
+            if model is not None:
+                loading.set_precision(model, precision)
+        self.ner_model = ner_model.to(self.device).eval() if ner_model is not None else None
+        self.re_model = re_model.to(self.device).eval() if re_model is not None else None
+        self.ner_tokenizer, self.re_tokenizer = ner_tokenizer, re_tokenizer
+        self.ner_max_length, self.ner_stride, self.re_max_length = ner_max_length, ner_stride, re_max_length
+        if ner_model is not None:
+            self._ner_labels = [ner_model.config.id2label[i] for i in range(ner_model.config.num_labels)]
+        if re_model is not None:
+            self._re_labels = [re_model.config.id2label[i] for i in range(re_model.config.num_labels)]
+        self.lost_pairs = 0  # candidate pairs too far apart for the RE window, since load
+        self.backends = {task: loading.backend_of(model)  # what runs each task
+                         for task, model in (("ner", ner_model), ("re", re_model)) if model is not None}
+        self._tokenizer_lock = threading.Lock()  # see the module docstring: thread safety
+
+    # --- loading --------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "fp32",
+                        max_chars: int | None = DEFAULT_MAX_CHARS, tasks: Sequence[str] = ("ner", "re"),
+                        decoding: str = DEFAULT_DECODING, backend: str = "auto",
+                        max_batch_tokens: int | None = None) -> "Predictor":
+        """Load ``run_dir/ner`` and ``run_dir/re`` (either may be absent) from safetensors, offline;
+        ``tasks`` picks which of the two to load (``("ner",)``: only ``ner/``, never ``re/``).
+
+        ``backend``: ``"lean"``, ``"transformers"`` or ``"auto"`` (default; see :mod:`ie.inference.loading`).
+        ``self.backends`` says which ran. ``max_batch_tokens``: padded tokens per encoder batch; ``None``
+        takes 2,048 in bf16 and 1,024 in fp32, the same activation memory."""
+        loaded = loading.load_run(run_dir, tasks, precision, backend)
+        kwargs: dict = {"device": device, "precision": precision, "max_chars": max_chars, "decoding": decoding,
+                        "max_batch_tokens": max_batch_tokens}
+        if "ner" in loaded:
+            ner = loaded["ner"]
+            kwargs.update(ner_model=ner.model, ner_tokenizer=ner.tokenizer, ner_max_length=ner.info.max_length,
+                          ner_stride=ner.info.stride)
+        if "re" in loaded:
+            kwargs.update(re_model=loaded["re"].model, re_tokenizer=loaded["re"].tokenizer,
+                          re_max_length=loaded["re"].info.max_length)
+        return cls(loading.schema_of(loaded), **kwargs)
+
+    def _autocast(self, task: str):
+        """bf16 autocast around a transformers model; lean models carry their precision themselves."""
+        if self.precision == "bf16" and self.backends.get(task) != "lean":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    # --- word-level API (used by evaluation) ------------------------------------------------------
+    def tag_words(self, sentences: Sequence[Sequence[str]], batch_size: int = 32) -> list[list[WordEntity]]:
+        """Entities of pre-tokenised sentences, as word spans."""
+        return [scored_entities(tags, probs) for tags, probs in zip(*self.word_tags(sentences, batch_size))]
+
+    def word_tags(self, sentences: Sequence[Sequence[str]], batch_size: int = 32, progress: bool = False
+                  ) -> tuple[list[list[str]], list[list[float]]]:
+        """The BIO tag and its probability for every word, read at the word's first subword in the
+        window that owns the word, decoded as ``self.decoding`` says (see :mod:`ie.inference.decoding`)."""
+        if self.ner_model is None:
+            raise RuntimeError("this Predictor was loaded without an NER checkpoint; it cannot find entities")
+        jobs = []  # (sentence index, window)
+        with self._tokenizer_lock:
+            pieces = WordPieces.many(self.ner_tokenizer, sentences)
+            for s, words in enumerate(sentences):
+                if words:
+                    for window in encode_windows(self.ner_tokenizer, words, self.ner_max_length, self.ner_stride,
+                                                 pieces[s]):
+                        jobs.append((s, window))
+        # One row per word of all sentences; each window writes the rows of the words it owns.
+        offsets = [0]
+        for words in sentences:
+            offsets.append(offsets[-1] + len(words))
+        log_probs = torch.zeros(offsets[-1], len(self._ner_labels))
+        # Length-sorted batches pad less; results are placed by index so order does not matter.
+        jobs.sort(key=lambda job: len(job[1].input_ids))
+        pad_id = self.ner_tokenizer.pad_token_id or 0
+        with torch.inference_mode(), self._autocast("ner"):
+            lengths = [len(w.input_ids) for _, w in jobs]
+            for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "NER"):
+                ids, mask = pad_ids([w.input_ids for _, w in batch], pad_id, PAD_TO_MULTIPLE)
+                logits = self.ner_model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                rows, positions, targets = [], [], []
+                for row, (s, window) in enumerate(batch):
+                    for w, pos in window.owned_first_subwords():
+                        rows.append(row)
+                        positions.append(pos)
+                        targets.append(offsets[s] + w)
+                log_probs[targets] = logits[rows, positions].float().log_softmax(-1).cpu()
+        with torch.inference_mode():
+            per_sentence = [log_probs[a:b] for a, b in zip(offsets, offsets[1:])]
+            best = decode_many(per_sentence, self._ner_labels, self.decoding)
+            flat = torch.tensor([k for path in best for k in path], dtype=torch.long)
+            chosen = log_probs[torch.arange(len(flat)), flat].exp().tolist()
+        tags = [[self._ner_labels[k] for k in path] for path in best]
+        probs = [chosen[a:b] for a, b in zip(offsets, offsets[1:])]
+        return tags, probs
+
+    def classify_pairs(self, sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[tuple]],
+                       batch_size: int = 32, progress: bool = False) -> list[list[WordRelation]]:
+        """Relations among given word-span entities ``(start, end, label, ...)`` of each sentence. Every
+        entity a relation can take is marked at once, so all pairs of a sentence share one encoder pass."""
+        if self.re_model is None:
+            return [[] for _ in sentences]
+        jobs = []  # (sentence index, entity index of each marked span, window)
+        with self._tokenizer_lock:
+            # one batched tokenizer call for every sentence that may hold a pair; reachable_pairs decides
+            candidates = [s for s, ents in enumerate(entities) if len(ents) > 1]
+            pieces = dict(zip(candidates, WordPieces.many(self.re_tokenizer, [sentences[s] for s in candidates])))
+            for s in candidates:
+                words, ents = sentences[s], entities[s]
+                sentence = reachable_pairs(self.re_tokenizer, words, ents, self.schema, self.re_max_length, pieces[s])
+                if sentence is None:
+                    continue
+                if sentence.lost:
+                    self.lost_pairs += sentence.lost
+                    log.warning("sentence %d: %d candidate pair(s) lie further apart than the RE window "
+                                "(max_length=%d subwords) and were not scored", s, sentence.lost, self.re_max_length)
+                for window in sentence.windows(self.re_tokenizer, self.re_max_length):
+                    jobs.append((s, sentence.order, window))
+        results: list[list[WordRelation]] = [[] for _ in sentences]
+        jobs.sort(key=lambda job: len(job[2].input_ids))
+        pad_id = self.re_tokenizer.pad_token_id or 0
+        with torch.inference_mode(), self._autocast("re"):
+            lengths = [len(w.input_ids) for _, _, w in jobs]
+            for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "RE"):
+                inputs = collate_windows([{"input_ids": w.input_ids, **w.pair_features()} for _, _, w in batch],
+                                         pad_id, PAD_TO_MULTIPLE)
+                logits = self.re_model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
+                best = logits.float().softmax(-1).max(-1)
+                pairs = [(s, order[h], order[t]) for s, order, w in batch for h, t in w.pairs]
+                for (s, h, t), index, score in zip(pairs, best.indices.tolist(), best.values.tolist()):
+                    label = self._re_labels[index]
+                    if label != NO_RELATION:
+                        results[s].append((h, t, label, float(score)))
+        for rels in results:
+            rels.sort()
+        return results
+
+    # --- text API ---------------------------------------------------------------------------------
+    def __call__(self, text: str) -> Prediction:
+        return self.predict([text])[0]
+
+    def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
+        """Predictions for each text; what each kind of input gives is in :mod:`ie.inference.inputs`."""
+        if isinstance(texts, str) or not isinstance(texts, Sequence):
+            raise TypeError(f"predict() takes a list of strings, got {type(texts).__name__}")
+        for i, text in enumerate(texts):
+            check_text(text, f"texts[{i}]", self.max_chars)
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        out_entities: list[list[Entity]] = [[] for _ in texts]
+        out_relations: list[list[Relation]] = [[] for _ in texts]
+        # Sentences go through the models a chunk at a time, so memory stays flat however many texts come
+        # in one call; within a chunk they are length-sorted into batches.
+        flat = ((d, sent) for d, text in enumerate(texts) for sent in split_sentences(text))
+        while chunk := list(islice(flat, SENTENCES_PER_CHUNK)):
+            words = [[tok.text for tok in sent.tokens] for _, sent in chunk]
+            ents = self.tag_words(words, batch_size)
+            rels = self.classify_pairs(words, ents, batch_size)
+            for (d, sent), sent_ents, sent_rels in zip(chunk, ents, rels):
+                objs = []
+                for start, end, label, score in sent_ents:
+                    a, b = sent.tokens[start].start, sent.tokens[end - 1].end
+                    objs.append(Entity(label, a, b, texts[d][a:b], score))
+                out_entities[d].extend(objs)
+                out_relations[d].extend(Relation(label, objs[h], objs[t], score) for h, t, label, score in sent_rels)
+        return [Prediction(text, e, r) for text, e, r in zip(texts, out_entities, out_relations)]

@@ -1,0 +1,23 @@
+"""Encoder batches bounded by padded tokens, not only by count: activation memory follows the padded
+tokens, so a batch of long sentences gets fewer of them."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from tqdm.auto import tqdm
+
+
+def token_budget_batches(items: Sequence, lengths: Sequence[int], size: int, max_tokens: int,
+                         progress: str | bool = False):
+    """Consecutive slices of length-sorted ``items`` of at most ``size`` items and at most ``max_tokens``
+    padded tokens (an item longer than that goes alone). With ``progress`` (a label), a progress bar."""
+    starts, count = [0], 0
+    for i, n in enumerate(lengths):
+        if count and (count == size or (count + 1) * n > max_tokens):
+            starts.append(i)
+            count = 0
+        count += 1
+    bounds = list(zip(starts, starts[1:] + [len(items)])) if items else []
+    for a, b in tqdm(bounds, desc=progress or None, unit="batch", disable=not progress, leave=False):
+        yield items[a:b]

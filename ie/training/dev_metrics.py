@@ -1,0 +1,36 @@
+"""What the Trainer scores on the dev split after each epoch, to keep the best one
+(``trainer.select_best``): NER strict micro F1 with the Predictor's decoding, RE micro F1 on gold entities."""
+
+from __future__ import annotations
+
+import torch
+
+from ie.data.bio import OUTSIDE
+from ie.encoding.align import IGNORE_INDEX
+from ie.evaluation.metrics import ner_scores, relation_scores
+from ie.inference.decoding import DEFAULT as DEFAULT_DECODING, decode_many
+
+
+def ner_dev_metrics(labels: list[str], decoding: str = DEFAULT_DECODING):
+    """Strict micro P/R/F1 of each window's first-subword tags, decoded as the Predictor decodes them."""
+    def compute(pred) -> dict:
+        gold_seqs, log_probs = [], []
+        for logits, gold in zip(pred.predictions, pred.label_ids):
+            keep = gold != IGNORE_INDEX
+            gold_seqs.append([labels[i] for i in gold[keep]])
+            log_probs.append(torch.from_numpy(logits[keep]).float().log_softmax(-1))
+        pred_seqs = [[labels[i] for i in path] for path in decode_many(log_probs, labels, decoding)]
+        micro = ner_scores(gold_seqs, pred_seqs, sorted({t[2:] for t in labels if t != OUTSIDE}))["micro"]
+        return {"precision": micro["precision"], "recall": micro["recall"], "f1": micro["f1"]}
+    return compute
+
+
+def re_dev_metrics(labels: list[str]):
+    def compute(pred) -> dict:
+        keep = pred.label_ids != IGNORE_INDEX  # rows padded in when processes gather unequal pair counts
+        best, gold_ids = pred.predictions.argmax(-1)[keep], pred.label_ids[keep]
+        gold = [(i, labels[g]) for i, g in enumerate(gold_ids) if g != 0]
+        found = [(i, labels[p]) for i, p in enumerate(best) if p != 0]
+        micro = relation_scores(gold, found, labels[1:])["micro"]
+        return {"precision": micro["precision"], "recall": micro["recall"], "f1": micro["f1"]}
+    return compute

@@ -1,0 +1,52 @@
+"""Training rows from the datasets: encoder windows with first-subword labels (NER), and marked windows
+with every candidate pair and its label (RE). The same windows the Predictor reads (:mod:`ie.encoding`)."""
+
+from __future__ import annotations
+
+import logging
+
+from datasets import Dataset
+
+from ie.data.schema import NO_RELATION
+from ie.encoding.align import encode_windows, first_subword_labels
+from ie.encoding.markers import reachable_pairs
+
+log = logging.getLogger(__name__)
+
+
+def ner_features(ds: Dataset, tokenizer, max_length: int, stride: int) -> Dataset:
+    """One row per encoder window; labels on first subwords only."""
+    rows = {"input_ids": [], "labels": []}
+    for words, tags in zip(ds["words"], ds["ner_tags"]):
+        for window in encode_windows(tokenizer, words, max_length, stride):
+            rows["input_ids"].append(list(window.input_ids))
+            rows["labels"].append(first_subword_labels(window, tags))
+    rows["attention_mask"] = [[1] * len(ids) for ids in rows["input_ids"]]
+    return Dataset.from_dict(rows)
+
+
+def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = "") -> Dataset:
+    """One row per marked window (usually one per sentence) with all its candidate pairs and their
+    labels; sentences without a candidate pair give none, and pairs that cannot fit are counted."""
+    ent_names = ds.features["entities"].feature["label"].names
+    rel_names = ds.features["relations"].feature["label"].names
+    no_relation = schema.relation_labels.index(NO_RELATION)
+    rows = {"input_ids": [], "head_spans": [], "tail_spans": [], "labels": []}
+    lost = 0
+    for words, entities, relations in zip(ds["words"], ds["entities"], ds["relations"]):
+        spans = [(e["start"], e["end"], ent_names[e["label"]]) for e in entities]
+        sentence = reachable_pairs(tokenizer, words, spans, schema, max_length)
+        if sentence is None:
+            continue
+        position = {k: i for i, k in enumerate(sentence.order)}
+        gold = {(position[r["head"]], position[r["tail"]]): schema.relation_labels.index(rel_names[r["label"]])
+                for r in relations if r["head"] in position and r["tail"] in position}
+        lost += sentence.lost
+        for window in sentence.windows(tokenizer, max_length):
+            rows["input_ids"].append(list(window.input_ids))
+            for key, value in window.pair_features().items():
+                rows[key].append(value)
+            rows["labels"].append([gold.get(pair, no_relation) for pair in window.pairs])
+    if lost:
+        log.warning("%s: %d relation candidate(s) longer than max_length=%d were left out", split, lost, max_length)
+    return Dataset.from_dict(rows)

@@ -1,0 +1,143 @@
+"""One task trained with the Hugging Face Trainer, from the composed config to an atomically saved
+checkpoint: the Trainer's arguments, the model and features of each task, and resuming."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from omegaconf import DictConfig
+from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments, set_seed
+
+from ie import distributed
+from ie.data.dataset import IEData
+from ie.encoding.align import PAD_TO_MULTIPLE
+from ie.encoding.markers import ENCODING as RE_ENCODING, WindowCollator, add_marker_tokens
+from ie.errors import ConfigError
+from ie.models import dropout, transfer
+from ie.models.checkpoint import save_checkpoint
+from ie.models.modeling import build_ner_model, build_re_model, load_tokenizer
+from ie.training import run_logs
+from ie.training.dev_metrics import ner_dev_metrics, re_dev_metrics
+from ie.training.features import ner_features, re_features
+from ie.training.resume import last_trainer_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def _per_device_batch(batch_size: int, task: str) -> int:
+    """``batch_size`` is the global batch: under torchrun it is split across the processes, so the
+    same config trains with the same effective batch on one process or several."""
+    world = distributed.world_size()
+    if batch_size % world:
+        raise ConfigError(f"trainer.{task}.batch_size={batch_size} is the global batch; it must divide evenly "
+                         f"among {world} processes")
+    return batch_size // world
+
+
+def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool) -> TrainingArguments:
+    hp, tr = cfg.trainer[task], cfg.trainer
+    return TrainingArguments(
+        output_dir=str(out),
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        full_determinism=tr.full_determinism,
+        learning_rate=hp.learning_rate,
+        num_train_epochs=hp.epochs,
+        max_steps=hp.max_steps,
+        per_device_train_batch_size=_per_device_batch(hp.batch_size, task),
+        per_device_eval_batch_size=hp.eval_batch_size,
+        warmup_steps=hp.warmup,
+        weight_decay=hp.weight_decay,
+        lr_scheduler_type=tr.lr_scheduler,
+        bf16=tr.bf16,
+        # Trainer only allows bf16 without a GPU when told it is on the CPU.
+        use_cpu=bool(tr.use_cpu or not torch.cuda.is_available()),
+        eval_strategy="epoch" if has_dev else "no",
+        save_strategy="epoch",
+        save_total_limit=tr.save_total_limit,
+        load_best_model_at_end=bool(has_dev and tr.select_best),
+        metric_for_best_model="f1" if has_dev else None,
+        greater_is_better=True,
+        logging_strategy="steps",
+        logging_steps=tr.logging_steps,
+        report_to=run_logs.report_to(tr.report_to),
+        disable_tqdm=tr.disable_tqdm,
+        train_sampling_strategy="group_by_length" if tr.group_by_length else "random",
+        length_column_name="length",
+        dataloader_num_workers=0,
+        ddp_backend="gloo" if distributed.world_size() > 1 and not torch.cuda.is_available() else None,
+        ddp_find_unused_parameters=task == "re",  # the RE encoder's pooler is not used
+        # Off: with it on, the Trainer multiplies the loss of any model whose forward takes **kwargs by the
+        # number of processes, expecting the model to divide by a global token count; ours (and BERT's token
+        # classifier) return a plain mean, so gradients and logged losses would double under torchrun.
+        average_tokens_across_devices=False,
+    )
+
+
+def _with_length(ds: Dataset) -> Dataset:
+    return ds.add_column("length", [len(ids) for ids in ds["input_ids"]])
+
+
+def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
+    hp = cfg.trainer.ner
+    set_seed(cfg.seed)
+    tokenizer = load_tokenizer(cfg.model)
+    labels = data.schema.bio_tags
+    model = build_ner_model(cfg.model, labels)
+    transfer.maybe_init(cfg, "ner", model, data.schema)
+    featurize = lambda split: ner_features(data.ner[split], tokenizer, hp.max_length, hp.stride)  # noqa: E731
+    collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=PAD_TO_MULTIPLE)
+    return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize, collator, ner_dev_metrics(labels),
+                stride=hp.stride)
+
+
+def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
+    hp = cfg.trainer.re
+    set_seed(cfg.seed)
+    tokenizer = load_tokenizer(cfg.model)
+    add_marker_tokens(tokenizer, data.schema.entity_labels)
+    labels = data.schema.relation_labels
+    model = build_re_model(cfg.model, labels, len(tokenizer))
+    transfer.maybe_init(cfg, "re", model, data.schema)
+    featurize = lambda split: re_features(data.ner[split], tokenizer, hp.max_length, data.schema, split)  # noqa: E731
+    return _fit(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer, PAD_TO_MULTIPLE),
+                re_dev_metrics(labels), encoding=RE_ENCODING)
+
+
+def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokenizer, featurize, collator,
+         compute_metrics, stride: int = 0, **info) -> Path:
+    """Train with the Trainer (selecting on dev when there is one) and save the checkpoint atomically.
+
+    Under ``resume`` training continues from the last complete Trainer checkpoint. Every process
+    trains; only rank 0 writes the history and the checkpoint, and the others wait for it.
+    """
+    if cfg.trainer.fast_dropout and (cfg.trainer.use_cpu or not torch.cuda.is_available()):
+        dropout.install(model)
+    train_set = _with_length(featurize("train"))
+    dev_set = featurize("dev") if "dev" in data.splits else None
+    out = run_dir / "trainer" / task
+    trainer = Trainer(model=model, args=_arguments(cfg, task, out, dev_set is not None), train_dataset=train_set,
+                      eval_dataset=dev_set, processing_class=tokenizer, data_collator=collator,
+                      compute_metrics=compute_metrics,
+                      callbacks=run_logs.callbacks(cfg.trainer.report_to, run_dir, task))
+    start = last_trainer_checkpoint(out) if cfg.resume else None
+    if cfg.resume:
+        log.info("%s: %s", task, f"resuming from {start}" if start else "no complete checkpoint, starting afresh")
+    trainer.train(resume_from_checkpoint=str(start) if start else None)
+    dest = run_dir / task
+    if distributed.is_main():
+        _write_history(trainer, out / "log_history.json")
+        run_logs.write_epoch_csv(trainer.state.log_history, run_logs.epochs_csv_path(run_dir, task))
+        save_checkpoint(trainer.model, tokenizer, data.schema, dest, task, cfg.trainer[task].max_length, stride,
+                        encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint, **info)
+    distributed.barrier()
+    return dest
+
+
+def _write_history(trainer: Trainer, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(trainer.state.log_history, indent=2), encoding="utf-8")

@@ -1,0 +1,55 @@
+"""A training run, from a composed config to a run folder (:mod:`ie.runs`): the data checked and
+reported, each configured task trained, the test split scored as ``evaluate.py`` scores it, and the
+model card written."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from ie import distributed
+from ie.errors import ConfigError
+from ie.evaluation.card import write_model_card
+from ie.evaluation.outputs import write_evaluation
+from ie.evaluation.scoring import evaluate_run
+from ie.models.checkpoint import INFO_FILE
+from ie.runs import CONFIG_FILE, METRICS_FILE, TASKS
+from ie.training.fit import train_ner, train_re
+from ie.training.prepare import prepare_data
+from ie.training.resume import resumed_config
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> dict:
+    """Train the configured tasks into ``cfg.paths.output_dir``, score them like evaluate.py does and
+    write the model card (``README.md``).
+
+    With ``resume=RUN`` the run continues in RUN with RUN's own config. Under torchrun every process
+    trains; rank 0 alone writes and scores, and the other processes return ``{}``.
+    """
+    if cfg.resume:
+        cfg = resumed_config(cfg)
+    unknown = set(cfg.task.names) - set(TASKS)
+    if unknown or not cfg.task.names:
+        raise ConfigError(f"task.names: expected a non-empty subset of [ner, re], got {list(cfg.task.names)}")
+    run_dir = Path(cfg.paths.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if distributed.is_main() and not cfg.resume:
+        (run_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
+    data = prepare_data(cfg, run_dir)
+    for task, fit in (("ner", train_ner), ("re", train_re)):
+        if task not in cfg.task.names:
+            continue
+        if cfg.resume and (run_dir / task / INFO_FILE).exists():
+            log.info("%s: finished before the interruption, kept: %s", task.upper(), run_dir / task)
+            continue
+        log.info("%s checkpoint: %s", task.upper(), fit(cfg, data, run_dir))
+    if not distributed.is_main():
+        return {}
+    results = evaluate_run(run_dir, split=cfg.evaluate_split, batch_size=cfg.eval_batch_size)
+    write_evaluation(results, run_dir / METRICS_FILE)
+    log.info("model card: %s", write_model_card(run_dir))
+    return results
