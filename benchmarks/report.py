@@ -141,9 +141,9 @@ def optimisations(report: dict) -> list[str]:
         e32, p32 = find(res, corpus, "ours", ["ner", "re"], "fp32"), find(res, corpus, "pipeline", ["ner"], "fp32")
         lean, hf = find(res, corpus, "ours", ["ner", "re"], "bf16"), find(res, corpus, "ours-hf", ["ner", "re"], "bf16")
         if ratio(lean, hf):
-            out.append(f"{corpus}: the lean encoder (ie/models/lean_bert.py) made NER+RE in bf16 {ratio(lean, hf):.2f}x as fast as "
-                       f"the same Predictor on the transformers classes, at {lean['peak_rss_mib']:.0f} MiB peak RSS "
-                       f"instead of {hf['peak_rss_mib']:.0f}.")
+            out.append(f"{corpus}: the lean encoder (ie/models/lean_bert.py) made NER+RE in bf16 "
+                       f"{ratio(lean, hf):.2f}x as fast as the same Predictor on the transformers classes, at "
+                       f"{lean['peak_rss_mib']:.0f} MiB peak RSS instead of {hf['peak_rss_mib']:.0f}.")
         if ratio(o16, o32):
             out.append(f"{corpus}: precision=bf16 made our NER {ratio(o16, o32):.2f}x as fast as fp32 "
                        f"({o16['share_of_peak']:.0%} of the bf16 peak vs {o32['share_of_peak']:.0%} of the fp32 peak).")
@@ -231,8 +231,8 @@ model loaded with dtype=torch.bfloat16 (bf16_weights, as our Predictor's precisi
 against "best bf16" use the faster of the two. Engines: "ours" is the Predictor as loaded by default
 (backend="auto": the lean encoder of ie/models/lean_bert.py), "ours-hf" the same Predictor with
 backend="transformers". GFLOP/s: useful encoder FLOPs (real tokens only, padding left out: our lean encoder
-skips most of it; per layer and sequence of T real tokens 2T(4H^2+2HI) + 4T^2H) over the wall time, as a share of the matmul peak of the same
-precision. Training: steady-state optimizer steps (the first tenth left out) at a fixed step count, less
+skips most of it; per layer and sequence of T real tokens 2T(4H^2+2HI) + 4T^2H) over the wall time, as a
+share of the matmul peak of the same precision. Training: steady-state optimizer steps (the first tenth left out) at a fixed step count, less
 the time spent writing checkpoints (ours writes one per epoch for resume; shown in the JSON as checkpoint_seconds);
 RE samples are sentences with a candidate pair, consumed at the epoch-equivalent rate, whatever one
 training row is (a pair or a sentence). The runs measured: --run is the main seeds job (python train.py: four

@@ -40,6 +40,8 @@ class DataConfig:
     # Read a corpus annotated in another schema: `schema` is then the target schema, and the source's
     # labels are mapped to it (or dropped) before validation.
     label_map: Optional[LabelMapConfig] = None
+    # How raw text becomes sentences and words (ie/data/text.py); stored in the checkpoints for the Predictor.
+    segmenter: str = "spacy"
 
 
 @dataclass
@@ -53,6 +55,8 @@ class ModelConfig:
     init_from: Optional[str] = None
     # What the RE classifier reads for a candidate pair, by name (ie/models/pairs.py); stored in the checkpoint.
     pair_representation: str = "markers_between_max"
+    # Word shapes (case) as token types for an uncased encoder, by scheme name (ie/encoding/shapes.py); null: none.
+    word_shapes: Optional[str] = None
 
 
 @dataclass

@@ -31,7 +31,7 @@ def parse_split_options(options: Sequence[str], doc_ids: Sequence[str]) -> dict[
     return {name: ids for name, ids in resolve_splits(doc_ids, splits, "--split").items() if ids or name != "rest"}
 
 
-def check_folder(folder: Path, schema_path: Path | None, split_options: Sequence[str]) -> int:
+def check_folder(folder: Path, schema_path: Path | None, split_options: Sequence[str], segmenter: str = "spacy") -> int:
     """Print the problems and per-split counts of a brat folder; 1 if any error was found."""
     from ie.data.brat import read_folder
     from ie.data.schema import Schema, SchemaError
@@ -43,7 +43,7 @@ def check_folder(folder: Path, schema_path: Path | None, split_options: Sequence
                           "(for example --schema seeds/schema.json)")
     schema = Schema.load(schema_path or folder / "schema.json")
     splits = parse_split_options(split_options, [doc.id for doc in docs])
-    problems = [p for doc in docs for p in validate_document(doc, schema)[0]]
+    problems = [p for doc in docs for p in validate_document(doc, schema, segmenter=segmenter)[0]]
     problems += overlap_problems({d.id: d.text for d in docs}, splits, {d.id: d.source for d in docs})
     for problem in problems:
         print(problem, file=sys.stderr)
@@ -69,9 +69,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="a split and its document ids (repeatable); a split without ids takes every "
                              "document the others do not name. Counts are printed per split and the same "
                              "text in two splits is an error. Example: --split test=004_8167059eeef70516")
+    parser.add_argument("--segmenter", default="spacy", help="how text becomes words, as data.segmenter "
+                        "(spacy, spacy_keep_hyphens): an annotation must start and end at word boundaries")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an expected error")
     args = parser.parse_args(argv)
-    return guarded("ie.validate", lambda: check_folder(args.folder, args.schema, args.split), args.debug)
+    return guarded("ie.validate", lambda: check_folder(args.folder, args.schema, args.split, args.segmenter),
+                   args.debug)
 
 
 if __name__ == "__main__":

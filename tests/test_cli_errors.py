@@ -74,7 +74,8 @@ def test_train_py(bad):
         "data": (base + [f"data.path={bad / 'brat'}"], ["a.ann:1: error: unknown entity label 'CITY'"]),
         "schema": (base + [f"data.schema={bad / 'none.json'}"], ["none.json: schema file not found"]),
         "encoder": (base + [f"model.name_or_path={bad / 'no_encoder'}"], ["model.name_or_path=", "no_encoder"]),
-        "checkpoint to start from": (base + [f"model.init_from={bad / 'empty'}"], ["model.init_from=", "no ner/ checkpoint"]),
+        "checkpoint to start from": (base + [f"model.init_from={bad / 'empty'}"],
+                                     ["model.init_from=", "no ner/ checkpoint"]),
         "run to resume": (["train.py", f"resume={bad / 'empty'}"], ["resume=", "not a run folder"]),
     })
     misspelt = run(["train.py", "trainer.ner.learning_rat=1e-4"])  # Hydra's own one-line compose error
@@ -114,7 +115,8 @@ def test_ie_predict(bad, run_dir):
 def test_ie_validate(bad):
     check_all("ie.validate", {
         "folder": (["-m", "ie.validate", str(bad / "nowhere")], ["nowhere: data folder not found"]),
-        "schema": (["-m", "ie.validate", str(bad / "no_schema")], ["no_schema/schema.json: no schema file", "--schema"]),
+        "schema": (["-m", "ie.validate", str(bad / "no_schema")],
+                   ["no_schema/schema.json: no schema file", "--schema"]),
         "annotation line": (["-m", "ie.validate", str(bad / "unparsable")], ["b.ann:1: expected 'LABEL START END'"]),
         "split": (["-m", "ie.validate", str(SEEDS), "--split", "test=zzz"], ["--split.test: unknown document 'zzz'"]),
     })
@@ -125,7 +127,8 @@ def test_ie_validate(bad):
 def test_ie_card(bad):
     check_all("ie.card", {
         "run": (["-m", "ie.card", str(bad / "empty")], ["not a run folder"]),
-        "damaged checkpoint file": (["-m", "ie.card", str(bad / "damaged_run")], ["damaged_run/re/ie.json: not valid JSON"]),
+        "damaged checkpoint file": (["-m", "ie.card", str(bad / "damaged_run")],
+                                    ["damaged_run/re/ie.json: not valid JSON"]),
     })
 
 
@@ -143,7 +146,8 @@ def test_a_full_traceback_on_request(bad):
 
 
 @pytest.mark.parametrize("backend", ["lean", "transformers"])
-@pytest.mark.parametrize("damage", ["truncated weights", "empty weights", "config.json", "tokenizer.json", "schema.json"])
+@pytest.mark.parametrize("damage", ["truncated weights", "empty weights", "config.json", "tokenizer.json",
+                                    "schema.json"])
 def test_a_damaged_checkpoint_is_a_checkpoint_error_naming_the_file(run_dir, tmp_path, backend, damage):
     run = tmp_path / "run"
     shutil.copytree(run_dir, run)

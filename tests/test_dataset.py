@@ -71,13 +71,13 @@ def test_a_new_format_is_one_reader_and_one_entry(monkeypatch, schema, tmp_path)
     from ie.data.problems import ValidationError
     from ie.errors import ConfigError
 
-    def read_tsv(path, schema, warnings, label_map):  # one "id<TAB>text<TAB>label<TAB>start<TAB>end" per line
+    def read_tsv(path, schema, warnings, label_map, segmenter):  # "id<TAB>text<TAB>label<TAB>start<TAB>end" lines
         records = {}
         for n, line in enumerate(open(path, encoding="utf-8"), start=1):
             doc_id, text, label, start, end = line.rstrip("\n").split("\t")
             entity = E("T1", label, int(start), int(end), text[int(start):int(end)], n)
             records[doc_id] = document_records(Document(doc_id, text, [entity], source=f"{path}:{n}"), schema,
-                                               warnings=warnings, label_map=label_map)
+                                               warnings=warnings, label_map=label_map, segmenter=segmenter)
         return records
 
     monkeypatch.setitem(readers.READERS, "tsv", read_tsv)

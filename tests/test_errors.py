@@ -62,3 +62,24 @@ def test_error_analysis_covers_what_the_run_predicted(schema):
     del r["pred_entities"], r["pred_relations"]
     assert set(error_analysis(schema, [r])) == {"relations"}
     assert set(error_analysis(schema, [r])["relations"]) == {"gold_entities"}
+
+
+def test_breakdown_counts_what_became_of_every_gold_entity_and_relation(schema):
+    from ie.evaluation.error_analysis import breakdown
+
+    gold = [(0, 2, "PER"), (3, 5, "PER"), (6, 7, "LOC"), (8, 9, "DATE")]
+    pred = [(0, 2, "PER"), (3, 5, "ORG"), (6, 8, "LOC"), (2, 3, "EVENT")]
+    gold_rels = [(0, 1, "met_with")]
+    rows = [row(gold, pred, gold_rels, pred_relations=[], gold_entity_relations=[(0, 1, "met_with")])]
+    result = breakdown(schema, rows)
+    ents = result["entities"]
+    assert ents["PER"] == {"correct": 1, "wrong boundary": 0, "wrong type": 1, "wrong boundary and type": 0,
+                           "missed": 0, "spurious": 0}
+    assert ents["LOC"]["wrong boundary"] == 1 and ents["DATE"]["missed"] == 1 and ents["EVENT"]["spurious"] == 1
+    # with gold entities the relation is found; end to end its second argument was typed ORG
+    assert result["relations"]["gold_entities"]["met_with"]["correct"] == 1
+    assert result["relations"]["end_to_end"]["met_with"]["argument wrong"] == 1
+    both_right = row([(0, 2, "PER"), (3, 5, "PER")], [(0, 2, "PER"), (3, 5, "PER")], gold_rels,
+                     pred_relations=[], gold_entity_relations=[])
+    missed = breakdown(schema, [both_right])["relations"]
+    assert missed["end_to_end"]["met_with"]["missed"] == 1 and missed["gold_entities"]["met_with"]["missed"] == 1

@@ -52,7 +52,8 @@ def _tiny_re_model(representation: str = "markers_between_max"):
 
 
 def _batch():
-    return {"input_ids": torch.tensor([[1, 5, 6, 7, 8, 9, 10, 2]]), "attention_mask": torch.ones(1, 8, dtype=torch.long),
+    return {"input_ids": torch.tensor([[1, 5, 6, 7, 8, 9, 10, 2]]),
+            "attention_mask": torch.ones(1, 8, dtype=torch.long),
             "pair_rows": torch.tensor([0, 0]), "head_spans": torch.tensor([[1, 3], [5, 7]]),
             "tail_spans": torch.tensor([[5, 7], [1, 3]])}
 

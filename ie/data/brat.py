@@ -14,6 +14,7 @@ from ie.data.label_map import LabelMap
 from ie.data.problems import ValidationError
 from ie.data.records import SentenceRecord, document_records
 from ie.data.schema import Schema
+from ie.data.text import DEFAULT_SEGMENTER
 from ie.errors import IEError
 
 
@@ -125,13 +126,14 @@ def write_document(doc: Document, folder: str | Path) -> Path:
     return ann
 
 
-def read_records(folder: str | Path, schema: Schema, warnings: list | None = None,
-                 label_map: LabelMap | None = None) -> dict[str, list[SentenceRecord]]:
+def read_records(folder: str | Path, schema: Schema, warnings: list | None = None, label_map: LabelMap | None = None,
+                 segmenter: str = DEFAULT_SEGMENTER) -> dict[str, list[SentenceRecord]]:
     """All documents of a brat folder as validated records; every error of every file is reported."""
     records, problems = {}, []
     for doc in read_folder(folder):
         try:
-            records[doc.id] = document_records(doc, schema, warnings=warnings, label_map=label_map)
+            records[doc.id] = document_records(doc, schema, warnings=warnings, label_map=label_map,
+                                               segmenter=segmenter)
         except ValidationError as error:
             problems += error.problems
     if problems:

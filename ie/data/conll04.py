@@ -57,8 +57,9 @@ def item_record(item: dict, source: str, index: int, schema: Schema, warnings: l
 
 
 def read_records(folder: str | Path, schema: Schema, warnings: list | None = None,
-                         label_map: LabelMap | None = None) -> dict[str, list[SentenceRecord]]:
-    """The train/dev/test files of ``folder``; every problem of every item is reported together.
+                 label_map: LabelMap | None = None, segmenter: str | None = None) -> dict[str, list[SentenceRecord]]:
+    """The train/dev/test files of ``folder``; every problem of every item is reported together. The
+    benchmark's own tokens are kept, so ``segmenter`` does not apply.
 
     Line numbers in problems count entities first, then relations, within the item (1-based).
     """

@@ -10,6 +10,7 @@ from ie.data.label_map import LabelMap
 from ie.data.readers import load_records
 from ie.data.records import SentenceRecord
 from ie.data.schema import Schema
+from ie.data.text import DEFAULT_SEGMENTER
 
 
 def load_corpus(data_cfg, schema: Schema, warnings: list | None = None, label_report: dict | None = None
@@ -19,7 +20,8 @@ def load_corpus(data_cfg, schema: Schema, warnings: list | None = None, label_re
     target schema and the map's counts (:meth:`LabelMap.summary`) go to ``label_report["label_map"]``
     when given."""
     label_map = LabelMap.from_config(data_cfg.get("label_map"), schema)
-    records = load_records(data_cfg.format, data_cfg.path, schema, warnings, label_map)
+    records = load_records(data_cfg.format, data_cfg.path, schema, warnings, label_map,
+                           data_cfg.get("segmenter", DEFAULT_SEGMENTER))
     if label_map is not None and label_report is not None:
         label_report["label_map"] = label_map.summary()
     records, splits = apply_data_config(records, data_cfg)

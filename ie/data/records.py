@@ -18,7 +18,7 @@ from ie.data.documents import Document
 from ie.data.label_map import LabelMap
 from ie.data.problems import ValidationError
 from ie.data.schema import Schema
-from ie.data.text import Sentence, split_sentences
+from ie.data.text import DEFAULT_SEGMENTER, Sentence, split_sentences
 from ie.data.validate import validate_document
 
 
@@ -40,8 +40,9 @@ class SentenceRecord:
 
 def document_records(doc: Document, schema: Schema, sentences: Sequence[Sentence] | None = None,
                      edge_punctuation: str = "error", warnings: list | None = None,
-                     expect_annotations: bool = True, label_map: LabelMap | None = None) -> list[SentenceRecord]:
-    """Segment (unless pre-tokenised ``sentences`` are given) and validate one document; raises
+                     expect_annotations: bool = True, label_map: LabelMap | None = None,
+                     segmenter: str = DEFAULT_SEGMENTER) -> list[SentenceRecord]:
+    """Segment with ``segmenter`` (unless pre-tokenised ``sentences`` are given) and validate one document; raises
     :class:`ValidationError` on any error and appends warnings to ``warnings`` when given.
 
     With ``label_map`` the document's labels are mapped to ``schema`` (the target) first, so the
@@ -49,7 +50,7 @@ def document_records(doc: Document, schema: Schema, sentences: Sequence[Sentence
     mapping_problems = []
     if label_map is not None:
         doc, mapping_problems = label_map.apply(doc)
-    sentences = split_sentences(doc.text) if sentences is None else sentences
+    sentences = split_sentences(doc.text, segmenter) if sentences is None else sentences
     problems, spans = validate_document(doc, schema, sentences, edge_punctuation, expect_annotations)
     problems = mapping_problems + problems
     errors = [p for p in problems if p.severity == "error"]

@@ -4,6 +4,13 @@ spaCy's rule-based English tokenizer and sentencizer do the work (no model downl
 are treated as hard sentence boundaries first: in news text a headline, dateline or byline rarely
 ends with punctuation, and letting it run into the next paragraph would create cross-paragraph
 "sentences" that no annotator meant.
+
+Segmenters, by name (``data.segmenter``, stored in every checkpoint so the Predictor reads text into the
+words its model was trained on): ``spacy`` is spaCy's English rules as they are, which cut a hyphenated
+word into three ("Issyk-Kul" -> "Issyk", "-", "Kul"), so a tagger can read one name as two;
+``spacy_keep_hyphens`` keeps a word with a hyphen between letters or digits whole ("Issyk-Kul",
+"Russian-Kazakhstan", "co-chairman", "5-year"). An annotation boundary inside such a word is then not at
+a word boundary, which validation reports.
 """
 
 from __future__ import annotations
@@ -12,6 +19,11 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
+
+from ie.errors import ConfigError
+
+SEGMENTERS = ("spacy", "spacy_keep_hyphens")
+DEFAULT_SEGMENTER = "spacy"
 
 
 @dataclass(frozen=True)
@@ -31,23 +43,37 @@ class Sentence:
 _LINE = re.compile(r"[^\r\n]+")
 
 
-@lru_cache(maxsize=1)
-def _nlp():
+def check_segmenter(segmenter: str) -> str:
+    if segmenter not in SEGMENTERS:
+        raise ConfigError(f"data.segmenter: unknown segmenter '{segmenter}' (known: {', '.join(SEGMENTERS)})")
+    return segmenter
+
+
+@lru_cache(maxsize=len(SEGMENTERS))
+def _nlp(segmenter: str):
     import spacy
+    from spacy.lang.char_classes import ALPHA, HYPHENS
+    from spacy.util import compile_infix_regex
 
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
     # A 1 MB article is a legitimate input; spaCy's default guard (1,000,000 chars) is for memory of
     # parsers we do not run.
     nlp.max_length = 10**8
+    if segmenter == "spacy_keep_hyphens":
+        hyphen = r"(?<=[{a}0-9])(?:{h})(?=[{a}])".format(a=ALPHA, h=HYPHENS)  # spaCy's rule, as it writes it
+        if hyphen not in nlp.Defaults.infixes:
+            raise RuntimeError("spaCy's English infix rules changed: the hyphen rule to drop is not among them")
+        nlp.tokenizer.infix_finditer = compile_infix_regex([p for p in nlp.Defaults.infixes if p != hyphen]).finditer
     return nlp
 
 
-def split_sentences(text: str) -> list[Sentence]:
+def split_sentences(text: str, segmenter: str = DEFAULT_SEGMENTER) -> list[Sentence]:
     """Sentences of ``text`` with their word tokens; offsets index into ``text`` unchanged."""
+    nlp = _nlp(check_segmenter(segmenter))
     sentences: list[Sentence] = []
     for line in _LINE.finditer(text):
-        doc = _nlp()(line.group())
+        doc = nlp(line.group())
         base = line.start()
         for sent in doc.sents:
             tokens = tuple(

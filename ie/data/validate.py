@@ -15,7 +15,7 @@ from typing import Iterable, Mapping, Sequence
 from ie.data.documents import Document
 from ie.data.problems import Problem
 from ie.data.schema import Schema
-from ie.data.text import Sentence, SpanLocator, WordSpan, split_sentences
+from ie.data.text import DEFAULT_SEGMENTER, Sentence, SpanLocator, WordSpan, split_sentences
 
 _EDGE_PUNCT = set(" \t\r\n.,;:!?\"'“”‘’«»()[]{}")
 
@@ -25,14 +25,15 @@ def _is_punctuation(token: str) -> bool:
 
 
 def validate_document(doc: Document, schema: Schema, sentences: Sequence[Sentence] | None = None,
-                      edge_punctuation: str = "error", expect_annotations: bool = True
-                      ) -> tuple[list[Problem], dict[str, WordSpan]]:
+                      edge_punctuation: str = "error", expect_annotations: bool = True,
+                      segmenter: str = DEFAULT_SEGMENTER) -> tuple[list[Problem], dict[str, WordSpan]]:
     """Problems in one document, and the word span of every entity that could be located.
 
     ``edge_punctuation``: severity for a span whose first or last word is only punctuation ("U.S."
     is fine, "Lipetsk ," is not); published benchmarks that contain such spans use "warning".
     ``expect_annotations``: warn about a text with no annotation at all (a forgotten ``.ann``); off
-    for benchmark sentences, where entity-free sentences are part of the data.
+    for benchmark sentences, where entity-free sentences are part of the data. ``segmenter`` makes the
+    words when ``sentences`` is not given (:mod:`ie.data.text`).
     """
     path = doc.source or doc.id
     problems: list[Problem] = []
@@ -41,7 +42,7 @@ def validate_document(doc: Document, schema: Schema, sentences: Sequence[Sentenc
     elif expect_annotations and not doc.entities and not doc.relations:
         problems.append(Problem(path, None, "no annotations (an unannotated text trains the model that nothing "
                                             "in it is an entity)", "warning"))
-    sentences = split_sentences(doc.text) if sentences is None else sentences
+    sentences = split_sentences(doc.text, segmenter) if sentences is None else sentences
     spans = _locate_entities(doc, schema, sentences, edge_punctuation, problems)
     problems += _overlaps(doc, spans, path)
     problems += _relation_problems(doc, schema, spans, path)

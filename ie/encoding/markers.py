@@ -108,6 +108,7 @@ class MarkedWindow:
     input_ids: tuple[int, ...]
     markers: dict[int, tuple[int, int]]  # entity index -> positions of its opening and closing marker
     pairs: tuple[tuple[int, int], ...]  # (head, tail) entity indices scored in this window
+    word_ids: tuple[int | None, ...] = ()  # sentence word index per position, None for special tokens and markers
 
     def pair_features(self) -> dict:
         return {"head_spans": [list(self.markers[h]) for h, _ in self.pairs],
@@ -123,17 +124,21 @@ def _encode_window(tokenizer, pieces: WordPieces, spans: Sequence[Span], lo: int
     for k in inside:  # outer mentions open first and close last, so nested ones stay well formed
         opens.setdefault(spans[k][0], []).append(k)
         closes.setdefault(spans[k][1] - 1, []).append(k)
-    ids, markers = list(prefix), {}
+    ids, words, markers = list(prefix), [None] * len(prefix), {}
     for w in range(lo, hi):
         for k in sorted(opens.get(w, ()), key=lambda k: -spans[k][1]):
             markers[k] = (len(ids), -1)
             ids.append(tokenizer.convert_tokens_to_ids(f"<e:{spans[k][2]}>"))
+            words.append(None)
         ids.extend(pieces.pieces[w])
+        words.extend([w] * len(pieces.pieces[w]))
         for k in sorted(closes.get(w, ()), key=lambda k: -spans[k][0]):
             markers[k] = (markers[k][0], len(ids))
             ids.append(tokenizer.convert_tokens_to_ids(f"</e:{spans[k][2]}>"))
+            words.append(None)
     ids.extend(suffix)
-    return MarkedWindow(tuple(ids), markers, tuple(pairs))
+    words.extend([None] * len(suffix))
+    return MarkedWindow(tuple(ids), markers, tuple(pairs), tuple(words))
 
 
 def encode_sentence(tokenizer, pieces: WordPieces, spans: Sequence[Span], pairs: Sequence[tuple[int, int]],
@@ -197,13 +202,15 @@ def reachable_pairs(tokenizer, words: Sequence[str], entities: Sequence[tuple], 
 
 def collate_windows(rows: Sequence[dict], pad_id: int, multiple: int = 1) -> dict[str, torch.Tensor]:
     """Pad windows into a batch (width rounded up to ``multiple``) and flatten their pairs: ``pair_rows[p]``
-    is the batch row of pair ``p``. Rows carry ``input_ids``, ``head_spans``, ``tail_spans`` and, in
-    training, per-pair ``labels``."""
+    is the batch row of pair ``p``. Rows carry ``input_ids``, ``head_spans``, ``tail_spans``, with word
+    shapes ``token_type_ids`` and, in training, per-pair ``labels``."""
     ids, mask = pad_ids([r["input_ids"] for r in rows], pad_id, multiple)
     batch = {"input_ids": ids, "attention_mask": mask,
              "pair_rows": torch.tensor([i for i, r in enumerate(rows) for _ in r["head_spans"]], dtype=torch.long),
              "head_spans": torch.tensor([s for r in rows for s in r["head_spans"]], dtype=torch.long).view(-1, 2),
              "tail_spans": torch.tensor([s for r in rows for s in r["tail_spans"]], dtype=torch.long).view(-1, 2)}
+    if "token_type_ids" in rows[0]:
+        batch["token_type_ids"] = pad_ids([r["token_type_ids"] for r in rows], 0, multiple)[0]
     if "labels" in rows[0]:
         batch["labels"] = torch.tensor([label for r in rows for label in r["labels"]], dtype=torch.long)
     return batch

@@ -24,6 +24,7 @@ from ie.data.schema import Schema
 from ie.errors import ConfigError
 from ie.evaluation.bootstrap import paired_bootstrap
 from ie.evaluation.compare_report import comparison_markdown
+from ie.evaluation.error_analysis import breakdown
 from ie.evaluation.metrics import Counts, add_counts, scores_from_counts
 from ie.evaluation.outputs import write_json
 from ie.evaluation.plots import f1_per_type
@@ -47,6 +48,7 @@ class Run:
     config: dict[str, str]  # flattened resolved config
     schema: Schema
     counts: KeyedCounts
+    errors: dict = field(default_factory=dict)  # error_analysis.breakdown of its predictions
 
     @property
     def seed(self) -> int:
@@ -94,7 +96,7 @@ def load_run(path: Path, split: str, batch_size: int = 32) -> Run:
     schema = Schema.load(cfg.data.schema)
     _, rows = read_predictions(preds)
     counts = {(row["doc_id"], row["sent_index"]): sentence_counts(schema, row) for row in rows}
-    return Run(path, flatten(OmegaConf.to_container(cfg, resolve=True)), schema, counts)
+    return Run(path, flatten(OmegaConf.to_container(cfg, resolve=True)), schema, counts, breakdown(schema, rows))
 
 
 def group_runs(runs: Sequence[Run]) -> list[Group]:
@@ -149,7 +151,23 @@ def summarize(group: Group) -> dict:
             entry["per_fold_f1"] = _mean_std([scores_from_counts(_totals(r.counts, metric), labels)["micro"]["f1"]
                                               for r in group.runs])
         out["metrics"][metric] = entry
+    out["errors"] = _mean_breakdown([run.errors for run in group.runs], len(replicates))
     return out
+
+
+def _mean_breakdown(tables: Sequence[dict], replicates: int) -> dict:
+    """The runs' error breakdowns added up (folds of a seed cover each sentence once) and divided by the
+    number of replicates: the outcome counts of one pass over the test sentences, averaged over seeds."""
+    def add(into: dict, node: dict) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                add(into.setdefault(key, {}), value)
+            else:
+                into[key] = into.get(key, 0) + value / replicates
+    total: dict = {}
+    for table in tables:
+        add(total, table)
+    return total
 
 
 def _sentence_array(group: Group, metric: str, keys: Sequence[tuple]) -> np.ndarray:

@@ -75,6 +75,42 @@ def comparison_markdown(result: dict, images: Sequence[str] = ()) -> str:
         image = f"f1_per_type_{metric.replace('.', '_')}.png"
         if image in images:
             lines += [f"![{metric}]({image})", ""]
+    lines += _error_sections(result)
     lines += ["## Runs", ""] + [f"- {name}: " + ", ".join(f"`{r}`" for r in g["runs"])
                                 for name, g in result["groups"].items()]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _outcome_table(per_type: dict, rows_of: Sequence[tuple[str, dict]]) -> str:
+    outcomes = list(next(iter(per_type.values())))
+    rows = [[name] + [f"{sum(t[o] for t in table.values()):.1f}" for o in outcomes] for name, table in rows_of]
+    return table(["config"] + outcomes, rows, markdown=True)
+
+
+def _type_table(per_type: dict) -> str:
+    outcomes = list(next(iter(per_type.values())))
+    return table(["type"] + outcomes, [[t] + [f"{row[o]:.1f}" for o in outcomes] for t, row in per_type.items()],
+                 markdown=True)
+
+
+def _error_sections(result: dict) -> list[str]:
+    """What became of the gold entities and relations (ie.evaluation.error_analysis.breakdown), one pass
+    over the test sentences averaged over seeds: every group's totals, and the baseline's per type."""
+    groups = [(n, g["errors"]) for n, g in result["groups"].items() if g.get("errors")]
+    if not groups:
+        return []
+    base = result["groups"][result["baseline"]].get("errors", {})
+    lines = ["## Error breakdown", "", "Every gold entity and relation counted once by what became of it; "
+             "*spurious* predictions overlap no gold. Mean over seeds of one pass over the test sentences.", ""]
+    if "entities" in base:
+        lines += ["Entities:", "", _outcome_table(base["entities"], [(n, e["entities"]) for n, e in groups
+                                                                        if "entities" in e]), "",
+                  f"Entities per type, {result['baseline']}:", "", _type_table(base["entities"]), ""]
+    for setting in base.get("relations", {}):
+        title = setting.replace("_", " ")
+        lines += [f"Relations, {title}:", "",
+                  _outcome_table(base["relations"][setting], [(n, e["relations"][setting]) for n, e in groups
+                                                              if setting in e.get("relations", {})]), "",
+                  f"Relations per type, {title}, {result['baseline']}:", "",
+                  _type_table(base["relations"][setting]), ""]
+    return lines

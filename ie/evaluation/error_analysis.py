@@ -146,3 +146,59 @@ def error_analysis(schema: Schema, rows: Sequence[dict]) -> dict:
         if rows and key in rows[0]:
             out.setdefault("relations", {})[setting] = relation_errors(schema, rows, setting)
     return out
+
+
+ENTITY_OUTCOMES = ("correct", "wrong boundary", "wrong type", "wrong boundary and type", "missed")
+RELATION_OUTCOMES = ("correct", "argument wrong", "label or direction wrong", "missed")
+
+
+def _entity_breakdown(rows: Sequence[dict], labels: list[str]) -> dict:
+    table = {label: {**{k: 0 for k in ENTITY_OUTCOMES}, "spurious": 0} for label in labels}
+    for row in rows:
+        gold = {tuple(e[:3]) for e in row["gold_entities"]}
+        pred = {tuple(e[:3]) for e in row["pred_entities"]}
+        for ent in gold:
+            table[ent[2]]["correct" if ent in pred else (_entity_kind(ent, list(pred))[0] or "missed")] += 1
+        for ent in pred - gold:
+            if not _entity_kind(ent, list(gold))[0]:
+                table[ent[2]]["spurious"] += 1
+    return table
+
+
+def _relation_breakdown(schema: Schema, rows: Sequence[dict], setting: str) -> dict:
+    ents_key, rels_key = ("gold_entities", "gold_entity_relations") if setting == "gold_entities" \
+        else ("pred_entities", "pred_relations")
+    labels = schema.relation_labels[1:]
+    table = {label: {**{k: 0 for k in RELATION_OUTCOMES}, "spurious": 0} for label in labels}
+
+    def keyed(ents, rels):
+        return {relation_tuple(None, tuple(ents[h][:3]), tuple(ents[t][:3]), label, schema.relation(label).symmetric)
+                for h, t, label, *_ in rels}
+
+    for row in rows:
+        found = {tuple(e[:3]) for e in row[ents_key]}
+        gold, pred = keyed(row["gold_entities"], row["gold_relations"]), keyed(row[ents_key], row[rels_key])
+        pred_pairs = {frozenset([k[1:4], k[4:7]]) for k in pred}
+        gold_pairs = {frozenset([k[1:4], k[4:7]]) for k in gold}
+        for key in gold:
+            head, tail = key[1:4], key[4:7]
+            outcome = ("correct" if key in pred else "argument wrong" if head not in found or tail not in found
+                       else "label or direction wrong" if frozenset([head, tail]) in pred_pairs else "missed")
+            table[key[-1]][outcome] += 1
+        for key in pred:
+            if frozenset([key[1:4], key[4:7]]) not in gold_pairs:
+                table[key[-1]]["spurious"] += 1
+    return table
+
+
+def breakdown(schema: Schema, rows: Sequence[dict]) -> dict:
+    """What became of every gold entity (correct, wrong boundary, wrong type, both, missed) and every gold
+    relation (correct, an argument not found exactly, the label or direction wrong, missed), per type, and
+    how many predictions overlap no gold at all (spurious): the counts that say which error to fix first."""
+    out: dict = {}
+    if rows and "pred_entities" in rows[0]:
+        out["entities"] = _entity_breakdown(rows, schema.entity_labels)
+    for setting, key in (("gold_entities", "gold_entity_relations"), ("end_to_end", "pred_relations")):
+        if rows and key in rows[0]:
+            out.setdefault("relations", {})[setting] = _relation_breakdown(schema, rows, setting)
+    return out

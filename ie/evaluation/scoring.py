@@ -85,7 +85,8 @@ def score_predictions(schema: Schema, header: dict, rows: Sequence[dict]) -> dic
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", batch_size: int = 32, precision: str = "fp32",
-                 device: str = "cpu", write: bool = True, decoding: str = DEFAULT_DECODING, backend: str = "auto") -> dict:
+                 device: str = "cpu", write: bool = True, decoding: str = DEFAULT_DECODING,
+                 backend: str = "auto") -> dict:
     """Predict ``split`` with the run's checkpoints and score it; with ``write``, keep the per-sentence
     predictions in the run folder for comparisons and cross-validation."""
     schema, header, rows = predict_split(run_dir, split, batch_size, precision, device, decoding, backend)

@@ -19,6 +19,7 @@ from typing import Sequence
 import torch
 
 from ie.data.schema import Schema
+from ie.data.text import DEFAULT_SEGMENTER, check_segmenter
 from ie.encoding.markers import ENCODING as RE_ENCODING
 from ie.errors import ConfigError
 from ie.models import lean_bert
@@ -91,7 +92,17 @@ def load_run(run_dir: str | Path, tasks: Sequence[str], precision: str, backend:
         if diffs:
             raise CheckpointError(f"{run_dir}: NER and RE checkpoints were trained on different schemas: "
                                   + "; ".join(diffs))
+    segmenters = {segmenter_of(task.info) for task in loaded.values()}
+    if len(segmenters) > 1:
+        raise CheckpointError(f"{run_dir}: NER and RE checkpoints read text with different segmenters "
+                              f"{sorted(segmenters)}")
     return loaded
+
+
+def segmenter_of(info: CheckpointInfo) -> str:
+    """How the checkpoint's training text became words; checkpoints from before it was recorded used the
+    default."""
+    return check_segmenter(info.extra.get("segmenter", DEFAULT_SEGMENTER))
 
 
 def _load_task(path: Path, task: str, dtype: torch.dtype, backend: str) -> LoadedTask:

@@ -25,8 +25,9 @@ from typing import Sequence
 import torch
 
 from ie.data.schema import NO_RELATION, Schema
-from ie.data.text import split_sentences
+from ie.data.text import DEFAULT_SEGMENTER, check_segmenter, split_sentences
 from ie.encoding.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, pad_ids
+from ie.encoding import shapes
 from ie.encoding.markers import collate_windows, reachable_pairs
 from ie.errors import ConfigError
 from ie.inference import loading
@@ -51,7 +52,9 @@ class Predictor:
     def __init__(self, schema: Schema, ner_model=None, ner_tokenizer=None, re_model=None, re_tokenizer=None,
                  ner_max_length: int = 256, ner_stride: int = 32, re_max_length: int = 256,
                  device: str = "cpu", precision: str = "fp32", max_chars: int | None = DEFAULT_MAX_CHARS,
-                 decoding: str = DEFAULT_DECODING, max_batch_tokens: int | None = None):
+                 decoding: str = DEFAULT_DECODING, max_batch_tokens: int | None = None,
+                 ner_word_shapes: str | None = None, re_word_shapes: str | None = None,
+                 segmenter: str = DEFAULT_SEGMENTER):
         loading.dtype_of(precision)
         if ner_model is None and re_model is None:
             raise ConfigError("a Predictor needs an NER model, an RE model or both")
@@ -61,6 +64,7 @@ class Predictor:
         if max_batch_tokens < 1:
             raise ConfigError(f"max_batch_tokens must be >= 1, got {max_batch_tokens}")
         self.schema = schema
+        self.segmenter = check_segmenter(segmenter)  # how text becomes sentences and words (ie.data.text)
         self.device = torch.device(device)
         self.precision = precision
         self.decoding = check_decoding(decoding)
@@ -72,6 +76,10 @@ class Predictor:
         self.re_model = re_model.to(self.device).eval() if re_model is not None else None
         self.ner_tokenizer, self.re_tokenizer = ner_tokenizer, re_tokenizer
         self.ner_max_length, self.ner_stride, self.re_max_length = ner_max_length, ner_stride, re_max_length
+        # the word shape scheme each model was trained with (ie.encoding.shapes), None: no shapes
+        self.word_shapes = {"ner": ner_word_shapes, "re": re_word_shapes}
+        for scheme in filter(None, self.word_shapes.values()):
+            shapes.scheme(scheme)
         if ner_model is not None:
             self._ner_labels = [ner_model.config.id2label[i] for i in range(ner_model.config.num_labels)]
         if re_model is not None:
@@ -99,11 +107,13 @@ class Predictor:
         if "ner" in loaded:
             ner = loaded["ner"]
             kwargs.update(ner_model=ner.model, ner_tokenizer=ner.tokenizer, ner_max_length=ner.info.max_length,
-                          ner_stride=ner.info.stride)
+                          ner_stride=ner.info.stride, ner_word_shapes=ner.info.extra.get("word_shapes"))
         if "re" in loaded:
-            kwargs.update(re_model=loaded["re"].model, re_tokenizer=loaded["re"].tokenizer,
-                          re_max_length=loaded["re"].info.max_length)
-        return cls(loading.schema_of(loaded), **kwargs)
+            rel = loaded["re"]
+            kwargs.update(re_model=rel.model, re_tokenizer=rel.tokenizer, re_max_length=rel.info.max_length,
+                          re_word_shapes=rel.info.extra.get("word_shapes"))
+        segmenter = loading.segmenter_of(next(iter(loaded.values())).info)
+        return cls(loading.schema_of(loaded), segmenter=segmenter, **kwargs)
 
     def _autocast(self, task: str):
         """bf16 autocast around a transformers model; lean models carry their precision themselves."""
@@ -122,14 +132,14 @@ class Predictor:
         window that owns the word, decoded as ``self.decoding`` says (see :mod:`ie.inference.decoding`)."""
         if self.ner_model is None:
             raise RuntimeError("this Predictor was loaded without an NER checkpoint; it cannot find entities")
-        jobs = []  # (sentence index, window)
+        jobs = []  # (sentence index, window, token types or None)
         with self._tokenizer_lock:
             pieces = WordPieces.many(self.ner_tokenizer, sentences)
             for s, words in enumerate(sentences):
                 if words:
                     for window in encode_windows(self.ner_tokenizer, words, self.ner_max_length, self.ner_stride,
                                                  pieces[s]):
-                        jobs.append((s, window))
+                        jobs.append((s, window, self._token_types("ner", words, window.word_ids)))
         # One row per word of all sentences; each window writes the rows of the words it owns.
         offsets = [0]
         for words in sentences:
@@ -139,12 +149,15 @@ class Predictor:
         jobs.sort(key=lambda job: len(job[1].input_ids))
         pad_id = self.ner_tokenizer.pad_token_id or 0
         with torch.inference_mode(), self._autocast("ner"):
-            lengths = [len(w.input_ids) for _, w in jobs]
+            lengths = [len(w.input_ids) for _, w, _ in jobs]
             for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "NER"):
-                ids, mask = pad_ids([w.input_ids for _, w in batch], pad_id, PAD_TO_MULTIPLE)
-                logits = self.ner_model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                ids, mask = pad_ids([w.input_ids for _, w, _ in batch], pad_id, PAD_TO_MULTIPLE)
+                inputs = {"input_ids": ids, "attention_mask": mask}
+                if self.word_shapes["ner"]:
+                    inputs["token_type_ids"] = pad_ids([types for _, _, types in batch], 0, PAD_TO_MULTIPLE)[0]
+                logits = self.ner_model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
                 rows, positions, targets = [], [], []
-                for row, (s, window) in enumerate(batch):
+                for row, (s, window, _) in enumerate(batch):
                     for w, pos in window.owned_first_subwords():
                         rows.append(row)
                         positions.append(pos)
@@ -180,18 +193,20 @@ class Predictor:
                     log.warning("sentence %d: %d candidate pair(s) lie further apart than the RE window "
                                 "(max_length=%d subwords) and were not scored", s, sentence.lost, self.re_max_length)
                 for window in sentence.windows(self.re_tokenizer, self.re_max_length):
-                    jobs.append((s, sentence.order, window))
+                    features = {"input_ids": window.input_ids, **window.pair_features()}
+                    if self.word_shapes["re"]:
+                        features["token_type_ids"] = self._token_types("re", words, window.word_ids)
+                    jobs.append((s, sentence.order, window, features))
         results: list[list[WordRelation]] = [[] for _ in sentences]
         jobs.sort(key=lambda job: len(job[2].input_ids))
         pad_id = self.re_tokenizer.pad_token_id or 0
         with torch.inference_mode(), self._autocast("re"):
-            lengths = [len(w.input_ids) for _, _, w in jobs]
+            lengths = [len(w.input_ids) for _, _, w, _ in jobs]
             for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "RE"):
-                inputs = collate_windows([{"input_ids": w.input_ids, **w.pair_features()} for _, _, w in batch],
-                                         pad_id, PAD_TO_MULTIPLE)
+                inputs = collate_windows([features for *_, features in batch], pad_id, PAD_TO_MULTIPLE)
                 logits = self.re_model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
                 best = logits.float().softmax(-1).max(-1)
-                pairs = [(s, order[h], order[t]) for s, order, w in batch for h, t in w.pairs]
+                pairs = [(s, order[h], order[t]) for s, order, w, _ in batch for h, t in w.pairs]
                 for (s, h, t), index, score in zip(pairs, best.indices.tolist(), best.values.tolist()):
                     label = self._re_labels[index]
                     if label != NO_RELATION:
@@ -199,6 +214,11 @@ class Predictor:
         for rels in results:
             rels.sort()
         return results
+
+    def _token_types(self, task: str, words: Sequence[str], word_ids: Sequence[int | None]) -> list[int] | None:
+        """The word shapes of a window's positions, for a model trained with them (else None)."""
+        scheme = self.word_shapes[task]
+        return shapes.token_types(word_ids, shapes.word_shapes(words, scheme)) if scheme else None
 
     # --- text API ---------------------------------------------------------------------------------
     def __call__(self, text: str) -> Prediction:
@@ -216,7 +236,7 @@ class Predictor:
         out_relations: list[list[Relation]] = [[] for _ in texts]
         # Sentences go through the models a chunk at a time, so memory stays flat however many texts come
         # in one call; within a chunk they are length-sorted into batches.
-        flat = ((d, sent) for d, text in enumerate(texts) for sent in split_sentences(text))
+        flat = ((d, sent) for d, text in enumerate(texts) for sent in split_sentences(text, self.segmenter))
         while chunk := list(islice(flat, SENTENCES_PER_CHUNK)):
             words = [[tok.text for tok in sent.tokens] for _, sent in chunk]
             ents = self.tag_words(words, batch_size)

@@ -158,13 +158,14 @@ class LeanBert(nn.Module):
         self.attention_norm = layers("attention_norm", _LayerNorm, eps)
         self.output_norm = layers("output_norm", _LayerNorm, eps)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Hidden states ``[batch, length, hidden]`` in fp32; positions the mask leaves out hold zeros."""
-        rows, x = self.packed(input_ids, attention_mask)
+        rows, x = self.packed(input_ids, attention_mask, token_type_ids)
         return unpack(x, rows, input_ids.shape)
 
-    def packed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+    def packed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+               token_type_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(rows, hidden)``: the flat index (``b * length + t``) of every real token, and the hidden
         states of those tokens in that order, followed by filler rows up to :func:`bucket` rows.
 
@@ -184,7 +185,9 @@ class LeanBert(nn.Module):
         # filler rows re-read token 0: computed like any row, never scattered back
         gather = F.pad(rows, (0, bucket(real) - real))
         # the order of the sums is transformers' own (word + token type, then position): same rounding
-        x = self.word_embeddings(input_ids.reshape(-1)[gather]).float() + self.token_type_embeddings.weight[0].float()
+        types = (self.token_type_embeddings.weight[0] if token_type_ids is None
+                 else self.token_type_embeddings(token_type_ids.reshape(-1)[gather]))
+        x = self.word_embeddings(input_ids.reshape(-1)[gather]).float() + types.float()
         x = self.embedding_norm(x + self.position_embeddings(gather % length).float())
         mask = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
         for k in range(len(self.qkv)):
@@ -237,9 +240,9 @@ class LeanTokenClassifier(nn.Module):
                     setattr(module, name, _fixed(param.data.to(dtype)))
         return self
 
-    def forward(self, input_ids, attention_mask=None) -> Output:
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> Output:
         """Logits ``[batch, length, labels]``; zeros where the mask leaves a position out."""
-        rows, hidden = self.encoder.packed(input_ids, attention_mask)
+        rows, hidden = self.encoder.packed(input_ids, attention_mask, token_type_ids)
         return Output(unpack(self.classifier(hidden.to(self.classifier.weight.dtype)), rows, input_ids.shape))
 
 
@@ -250,8 +253,9 @@ class LeanPairClassifier(LeanTokenClassifier):
         super().__init__(config, w)
         self.pairs = pairs.of_config(config)
 
-    def forward(self, input_ids, attention_mask=None, pair_rows=None, head_spans=None, tail_spans=None) -> Output:
-        hidden = self.encoder(input_ids, attention_mask).to(self.classifier.weight.dtype)
+    def forward(self, input_ids, attention_mask=None, pair_rows=None, head_spans=None, tail_spans=None,
+                token_type_ids=None) -> Output:
+        hidden = self.encoder(input_ids, attention_mask, token_type_ids).to(self.classifier.weight.dtype)
         vectors = self.pairs.vectors(hidden, pair_rows, head_spans, tail_spans)
         # bucketed like the encoder's rows (see bucket): the pair count differs from batch to batch
         return Output(self.classifier(F.pad(vectors, (0, 0, 0, bucket(len(vectors)) - len(vectors))))[:len(vectors)])

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import torch
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForTokenClassification, AutoTokenizer, PreTrainedModel
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from ie.encoding import shapes
 from ie.errors import ConfigError
 from ie.models import pairs
 
@@ -62,8 +64,9 @@ class MarkerRelationModel(PreTrainedModel):
         self.encoder.set_input_embeddings(value)
 
     def forward(self, input_ids=None, attention_mask=None, pair_rows=None, head_spans=None, tail_spans=None,
-                labels=None, **_):
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                labels=None, token_type_ids=None, **_):
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
         pair = self.pairs.vectors(hidden, pair_rows, head_spans, tail_spans)
         logits = self.classifier(self.dropout(pair))
         loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
@@ -97,11 +100,31 @@ def _encoder_config(model_cfg, labels: list[str]):
     return config
 
 
+def enable_word_shapes(model: nn.Module, scheme: str) -> None:
+    """Token type embeddings grown to one row per shape class of ``scheme`` (:mod:`ie.encoding.shapes`),
+    every row a copy of the pretrained row 0, so training starts from the pretrained encoder exactly."""
+    _, classes = shapes.scheme(scheme)
+    encoder = model.base_model
+    table = getattr(getattr(encoder, "embeddings", None), "token_type_embeddings", None)
+    if table is None:
+        raise ConfigError(f"model.word_shapes={scheme}: {type(encoder).__name__} has no token type embeddings "
+                          "to carry word shapes")
+    grown = nn.Embedding(classes, table.embedding_dim)
+    with torch.no_grad():
+        grown.weight.copy_(table.weight[:1].expand(classes, -1))
+    encoder.embeddings.token_type_embeddings = grown
+    model.config.type_vocab_size = encoder.config.type_vocab_size = classes
+
+
 def build_ner_model(model_cfg, labels: list[str]):
     config = _encoder_config(model_cfg, labels)
     if model_cfg.from_scratch:
-        return AutoModelForTokenClassification.from_config(config)
-    return AutoModelForTokenClassification.from_pretrained(model_cfg.name_or_path, config=config)
+        model = AutoModelForTokenClassification.from_config(config)
+    else:
+        model = AutoModelForTokenClassification.from_pretrained(model_cfg.name_or_path, config=config)
+    if model_cfg.word_shapes:
+        enable_word_shapes(model, model_cfg.word_shapes)
+    return model
 
 
 def build_re_model(model_cfg, labels: list[str], vocab_size: int) -> MarkerRelationModel:
@@ -115,4 +138,6 @@ def build_re_model(model_cfg, labels: list[str], vocab_size: int) -> MarkerRelat
     model = MarkerRelationModel(config, encoder=encoder)
     model.config.architectures = [MarkerRelationModel.__name__]
     model.resize_token_embeddings(vocab_size)
+    if model_cfg.word_shapes:
+        enable_word_shapes(model, model_cfg.word_shapes)
     return model

@@ -10,28 +10,35 @@ from datasets import Dataset
 from ie.data.schema import NO_RELATION
 from ie.encoding.align import encode_windows, first_subword_labels
 from ie.encoding.markers import reachable_pairs
+from ie.encoding.shapes import token_types, word_shapes as shapes_of
 
 log = logging.getLogger(__name__)
 
 
-def ner_features(ds: Dataset, tokenizer, max_length: int, stride: int) -> Dataset:
-    """One row per encoder window; labels on first subwords only."""
-    rows = {"input_ids": [], "labels": []}
+def ner_features(ds: Dataset, tokenizer, max_length: int, stride: int, word_shapes: str | None = None) -> Dataset:
+    """One row per encoder window; labels on first subwords only; with ``word_shapes`` (a scheme of
+    :mod:`ie.encoding.shapes`), each position's word shape as its token type."""
+    rows = {"input_ids": [], "labels": [], **({"token_type_ids": []} if word_shapes else {})}
     for words, tags in zip(ds["words"], ds["ner_tags"]):
+        shapes = shapes_of(words, word_shapes) if word_shapes else None
         for window in encode_windows(tokenizer, words, max_length, stride):
             rows["input_ids"].append(list(window.input_ids))
             rows["labels"].append(first_subword_labels(window, tags))
+            if shapes is not None:
+                rows["token_type_ids"].append(token_types(window.word_ids, shapes))
     rows["attention_mask"] = [[1] * len(ids) for ids in rows["input_ids"]]
     return Dataset.from_dict(rows)
 
 
-def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = "") -> Dataset:
+def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = "", word_shapes: str | None = None
+                ) -> Dataset:
     """One row per marked window (usually one per sentence) with all its candidate pairs and their
     labels; sentences without a candidate pair give none, and pairs that cannot fit are counted."""
     ent_names = ds.features["entities"].feature["label"].names
     rel_names = ds.features["relations"].feature["label"].names
     no_relation = schema.relation_labels.index(NO_RELATION)
-    rows = {"input_ids": [], "head_spans": [], "tail_spans": [], "labels": []}
+    rows = {"input_ids": [], "head_spans": [], "tail_spans": [], "labels": [],
+            **({"token_type_ids": []} if word_shapes else {})}
     lost = 0
     for words, entities, relations in zip(ds["words"], ds["entities"], ds["relations"]):
         spans = [(e["start"], e["end"], ent_names[e["label"]]) for e in entities]
@@ -42,8 +49,11 @@ def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = ""
         gold = {(position[r["head"]], position[r["tail"]]): schema.relation_labels.index(rel_names[r["label"]])
                 for r in relations if r["head"] in position and r["tail"] in position}
         lost += sentence.lost
+        shapes = shapes_of(words, word_shapes) if word_shapes else None
         for window in sentence.windows(tokenizer, max_length):
             rows["input_ids"].append(list(window.input_ids))
+            if shapes is not None:
+                rows["token_type_ids"].append(token_types(window.word_ids, shapes))
             for key, value in window.pair_features().items():
                 rows[key].append(value)
             rows["labels"].append([gold.get(pair, no_relation) for pair in window.pairs])

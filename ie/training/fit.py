@@ -89,7 +89,8 @@ def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     labels = data.schema.bio_tags
     model = build_ner_model(cfg.model, labels)
     transfer.maybe_init(cfg, "ner", model, data.schema)
-    featurize = lambda split: ner_features(data.ner[split], tokenizer, hp.max_length, hp.stride)  # noqa: E731
+    featurize = lambda split: ner_features(data.ner[split], tokenizer, hp.max_length, hp.stride,  # noqa: E731
+                                           cfg.model.word_shapes)
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=PAD_TO_MULTIPLE)
     return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize, collator, ner_dev_metrics(labels),
                 stride=hp.stride)
@@ -103,7 +104,8 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     labels = data.schema.relation_labels
     model = build_re_model(cfg.model, labels, len(tokenizer))
     transfer.maybe_init(cfg, "re", model, data.schema)
-    featurize = lambda split: re_features(data.ner[split], tokenizer, hp.max_length, data.schema, split)  # noqa: E731
+    featurize = lambda split: re_features(data.ner[split], tokenizer, hp.max_length, data.schema, split,  # noqa: E731
+                                          cfg.model.word_shapes)
     return _fit(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer, PAD_TO_MULTIPLE),
                 re_dev_metrics(labels), encoding=RE_ENCODING)
 
@@ -132,6 +134,9 @@ def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokeniz
     if distributed.is_main():
         _write_history(trainer, out / "log_history.json")
         run_logs.write_epoch_csv(trainer.state.log_history, run_logs.epochs_csv_path(run_dir, task))
+        if cfg.model.word_shapes:  # the Predictor gives the model the shapes it was trained with
+            info["word_shapes"] = cfg.model.word_shapes
+        info["segmenter"] = cfg.data.segmenter  # and reads raw text into the words it was trained on
         save_checkpoint(trainer.model, tokenizer, data.schema, dest, task, cfg.trainer[task].max_length, stride,
                         encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint, **info)
     distributed.barrier()

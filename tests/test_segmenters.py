@@ -1,0 +1,59 @@
+"""Segmenters: how raw text becomes words, chosen by ``data.segmenter`` and stored in the checkpoints, so
+the Predictor reads text into the words its model was trained on."""
+
+import json
+import shutil
+
+import pytest
+
+from ie.config import DataConfig
+from ie.data.text import DEFAULT_SEGMENTER, split_sentences
+from ie.errors import ConfigError
+from ie.inference.predictor import Predictor
+from ie.models.checkpoint import CheckpointError
+from ie.validate import main as validate_main
+from tests.conftest import SEEDS
+
+TEXT = "The Issyk-Kul forum of the Russian-Kazakhstan Business Council met on 5-year plans. Mr. Li spoke."
+
+
+def words(segmenter):
+    return [t.text for s in split_sentences(TEXT, segmenter) for t in s.tokens]
+
+
+def test_hyphenated_words_stay_whole_only_with_the_keep_hyphens_segmenter():
+    assert words("spacy")[:4] == ["The", "Issyk", "-", "Kul"]
+    kept = words("spacy_keep_hyphens")
+    assert {"Issyk-Kul", "Russian-Kazakhstan", "5-year", "Mr.", "Li"} <= set(kept) and "-" not in kept
+    assert DataConfig().segmenter == DEFAULT_SEGMENTER  # the config's default is the code's
+    with pytest.raises(ConfigError, match=r"data.segmenter: unknown segmenter 'nltk' \(known: spacy, spacy_keep"):
+        split_sentences(TEXT, "nltk")
+
+
+def test_the_seed_annotations_fit_the_words_of_either_segmenter(capsys):
+    for segmenter in ("spacy", "spacy_keep_hyphens"):
+        assert validate_main([str(SEEDS), "--segmenter", segmenter]) == 0
+    assert "0 error(s)" in capsys.readouterr().out
+
+
+def _with_segmenter(run_dir, tmp_path, ner: str, re: str):
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run)
+    for task, segmenter in (("ner", ner), ("re", re)):
+        info = json.loads((run / task / "ie.json").read_text())
+        (run / task / "ie.json").write_text(json.dumps({**info, "segmenter": segmenter}))
+    return run
+
+
+def test_the_predictor_reads_text_with_the_checkpoints_segmenter(run_dir, tmp_path):
+    assert Predictor.from_pretrained(run_dir).segmenter == "spacy"  # as recorded by training
+    run = _with_segmenter(run_dir, tmp_path, "spacy_keep_hyphens", "spacy_keep_hyphens")
+    predictor = Predictor.from_pretrained(run)
+    assert predictor.segmenter == "spacy_keep_hyphens"
+    starts = {t.start for s in split_sentences(TEXT, "spacy_keep_hyphens") for t in s.tokens}
+    assert all(e.start in starts for e in predictor(TEXT).entities)
+
+
+def test_checkpoints_that_read_text_differently_are_refused(run_dir, tmp_path):
+    with pytest.raises(CheckpointError, match="different segmenters"):
+        Predictor.from_pretrained(_with_segmenter(run_dir, tmp_path, "spacy", "spacy_keep_hyphens"))
