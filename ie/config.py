@@ -102,6 +102,17 @@ class PathsConfig:
 
 
 @dataclass
+class PretrainConfig:
+    """A run trained first, once, whose checkpoints start this run's models (``model.init_from``): built
+    under ``cache_dir/<key>`` and reused by every run with the same data, schema, encoder and settings."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    seed: int = 42
+    cache_dir: str = "${paths.models_dir}/pretrained"
+
+
+@dataclass
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -115,6 +126,11 @@ class TrainConfig:
     # A run folder to continue: its saved config.yaml is used, finished tasks are kept and the
     # unfinished one restarts from its last complete Trainer checkpoint.
     resume: Optional[str] = None
+    # Pre-training (configs/pretrain/), built once and cached; its checkpoints become model.init_from.
+    pretrain: Optional[PretrainConfig] = None
+    # A run with no test split (evaluate_split absent): the compare.json whose baseline group estimates
+    # this recipe, quoted in the model card as the estimate it is.
+    estimate: Optional[str] = None
 
 
 @dataclass

@@ -5,6 +5,7 @@ command finds one (a path, ``latest``, or every run below a sweep folder).
     RUN/ner/, RUN/re/        the checkpoints (either may be absent)
     RUN/metrics.json         the test-split scores written at the end of training
     RUN/predictions_<split>.jsonl   per-sentence gold and predictions, what every score is made from
+    RUN/README.md            the model card, written last
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ie.errors import ConfigError, IEError
 TASKS = ("ner", "re")
 CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.json"
+CARD_FILE = "README.md"  # the model card
 
 
 class RunError(IEError, ValueError):
@@ -34,13 +36,15 @@ def is_run(path: str | Path) -> bool:
 
 
 def resolve_run(run: str | Path, models_dir: str | Path) -> Path:
-    """A run folder; ``latest`` is the most recently finished run (one with ``metrics.json``)."""
+    """A run folder; ``latest`` is the most recently finished run (the newest model card, the last
+    thing a run writes; a final run trained on every document has no ``metrics.json``)."""
     if str(run) == "latest":
-        runs = sorted(Path(models_dir).glob(f"**/{METRICS_FILE}"), key=lambda p: p.stat().st_mtime)
-        if not runs:
-            raise RunNotFoundError(f"run=latest: no finished run ({METRICS_FILE}) under {models_dir}; train one "
-                                   "with train.py or give run=<folder>")
-        return runs[-1].parent
+        cards = sorted((p for p in Path(models_dir).glob(f"**/{CARD_FILE}") if is_run(p.parent)),
+                       key=lambda p: p.stat().st_mtime)
+        if not cards:
+            raise RunNotFoundError(f"run=latest: no finished run (with its {CARD_FILE}) under {models_dir}; "
+                                   "train one with train.py or give run=<folder>")
+        return cards[-1].parent
     path = Path(run)
     if not is_run(path):
         raise RunNotFoundError(f"run={run}: not a run folder (needs {CONFIG_FILE} and ner/ or re/)")

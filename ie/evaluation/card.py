@@ -18,10 +18,12 @@ from ie.data.corpus import load_corpus
 from ie.data.records import fingerprint
 from ie.data.schema import Schema
 from ie.errors import IEError
+from ie.evaluation.compare import flatten
 from ie.models.checkpoint import CheckpointInfo, read_checkpoint_info, read_json
-from ie.runs import CONFIG_FILE, METRICS_FILE, TASKS, RunNotFoundError
+from ie.runs import CARD_FILE, CONFIG_FILE, METRICS_FILE, TASKS, RunNotFoundError
 
-CARD_FILE = "README.md"
+# What may differ between a final run and the cross-validation that estimates its recipe.
+ESTIMATE_MAY_DIFFER = ("data.splits", "data.folds", "data.fold", "evaluate_split", "estimate", "run_name")
 
 
 def _checkpoints(run_dir: Path) -> dict[str, CheckpointInfo]:
@@ -67,8 +69,35 @@ def _strict(scores: dict | None) -> dict | None:
     return scores.get("strict", scores if "micro" in scores else None)
 
 
-def _metrics_section(metrics: dict | None, run_dir: Path) -> list[str]:
+def _estimate_section(cfg) -> list[str]:
+    """For a run with no test split: the cross-validation figures of its recipe (``estimate``: a
+    compare.json whose baseline group is that recipe), labelled as the estimate they are."""
+    path = Path(cfg.estimate)
+    if not path.is_file():
+        return [f"No test split, and the estimate `{path}` (`estimate`) was not found."]
+    result = json.loads(path.read_text(encoding="utf-8"))
+    group = result["groups"][result["baseline"]]
+    ours = flatten(OmegaConf.to_container(cfg, resolve=True))
+    differs = sorted(k for k, v in group.get("config", {}).items()
+                     if not k.startswith(ESTIMATE_MAY_DIFFER) and ours.get(k, "-") != v)
+    lines = [f"This run trained on every document of its data, so it has no test split of its own. **Estimate** "
+             f"from `{path}`: cross-validation of the same recipe (group `{result['baseline']}`, seeds "
+             f"{', '.join(map(str, group['seeds']))}, folds pooled), not a test of this model."
+             + (f" The recipe there differs from this run's in: {', '.join(differs)}." if differs else ""), "",
+             "| metric (strict micro) | P | R | F1 | macro F1 |", "|---|---:|---:|---:|---:|"]
+    for metric, name in (("ner.strict", "NER"), ("re.gold_entities.strict", "RE, gold entities"),
+                         ("re.end_to_end.strict", "RE, end to end")):
+        m = group["metrics"].get(metric)
+        if m:
+            lines.append(f"| {name} | " + " | ".join(f"{m[k]['mean']:.3f} ± {m[k]['std']:.3f}"
+                                                     for k in ("precision", "recall", "f1", "macro_f1")) + " |")
+    return lines
+
+
+def _metrics_section(metrics: dict | None, run_dir: Path, cfg=None) -> list[str]:
     if metrics is None:
+        if cfg is not None and cfg.get("estimate"):
+            return _estimate_section(cfg)
         return ["No `metrics.json` in this run folder."]
     reports = [f"`{name}`" for name in ("metrics.md", "metrics.html") if (run_dir / name).is_file()]
     lines = [f"Split `{metrics.get('split')}` ({metrics.get('sentences')} sentences of "
@@ -134,8 +163,9 @@ def _limits_section(encoder: dict, metrics: dict | None) -> list[str]:
             "- Relations are found only between entities of the same sentence, and only for pairs whose "
             "entity types fit a relation signature; pairs further apart than the RE window are not scored.",
             "- Entities do not nest or overlap; each is one contiguous span.",
-            f"- The test split is {len(metrics.get('documents', [])) if metrics else '?'} document(s): "
-            "the figures above are indicative only."]
+            (f"- The test split is {len(metrics.get('documents', []))} document(s): the figures above are "
+             "indicative only." if metrics else "- No test split: the figures above, if any, are an estimate "
+             "from cross-validation of the same recipe, not a test of this model.")]
 
 
 def model_card(run_dir: str | Path) -> str:
@@ -155,7 +185,7 @@ def model_card(run_dir: str | Path) -> str:
              "## What it extracts", "", *_schema_section(schema, infos),
              "", "## Encoder", "", *_encoder_section(cfg, infos, encoder),
              "", "## Training data", "", *_data_section(cfg, schema, fingerprints),
-             "", "## Evaluation", "", *_metrics_section(metrics, run_dir),
+             "", "## Evaluation", "", *_metrics_section(metrics, run_dir, cfg),
              "", "## How to use it", "", *_usage_section(run_dir),
              "", "## Known limits", "", *_limits_section(encoder, metrics),
              "", "## Resolved config", "", "```yaml", OmegaConf.to_yaml(cfg).rstrip(), "```", ""]

@@ -99,12 +99,13 @@ def load_run(path: Path, split: str, batch_size: int = 32) -> Run:
     return Run(path, flatten(OmegaConf.to_container(cfg, resolve=True)), schema, counts, breakdown(schema, rows))
 
 
+def identity(run: Run) -> tuple:
+    """What a run learned from: its flattened config without seed, fold, names and paths."""
+    return tuple(sorted((k, v) for k, v in run.config.items() if k not in NOT_CONFIG and not k.startswith("paths.")))
+
+
 def group_runs(runs: Sequence[Run]) -> list[Group]:
     """Group by config (ignoring seed, fold and paths); name groups by the keys that tell them apart."""
-    def identity(run: Run) -> tuple:
-        return tuple(sorted((k, v) for k, v in run.config.items()
-                            if k not in NOT_CONFIG and not k.startswith("paths.")))
-
     keyed: dict[tuple, list[Run]] = {}
     for run in runs:
         keyed.setdefault(identity(run), []).append(run)
@@ -139,7 +140,8 @@ def summarize(group: Group) -> dict:
     schema = group.runs[0].schema
     replicates = group.replicates()
     out: dict = {"runs": [str(r.path) for r in group.runs], "seeds": sorted(replicates),
-                 "folds": sorted({r.fold for r in group.runs if r.fold is not None}), "metrics": {}}
+                 "folds": sorted({r.fold for r in group.runs if r.fold is not None}), "metrics": {},
+                 "config": dict(identity(group.runs[0]))}
     for metric in metrics_of(group):
         labels = labels_of(schema, metric)
         scores = [scores_from_counts(_totals(rep, metric), labels) for rep in replicates.values()]

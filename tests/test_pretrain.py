@@ -1,0 +1,76 @@
+"""Pre-training built once and reused (pretrain=conll04), and a final run on every document whose model
+card quotes the cross-validation estimate of its recipe."""
+
+import json
+import logging
+
+from tests.conftest import ROOT, TINY, compose_config
+
+CONLL = ROOT / "data" / "conll04"
+
+
+def small_conll04(folder):
+    for split in ("train", "dev", "test"):
+        items = json.loads((CONLL / f"conll04_{split}.json").read_text())
+        (folder / f"conll04_{split}.json").write_text(json.dumps(items[:12]))
+    return folder
+
+
+def run_with_pretraining(tmp_path, name, *extra):
+    from ie.training.train import train
+
+    small = tmp_path / "conll04_small"
+    if not small.exists():
+        small.mkdir()
+        small_conll04(small)
+    cfg = compose_config("train", TINY + ["pretrain=conll04", f"pretrain.data.path={small}",
+                                          f"pretrain.cache_dir={tmp_path / 'cache'}", "pretrain.trainer.ner.epochs=1",
+                                          "pretrain.trainer.re.epochs=1", "pretrain.trainer.report_to=[]",
+                                          "trainer.report_to=[]", f"paths.output_dir={tmp_path / name}", *extra])
+    train(cfg)
+    return tmp_path / name
+
+
+def keys(tmp_path):
+    return sorted(p.name for p in (tmp_path / "cache").iterdir() if p.is_dir())
+
+
+def test_pretraining_is_built_once_per_key_and_reused(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="ie.training.pretrain")
+    first = run_with_pretraining(tmp_path, "first")
+    (key,) = keys(tmp_path)
+    built = (tmp_path / "cache" / key / "metrics.json").stat().st_mtime_ns
+    second = run_with_pretraining(tmp_path, "second")
+    assert keys(tmp_path) == [key] and (tmp_path / "cache" / key / "metrics.json").stat().st_mtime_ns == built
+    messages = [r.message for r in caplog.records]
+    assert sum("building" in m for m in messages) == 1 and any("reusing" in m for m in messages)
+    for run in (first, second):  # each run records where its models started, in its config and its card
+        folder = tmp_path / "cache" / key
+        assert f"init_from: {folder}" in (run / "config.yaml").read_text()
+        assert f"initialised from the checkpoints of run `{folder}`" in (run / "README.md").read_text()
+    (tmp_path / "cache" / key / "metrics.json").unlink()  # as if a build was killed before its end
+    run_with_pretraining(tmp_path, "third", "pretrain.seed=7")  # another setting: another key
+    assert len(keys(tmp_path)) == 2 and key in keys(tmp_path)
+    run_with_pretraining(tmp_path, "fourth")  # the unfinished build is built again, not reused
+    assert sum("building" in r.message for r in caplog.records) == 3
+    assert (tmp_path / "cache" / key / "metrics.json").is_file()
+
+
+def test_a_final_run_trains_on_every_document_and_its_card_quotes_the_estimate(tmp_path):
+    from ie.training.train import train
+
+    estimate = tmp_path / "compare.json"
+    stat = {"mean": 0.75, "std": 0.02, "n": 3, "values": [0.73, 0.75, 0.77]}
+    metrics = {k: stat for k in ("precision", "recall", "f1", "macro_f1")}
+    estimate.write_text(json.dumps({"split": "test", "baseline": "recipe", "groups": {"recipe": {
+        "seeds": [1, 2, 3], "metrics": {"ner.strict": metrics},
+        "config": {"model.word_shapes": "case", "data.folds": "5", "trainer.ner.epochs": "1.0"}}}}))
+    out = tmp_path / "final"
+    cfg = compose_config("train", TINY + ["experiment=seeds_final", f"estimate={estimate}", f"paths.output_dir={out}",
+                                          "trainer.report_to=[]"])
+    assert train(cfg) == {} and not (out / "metrics.json").exists()
+    report = json.loads((out / "data_report.json").read_text())
+    assert list(report["splits"]) == ["train"] and report["splits"]["train"]["documents"] == 5
+    card = (out / "README.md").read_text()
+    assert "**Estimate**" in card and "| NER | 0.750 ± 0.020 |" in card and "not a test of this model" in card
+    assert "differs from this run's in: model.word_shapes" in card and "data.folds" not in card.split("differs")[1]
