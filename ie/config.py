@@ -42,6 +42,9 @@ class DataConfig:
     label_map: Optional[LabelMapConfig] = None
     # How raw text becomes sentences and words (ie/data/text.py); stored in the checkpoints for the Predictor.
     segmenter: str = "spacy"
+    # Training only: copies of each training document with every entity mention swapped for another of the
+    # same type from the training split (ie/data/augment.py); 0: none.
+    mention_replacement: int = 0
 
 
 @dataclass

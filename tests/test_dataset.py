@@ -90,3 +90,23 @@ def test_a_new_format_is_one_reader_and_one_entry(monkeypatch, schema, tmp_path)
         load_corpus(cfg, schema)
     with pytest.raises(ConfigError, match=r"data.format: unknown format 'xml' \(known: brat, conll04, tsv\)"):
         readers.load_records("xml", tmp_path, schema)
+
+
+def test_mention_replacement_swaps_mentions_of_a_type_and_keeps_relations(schema):
+    import random
+
+    from ie.data.augment import mention_inventory, mention_replacement, replace_mentions
+
+    recs = records(schema)
+    first = recs["d1"][0]
+    inventory = {"ROLE": [("Deputy", "Prime", "Minister")], "PER": [("Sherali", "Kabir")], "LOC": [("Khujand",)]}
+    new = replace_mentions(first, inventory, random.Random(0), "d1~mr1")
+    assert new.words[:6] == ["Deputy", "Prime", "Minister", "Sherali", "Kabir", "met"]
+    assert [new.words[s:e] for s, e, _ in new.entities] == [["Deputy", "Prime", "Minister"], ["Sherali", "Kabir"],
+                                                             ["Sherali", "Kabir"], ["Khujand"]]
+    assert [lab for *_, lab in new.entities] == [lab for *_, lab in first.entities]
+    assert new.relations == first.relations and new.word_ends[0] == len("Deputy")
+    assert mention_inventory(recs["d1"])["LOC"] == [("Dushanbe",), ("Lipetsk",)]
+    copies = mention_replacement(recs, ["d1"], 2, seed=1)
+    assert list(copies) == ["d1~mr1", "d1~mr2"] and copies == mention_replacement(recs, ["d1"], 2, seed=1)
+    build_datasets({**recs, **copies}, schema, {"train": None})  # the copies are valid records

@@ -82,8 +82,12 @@ def write_predictions(path: str | Path, header: dict, rows: Sequence[dict]) -> P
 
 def read_predictions(path: str | Path) -> tuple[dict, list[dict]]:
     """The header and the sentence records of a predictions file; a damaged line is an error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{path}: no predictions file; make it with evaluate.py run={path.parent} "
+                       f"split={path.stem.removeprefix('predictions_')}")
     records = []
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError as err:

@@ -11,6 +11,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from ie import distributed
+from ie.data.augment import mention_replacement
 from ie.data.corpus import load_corpus
 from ie.data.dataset import IEData, build_datasets
 from ie.data.problems import ValidationError
@@ -30,6 +31,9 @@ def load_data(cfg: DictConfig, warnings: list | None = None, label_report: dict 
     schema = Schema.load(cfg.data.schema)
     warnings = [] if warnings is None else warnings
     records, splits = load_corpus(cfg.data, schema, warnings, label_report)
+    if cfg.data.mention_replacement and "train" in splits:
+        copies = mention_replacement(records, splits["train"], cfg.data.mention_replacement, cfg.seed)
+        records, splits = {**records, **copies}, {**splits, "train": splits["train"] + list(copies)}
     contents = {doc_id: "\n".join(" ".join(r.words) for r in recs) for doc_id, recs in records.items()}
     problems = overlap_problems(contents, splits)
     errors = [p for p in problems if p.severity == "error"]
