@@ -70,6 +70,9 @@ class TaskHParams:
     eval_batch_size: int = 64
     max_length: int = 256  # subwords per encoder window
     stride: int = 32  # subwords of context shared by consecutive windows of a long sentence
+    # NER: up to this many subwords of the sentence before and of the one after (same document) around a
+    # sentence's window, as context without labels; stored in the checkpoint. 0: the sentence alone.
+    context: int = 0
     warmup: float = 0.1  # fraction of training steps
     weight_decay: float = 0.01
     max_steps: int = -1  # > 0 overrides epochs (debugging)

@@ -135,8 +135,12 @@ def owners(windows: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def encode_windows(tokenizer, words: Sequence[str], max_length: int, stride: int,
-                   pieces: WordPieces | None = None) -> list[Window]:
-    """Encoder inputs covering every word of ``words`` (one window when it fits)."""
+                   pieces: WordPieces | None = None, left: Sequence[int] = (), right: Sequence[int] = ()
+                   ) -> list[Window]:
+    """Encoder inputs covering every word of ``words`` (one window when it fits). ``left`` and ``right``
+    are subwords of the text around the sentence (:func:`neighbour_context`): when the sentence fits one
+    window, as much of them as the window has room for goes around it, as context without words (no
+    label is read there), half the room each side unless one side needs less."""
     pieces = pieces or WordPieces(tokenizer, words)
     prefix, suffix = special_tokens(tokenizer)
     budget = window_budget(tokenizer, max_length)
@@ -145,16 +149,35 @@ def encode_windows(tokenizer, words: Sequence[str], max_length: int, stride: int
     # A single word longer than the window keeps its first subwords: its label lives on the first.
     capped = [p[:budget] for p in pieces.pieces]
     spans = plan_windows([len(p) for p in capped], budget, min(stride, budget - 1))
+    before, after = [], []
+    if len(spans) == 1 and (left or right):
+        room = budget - sum(len(p) for p in capped)
+        take_right = min(len(right), max(room // 2, room - len(left)))
+        take_left = min(len(left), room - take_right)
+        before, after = list(left[len(left) - take_left:]), list(right[:take_right])
     result = []
     for (a, b), (lo, hi) in zip(spans, owners(spans)):
-        ids, wids = list(prefix), [None] * len(prefix)
+        ids, wids = list(prefix) + before, [None] * (len(prefix) + len(before))
         for w in range(a, b):
             ids.extend(capped[w])
             wids.extend([w] * len(capped[w]))
-        ids.extend(suffix)
-        wids.extend([None] * len(suffix))
+        ids.extend(after + list(suffix))
+        wids.extend([None] * (len(after) + len(suffix)))
         result.append(Window(a, b, lo, hi, tuple(ids), tuple(wids)))
     return result
+
+
+def neighbour_context(pieces: Sequence[WordPieces], documents: Sequence, size: int
+                      ) -> list[tuple[list[int], list[int]]]:
+    """Per sentence, the last ``size`` subwords of the sentence before it and the first ``size`` of the
+    one after it, where those belong to the same document (``documents[i]``: sentence i's document)."""
+    flat = [[tok for piece in p.pieces for tok in piece] for p in pieces]
+    out = []
+    for i, doc in enumerate(documents):
+        left = flat[i - 1][-size:] if size and i > 0 and documents[i - 1] == doc else []
+        right = flat[i + 1][:size] if size and i + 1 < len(flat) and documents[i + 1] == doc else []
+        out.append((left, right))
+    return out
 
 
 def first_subword_labels(window: Window, word_labels: Sequence[int]) -> list[int]:

@@ -48,7 +48,7 @@ def predict_split(run_dir: str | Path, split: str = "test", batch_size: int = 32
     header: dict = {"run": str(run_dir), "split": split, "documents": splits[split], "sentences": len(sentences),
                     "precision": precision, "decoding": decoding, "backends": predictor.backends}
     if predictor.ner_model is not None:
-        tags, probs = predictor.word_tags(words, batch_size, progress=True)
+        tags, probs = predictor.word_tags(words, batch_size, progress=True, documents=[r.doc_id for r in sentences])
         for row, t, p in zip(rows, tags, probs):
             row["pred_tags"] = t
             row["pred_entities"] = [list(e) for e in scored_entities(t, p)]

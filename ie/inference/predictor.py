@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import nullcontext
-from itertools import islice
 from pathlib import Path
 from typing import Sequence
 
@@ -26,7 +25,7 @@ import torch
 
 from ie.data.schema import NO_RELATION, Schema
 from ie.data.text import DEFAULT_SEGMENTER, check_segmenter, split_sentences
-from ie.encoding.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, pad_ids
+from ie.encoding.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, neighbour_context, pad_ids
 from ie.encoding import shapes
 from ie.encoding.markers import collate_windows, reachable_pairs
 from ie.errors import ConfigError
@@ -54,7 +53,7 @@ class Predictor:
                  device: str = "cpu", precision: str = "fp32", max_chars: int | None = DEFAULT_MAX_CHARS,
                  decoding: str = DEFAULT_DECODING, max_batch_tokens: int | None = None,
                  ner_word_shapes: str | None = None, re_word_shapes: str | None = None,
-                 segmenter: str = DEFAULT_SEGMENTER):
+                 segmenter: str = DEFAULT_SEGMENTER, ner_context: int = 0):
         loading.dtype_of(precision)
         if ner_model is None and re_model is None:
             raise ConfigError("a Predictor needs an NER model, an RE model or both")
@@ -76,6 +75,7 @@ class Predictor:
         self.re_model = re_model.to(self.device).eval() if re_model is not None else None
         self.ner_tokenizer, self.re_tokenizer = ner_tokenizer, re_tokenizer
         self.ner_max_length, self.ner_stride, self.re_max_length = ner_max_length, ner_stride, re_max_length
+        self.ner_context = ner_context  # subwords of the neighbouring sentences around each NER window
         # the word shape scheme each model was trained with (ie.encoding.shapes), None: no shapes
         self.word_shapes = {"ner": ner_word_shapes, "re": re_word_shapes}
         for scheme in filter(None, self.word_shapes.values()):
@@ -107,7 +107,8 @@ class Predictor:
         if "ner" in loaded:
             ner = loaded["ner"]
             kwargs.update(ner_model=ner.model, ner_tokenizer=ner.tokenizer, ner_max_length=ner.info.max_length,
-                          ner_stride=ner.info.stride, ner_word_shapes=ner.info.extra.get("word_shapes"))
+                          ner_stride=ner.info.stride, ner_word_shapes=ner.info.extra.get("word_shapes"),
+                          ner_context=int(ner.info.extra.get("context", 0)))
         if "re" in loaded:
             rel = loaded["re"]
             kwargs.update(re_model=rel.model, re_tokenizer=rel.tokenizer, re_max_length=rel.info.max_length,
@@ -122,23 +123,28 @@ class Predictor:
         return nullcontext()
 
     # --- word-level API (used by evaluation) ------------------------------------------------------
-    def tag_words(self, sentences: Sequence[Sequence[str]], batch_size: int = 32) -> list[list[WordEntity]]:
+    def tag_words(self, sentences: Sequence[Sequence[str]], batch_size: int = 32, documents: Sequence | None = None
+                  ) -> list[list[WordEntity]]:
         """Entities of pre-tokenised sentences, as word spans."""
-        return [scored_entities(tags, probs) for tags, probs in zip(*self.word_tags(sentences, batch_size))]
+        return [scored_entities(tags, probs)
+                for tags, probs in zip(*self.word_tags(sentences, batch_size, documents=documents))]
 
-    def word_tags(self, sentences: Sequence[Sequence[str]], batch_size: int = 32, progress: bool = False
-                  ) -> tuple[list[list[str]], list[list[float]]]:
+    def word_tags(self, sentences: Sequence[Sequence[str]], batch_size: int = 32, progress: bool = False,
+                  documents: Sequence | None = None) -> tuple[list[list[str]], list[list[float]]]:
         """The BIO tag and its probability for every word, read at the word's first subword in the
-        window that owns the word, decoded as ``self.decoding`` says (see :mod:`ie.inference.decoding`)."""
+        window that owns the word, decoded as ``self.decoding`` says (see :mod:`ie.inference.decoding`).
+        ``documents`` (each sentence's document, sentences in reading order) gives a model trained with
+        context (``ner_context``) the neighbouring sentences around each one."""
         if self.ner_model is None:
             raise RuntimeError("this Predictor was loaded without an NER checkpoint; it cannot find entities")
         jobs = []  # (sentence index, window, token types or None)
         with self._tokenizer_lock:
             pieces = WordPieces.many(self.ner_tokenizer, sentences)
+            around = neighbour_context(pieces, documents or range(len(sentences)), self.ner_context)
             for s, words in enumerate(sentences):
                 if words:
                     for window in encode_windows(self.ner_tokenizer, words, self.ner_max_length, self.ner_stride,
-                                                 pieces[s]):
+                                                 pieces[s], *around[s]):
                         jobs.append((s, window, self._token_types("ner", words, window.word_ids)))
         # One row per word of all sentences; each window writes the rows of the words it owns.
         offsets = [0]
@@ -221,6 +227,24 @@ class Predictor:
         return shapes.token_types(word_ids, shapes.word_shapes(words, scheme)) if scheme else None
 
     # --- text API ---------------------------------------------------------------------------------
+    def _chunks(self, texts: Sequence[str]):
+        """``(text index, sentence)`` lists of about ``SENTENCES_PER_CHUNK`` sentences: through the models a
+        chunk at a time, memory stays flat however many texts come in one call. A text stays in one chunk
+        unless it alone is longer, so its sentences see their neighbours (``ner_context``)."""
+        chunk: list = []
+        for d, text in enumerate(texts):
+            sentences = split_sentences(text, self.segmenter)
+            if chunk and len(chunk) + len(sentences) > SENTENCES_PER_CHUNK:
+                yield chunk
+                chunk = []
+            for sent in sentences:
+                if len(chunk) >= SENTENCES_PER_CHUNK:  # a text longer than a chunk on its own: cut it
+                    yield chunk
+                    chunk = []
+                chunk.append((d, sent))
+        if chunk:
+            yield chunk
+
     def __call__(self, text: str) -> Prediction:
         return self.predict([text])[0]
 
@@ -234,12 +258,9 @@ class Predictor:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         out_entities: list[list[Entity]] = [[] for _ in texts]
         out_relations: list[list[Relation]] = [[] for _ in texts]
-        # Sentences go through the models a chunk at a time, so memory stays flat however many texts come
-        # in one call; within a chunk they are length-sorted into batches.
-        flat = ((d, sent) for d, text in enumerate(texts) for sent in split_sentences(text, self.segmenter))
-        while chunk := list(islice(flat, SENTENCES_PER_CHUNK)):
+        for chunk in self._chunks(texts):
             words = [[tok.text for tok in sent.tokens] for _, sent in chunk]
-            ents = self.tag_words(words, batch_size)
+            ents = self.tag_words(words, batch_size, documents=[d for d, _ in chunk])
             rels = self.classify_pairs(words, ents, batch_size)
             for (d, sent), sent_ents, sent_rels in zip(chunk, ents, rels):
                 objs = []

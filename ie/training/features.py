@@ -8,20 +8,24 @@ import logging
 from datasets import Dataset
 
 from ie.data.schema import NO_RELATION
-from ie.encoding.align import encode_windows, first_subword_labels
+from ie.encoding.align import WordPieces, encode_windows, first_subword_labels, neighbour_context
 from ie.encoding.markers import reachable_pairs
 from ie.encoding.shapes import token_types, word_shapes as shapes_of
 
 log = logging.getLogger(__name__)
 
 
-def ner_features(ds: Dataset, tokenizer, max_length: int, stride: int, word_shapes: str | None = None) -> Dataset:
+def ner_features(ds: Dataset, tokenizer, max_length: int, stride: int, word_shapes: str | None = None,
+                 context: int = 0) -> Dataset:
     """One row per encoder window; labels on first subwords only; with ``word_shapes`` (a scheme of
-    :mod:`ie.encoding.shapes`), each position's word shape as its token type."""
+    :mod:`ie.encoding.shapes`), each position's word shape as its token type; with ``context``, up to
+    that many subwords of the neighbouring sentences of the document around the sentence."""
     rows = {"input_ids": [], "labels": [], **({"token_type_ids": []} if word_shapes else {})}
-    for words, tags in zip(ds["words"], ds["ner_tags"]):
+    pieces = WordPieces.many(tokenizer, ds["words"])
+    around = neighbour_context(pieces, ds["doc_id"], context)
+    for words, tags, piece, (left, right) in zip(ds["words"], ds["ner_tags"], pieces, around):
         shapes = shapes_of(words, word_shapes) if word_shapes else None
-        for window in encode_windows(tokenizer, words, max_length, stride):
+        for window in encode_windows(tokenizer, words, max_length, stride, piece, left, right):
             rows["input_ids"].append(list(window.input_ids))
             rows["labels"].append(first_subword_labels(window, tags))
             if shapes is not None:

@@ -90,10 +90,10 @@ def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     model = build_ner_model(cfg.model, labels)
     transfer.maybe_init(cfg, "ner", model, data.schema)
     featurize = lambda split: ner_features(data.ner[split], tokenizer, hp.max_length, hp.stride,  # noqa: E731
-                                           cfg.model.word_shapes)
+                                           cfg.model.word_shapes, hp.context)
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=PAD_TO_MULTIPLE)
     return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize, collator, ner_dev_metrics(labels),
-                stride=hp.stride)
+                stride=hp.stride, **({"context": hp.context} if hp.context else {}))
 
 
 def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
