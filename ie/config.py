@@ -119,6 +119,16 @@ class PretrainConfig:
 
 
 @dataclass
+class MixConfig:
+    """Joint training: the ``split`` of another corpus (``data``, mapped to this run's schema) added to this
+    run's training split, whose own documents count ``weight`` times (up-weighted)."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    split: str = "train"
+    weight: int = 1
+
+
+@dataclass
 class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -134,6 +144,8 @@ class TrainConfig:
     resume: Optional[str] = None
     # Pre-training (configs/pretrain/), built once and cached; its checkpoints become model.init_from.
     pretrain: Optional[PretrainConfig] = None
+    # Joint training (configs/mix/): another corpus in the same batches as this run's training data.
+    mix: Optional[MixConfig] = None
     # A run with no test split (evaluate_split absent): the compare.json whose baseline group estimates
     # this recipe, quoted in the model card as the estimate it is.
     estimate: Optional[str] = None

@@ -74,3 +74,18 @@ def test_a_final_run_trains_on_every_document_and_its_card_quotes_the_estimate(t
     card = (out / "README.md").read_text()
     assert "**Estimate**" in card and "| NER | 0.750 ± 0.020 |" in card and "not a test of this model" in card
     assert "differs from this run's in: model.word_shapes" in card and "data.folds" not in card.split("differs")[1]
+
+
+def test_joint_training_adds_the_other_corpus_and_weighs_the_seeds_in_training_only(tmp_path):
+    from ie.training.prepare import load_data
+
+    small = small_conll04(tmp_path)
+    cfg = compose_config("train", ["mix=conll04", f"mix.data.path={small}", "mix.weight=2", "paths.output_dir=/tmp/x"])
+    data = load_data(cfg)
+    train, test = data.splits["train"], data.splits["test"]
+    own = [d for d in train if not d.startswith("mix:") and "~w" not in d]
+    assert sorted(d for d in train if d.startswith("mix:")) == ["mix:dev", "mix:train"]
+    assert sorted(d for d in train if "~w" in d) == sorted(f"{d}~w2" for d in own) and len(own) == 4
+    assert test == ["004_8167059eeef70516"] and len(data.ner["test"]) == 17  # evaluation sees the seeds alone
+    plain = load_data(compose_config("train", ["paths.output_dir=/tmp/x"]))
+    assert len(data.ner["train"]) == 2 * len(plain.ner["train"]) + 24  # the seeds twice, 12 + 12 CoNLL04 items

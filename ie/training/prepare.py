@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -17,6 +18,7 @@ from ie.data.dataset import IEData, build_datasets
 from ie.data.problems import ValidationError
 from ie.data.schema import Schema
 from ie.data.validate import overlap_problems
+from ie.errors import ConfigError
 from ie.models.modeling import load_tokenizer
 from ie.training.data_report import data_report, format_loss, total_lost
 from ie.training.resume import REPORT_FILE, check_same_data
@@ -31,16 +33,38 @@ def load_data(cfg: DictConfig, warnings: list | None = None, label_report: dict 
     schema = Schema.load(cfg.data.schema)
     warnings = [] if warnings is None else warnings
     records, splits = load_corpus(cfg.data, schema, warnings, label_report)
-    if cfg.data.mention_replacement and "train" in splits:
-        copies = mention_replacement(records, splits["train"], cfg.data.mention_replacement, cfg.seed)
-        records, splits = {**records, **copies}, {**splits, "train": splits["train"] + list(copies)}
     contents = {doc_id: "\n".join(" ".join(r.words) for r in recs) for doc_id, recs in records.items()}
     problems = overlap_problems(contents, splits)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ValidationError(errors)
     warnings += problems
+    if "train" in splits:  # what only training sees: augmented copies, another corpus mixed in
+        extra = {}
+        if cfg.data.mention_replacement:
+            extra.update(mention_replacement(records, splits["train"], cfg.data.mention_replacement, cfg.seed))
+        if cfg.get("mix"):
+            extra.update(_mixed(cfg, schema, records, splits["train"], warnings))
+        records, splits = {**records, **extra}, {**splits, "train": splits["train"] + list(extra)}
     return build_datasets(records, schema, splits)
+
+
+def _mixed(cfg: DictConfig, schema: Schema, records: dict, train: list[str], warnings: list) -> dict:
+    """Joint training's extra training documents: the other corpus's split (ids prefixed ``mix:``) and
+    ``mix.weight - 1`` more copies of each training document of this run."""
+    mix = cfg.mix
+    if Path(mix.data.schema).resolve() != Path(cfg.data.schema).resolve():
+        raise ConfigError(f"mix.data.schema={mix.data.schema}: the mixed corpus must be read in this run's schema "
+                          f"({cfg.data.schema}); map its labels with mix.data.label_map")
+    other, other_splits = load_corpus(mix.data, schema, warnings)
+    if mix.split not in other_splits:
+        raise ConfigError(f"mix.split: '{mix.split}' is not one of {list(other_splits)}")
+    out = {f"mix:{doc_id}": [replace(r, doc_id=f"mix:{doc_id}") for r in other[doc_id]]
+           for doc_id in other_splits[mix.split]}
+    for k in range(2, mix.weight + 1):
+        out.update({f"{doc_id}~w{k}": [replace(r, doc_id=f"{doc_id}~w{k}") for r in records[doc_id]]
+                    for doc_id in train})
+    return out
 
 
 def prepare_data(cfg: DictConfig, run_dir: Path) -> IEData:
