@@ -37,6 +37,9 @@ class DataConfig:
     folds: int = 0
     fold: int = 0
     fold_by: str = "document"  # or "sentence" (corpora whose documents are whole split files)
+    # Nested cross-validation: leave-one-out inside fold `fold`'s training units (its test fold unused),
+    # to choose settings without the outer test fold. null: the outer fold itself.
+    inner_fold: Optional[int] = None
     # Read a corpus annotated in another schema: `schema` is then the target schema, and the source's
     # labels are mapped to it (or dropped) before validation.
     label_map: Optional[LabelMapConfig] = None

@@ -44,3 +44,18 @@ def test_seeds_cv_experiment_takes_its_fold_from_the_config(schema):
     records, splits = load_corpus(cfg.data, schema)
     docs = sorted(records)
     assert splits == {"train": [d for d in docs if d != docs[2]], "test": [docs[2]]}
+
+
+def test_inner_folds_leave_one_out_inside_an_outer_fold_and_never_touch_its_test_fold(schema):
+    from ie.data.folds import inner_fold_splits
+
+    outer = fold_splits(DOCS, 5, 2)  # test d3
+    inner = [inner_fold_splits(outer, j) for j in range(4)]
+    assert [s["test"] for s in inner] == [["d1"], ["d2"], ["d4"], ["d5"]]
+    assert all("d3" not in s["train"] + s["test"] for s in inner)
+    with pytest.raises(ValueError, match=r"data.inner_fold=4: must be in \[0, 4\)"):
+        inner_fold_splits(outer, 4)
+    cfg = compose_config("train", ["experiment=seeds_cv", "data.fold=4", "data.inner_fold=0", "paths.output_dir=/x"])
+    records, splits = load_corpus(cfg.data, schema)
+    assert splits == {"train": ["001_41781d1e3c5b888b", "002_5fe9fa56fbd70bdd", "003_1c9a91d3e2df1cb5"],
+                      "test": ["000_cfc1bba1020dc4b0"]}

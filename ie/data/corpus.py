@@ -27,4 +27,6 @@ def load_corpus(data_cfg, schema: Schema, warnings: list | None = None, label_re
     records, splits = apply_data_config(records, data_cfg)
     splits = OmegaConf.to_container(splits) if OmegaConf.is_config(splits) else splits
     source = f"data fold {data_cfg.fold} of {data_cfg.folds}" if data_cfg.get("folds", 0) else "data.splits"
+    if data_cfg.get("inner_fold") is not None:
+        source += f", inner fold {data_cfg.inner_fold}"
     return records, resolve_splits(list(records), splits, source)

@@ -58,15 +58,31 @@ def fold_splits(unit_ids: Sequence[str], folds: int, fold: int) -> dict[str, lis
     return {"train": [u for u in units if u not in set(test)], "test": test}
 
 
+def inner_fold_splits(outer: Mapping[str, list[str]], inner_fold: int) -> dict[str, list[str]]:
+    """Leave-one-out inside an outer fold's training units: ``inner_fold`` of them is tested, the rest
+    train, and the outer test units are not used at all, so settings chosen on inner folds never saw
+    the outer test fold (nested cross-validation)."""
+    units = outer["train"]
+    if not 0 <= inner_fold < len(units):
+        raise ConfigError(f"data.inner_fold={inner_fold}: must be in [0, {len(units)}) (the training units of the "
+                          "outer fold)")
+    return fold_splits(units, len(units), inner_fold)
+
+
 def apply_data_config(records: dict[str, list], data_cfg) -> tuple[dict[str, list], dict]:
     """Records and splits as the data config asks: ``data.splits`` as given, or fold ``data.fold`` of
-    ``data.folds`` (which then replaces ``data.splits``)."""
+    ``data.folds`` (which then replaces ``data.splits``), or inside it inner fold ``data.inner_fold``."""
     folds = data_cfg.get("folds", 0)
     if not folds:
+        if data_cfg.get("inner_fold") is not None:
+            raise ConfigError("data.inner_fold: needs data.folds (the outer cross-validation)")
         return records, data_cfg.splits
     unit = data_cfg.get("fold_by", "document")
     if unit not in FOLD_UNITS:
         raise ConfigError(f"data.fold_by: expected one of {FOLD_UNITS}, got '{unit}'")
     if unit == "sentence":
         records = by_sentence(records)
-    return records, fold_splits(list(records), folds, data_cfg.fold)
+    splits = fold_splits(list(records), folds, data_cfg.fold)
+    if data_cfg.get("inner_fold") is not None:
+        splits = inner_fold_splits(splits, data_cfg.inner_fold)
+    return records, splits

@@ -37,8 +37,8 @@ log = logging.getLogger(__name__)
 HEADLINE = ("ner.strict", "ner.default", "re.gold_entities.strict", "re.gold_entities.boundaries",
             "re.end_to_end.strict", "re.end_to_end.boundaries")
 # Keys that name or place a run but do not change what it learns.
-NOT_CONFIG = ("seed", "data.fold", "run_name", "evaluate_split", "eval_batch_size", "trainer.disable_tqdm",
-              "trainer.logging_steps", "trainer.report_to")
+NOT_CONFIG = ("seed", "data.fold", "data.inner_fold", "run_name", "evaluate_split", "eval_batch_size",
+              "trainer.disable_tqdm", "trainer.logging_steps", "trainer.report_to")
 KeyedCounts = dict[tuple[str, int], dict[str, Counts]]  # sentence -> metric -> counts
 
 
@@ -58,17 +58,24 @@ class Run:
     def fold(self) -> int | None:
         return int(self.config["data.fold"]) if int(self.config.get("data.folds", 0)) else None
 
+    @property
+    def replicate(self) -> int | tuple[int, int]:
+        """What one pooled pass over the test sentences is: a seed's folds, or with inner folds (nested
+        cross-validation) a seed's inner folds of one outer fold."""
+        inner = self.config.get("data.inner_fold", "None")
+        return self.seed if inner == "None" else (self.seed, self.fold)
+
 
 @dataclass
 class Group:
     name: str
     runs: list[Run] = field(default_factory=list)
 
-    def replicates(self) -> dict[int, KeyedCounts]:
-        """Seed -> the pooled sentence counts of that seed's runs (its folds)."""
-        out: dict[int, KeyedCounts] = {}
+    def replicates(self) -> dict:
+        """Replicate (a seed, or a seed and outer fold) -> the pooled sentence counts of its runs (folds)."""
+        out: dict = {}
         for run in self.runs:
-            pooled = out.setdefault(run.seed, {})
+            pooled = out.setdefault(run.replicate, {})
             clash = pooled.keys() & run.counts.keys()
             if clash:
                 raise ConfigError(f"{run.path}: seed {run.seed} scores sentence {sorted(clash)[0]} twice in group "
