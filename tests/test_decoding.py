@@ -1,4 +1,5 @@
 import itertools
+import json
 import random
 
 import pytest
@@ -74,3 +75,32 @@ def test_dev_metrics_decode_as_the_predictor_does():
     pred = SimpleNamespace(predictions=logits, label_ids=gold)
     assert ner_dev_metrics(labels)(pred)["f1"] == 1.0
     assert ner_dev_metrics(labels, "argmax")(pred)["f1"] == 0.0
+
+
+def test_transition_counts_let_viterbi_read_two_words_as_one_name(run_dir):
+    from ie.data.bio import transition_counts
+    from ie.inference.decoding import decode_many
+
+    labels = ["O", "B-PER", "I-PER"]
+    training = [["B-PER", "I-PER", "O"], ["O", "B-PER", "I-PER"], ["B-PER", "I-PER", "O", "O"]]
+    counts = transition_counts(training, labels)
+    assert counts[0] == [1, 2, 0] and counts[2] == [0, 0, 3] and counts[3] == [2, 0, 0]  # start, after B, after I
+    # the model alone slightly prefers a second B-PER: two one-word names
+    log_probs = torch.tensor([[0.05, 0.9, 0.05], [0.05, 0.5, 0.45]]).log()
+    assert decode_many([log_probs], labels, "viterbi") == [[1, 1]]
+    assert decode_many([log_probs], labels, "viterbi_transitions", counts) == [[1, 2]]
+    assert json.loads((run_dir / "ner" / "ie.json").read_text())["tag_transitions"]  # training counts them
+    assert Predictor.from_pretrained(run_dir, decoding="viterbi_transitions").tag_transitions
+
+
+def test_viterbi_transitions_needs_a_checkpoint_that_counted_them(run_dir, tmp_path):
+    import shutil
+
+    from ie.errors import ConfigError
+
+    shutil.copytree(run_dir, tmp_path / "run")
+    info = json.loads((tmp_path / "run" / "ner" / "ie.json").read_text())
+    del info["tag_transitions"]
+    (tmp_path / "run" / "ner" / "ie.json").write_text(json.dumps(info))
+    with pytest.raises(ConfigError, match="no tag transition counts"):
+        Predictor.from_pretrained(tmp_path / "run", decoding="viterbi_transitions")

@@ -28,6 +28,19 @@ def spans_to_tags(length: int, spans: Iterable[Span]) -> list[str]:
     return tags
 
 
+def transition_counts(sentences: Iterable[Sequence[str]], tags: Sequence[str]) -> list[list[int]]:
+    """How often each tag follows each other in ``sentences``: row 0 counts the first tags of sentences,
+    row i + 1 what follows ``tags[i]``. What a decoder can learn of tag order from the training data."""
+    index = {tag: i for i, tag in enumerate(tags)}
+    counts = [[0] * len(tags) for _ in range(len(tags) + 1)]
+    for sentence in sentences:
+        previous = -1
+        for tag in sentence:
+            counts[previous + 1][index[tag]] += 1
+            previous = index[tag]
+    return counts
+
+
 def tags_to_spans(tags: Sequence[str]) -> list[Span]:
     """Entities of one sentence's tags, in order, chunked as conlleval does (see the module docstring)."""
     spans, start, label = [], None, None

@@ -23,7 +23,7 @@ from ie.models.checkpoint import CheckpointInfo, read_checkpoint_info, read_json
 from ie.runs import CARD_FILE, CONFIG_FILE, METRICS_FILE, TASKS, RunNotFoundError
 
 # What may differ between a final run and the cross-validation that estimates its recipe.
-ESTIMATE_MAY_DIFFER = ("data.splits", "data.folds", "data.fold", "evaluate_split", "estimate", "run_name")
+ESTIMATE_MAY_DIFFER = ("data.splits", "data.folds", "data.fold", "evaluate_split", "estimate", "run_name", "eval.")
 
 
 def _checkpoints(run_dir: Path) -> dict[str, CheckpointInfo]:

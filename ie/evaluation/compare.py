@@ -101,9 +101,13 @@ def load_run(path: Path, split: str, batch_size: int = 32) -> Run:
         evaluate_run(path, split=split, batch_size=batch_size)
     cfg = OmegaConf.load(path / CONFIG_FILE)
     schema = Schema.load(cfg.data.schema)
-    _, rows = read_predictions(preds)
+    header, rows = read_predictions(preds)
     counts = {(row["doc_id"], row["sent_index"]): sentence_counts(schema, row) for row in rows}
-    return Run(path, flatten(OmegaConf.to_container(cfg, resolve=True)), schema, counts, breakdown(schema, rows))
+    # how the predictions were made is part of the system: the same checkpoints decoded otherwise differ
+    made = {"eval.decoding": str(header.get("decoding", "viterbi")),
+            "eval.precision": str(header.get("precision", "fp32"))}
+    return Run(path, {**flatten(OmegaConf.to_container(cfg, resolve=True)), **made}, schema, counts,
+               breakdown(schema, rows))
 
 
 def identity(run: Run) -> tuple:

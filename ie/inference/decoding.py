@@ -5,8 +5,12 @@ from tags to scored entities.
 ``B-PER``; seqeval's default mode then opens an entity there and its strict mode drops it, and either
 way an entity is likely wrong. ``viterbi`` (the default) picks the most probable tag sequence among
 the well-formed ones (an ``I-X`` only after ``B-X`` or ``I-X``), the usual constrained decoding of BIO
-taggers. A new decoder is one function from a list of ``words x labels`` log-probabilities to tag ids
-per sentence, and one entry in :data:`DECODERS`.
+taggers. ``viterbi_transitions`` also weighs each step by how often the training data had that tag
+after the previous one (counted when the model trained, add-one smoothed, stored in its checkpoint):
+a word-by-word tagger can read a two-word name as two one-word entities (``B-PER B-PER``), which the
+training data almost never has. A new decoder is one function from a list of ``words x labels``
+log-probabilities (and the transition counts, when the model has them) to tag ids per sentence, and
+one entry in :data:`DECODERS`.
 
 Sentences are decoded many at a time (one tensor step per word position for a whole group of
 similar-length sentences), since a Python loop per sentence and word cost more than the encoder on
@@ -46,9 +50,21 @@ def _constraints(labels: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
     return start, step
 
 
-def _viterbi_group(log_probs: torch.Tensor, lengths: torch.Tensor, labels: tuple[str, ...]) -> torch.Tensor:
-    """Best well-formed paths of a padded group: ``log_probs`` is sentences x words x labels."""
+def transition_scores(counts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``log P(first tag)`` and ``log P(next tag | previous tag)`` from :func:`ie.data.bio.transition_counts`,
+    add-one smoothed."""
+    smoothed = torch.tensor(counts, dtype=torch.float) + 1
+    log_p = (smoothed / smoothed.sum(1, keepdim=True)).log()
+    return log_p[0], log_p[1:]
+
+
+def _viterbi_group(log_probs: torch.Tensor, lengths: torch.Tensor, labels: tuple[str, ...],
+                   transitions: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """Best well-formed paths of a padded group: ``log_probs`` is sentences x words x labels; with
+    ``transitions`` (:func:`transition_scores`), each step also scores how likely the tag order is."""
     start, step = _constraints(labels)
+    if transitions is not None:
+        start, step = start + transitions[0], step + transitions[1]
     n, width, k = log_probs.shape
     score = log_probs[:, 0] + start
     back = torch.empty(max(width - 1, 0), n, k, dtype=torch.long)
@@ -65,25 +81,34 @@ def _viterbi_group(log_probs: torch.Tensor, lengths: torch.Tensor, labels: tuple
     return paths
 
 
-def _argmax(log_probs: Sequence[torch.Tensor], labels: Sequence[str]) -> list[list[int]]:
+def _argmax(log_probs: Sequence[torch.Tensor], labels: Sequence[str], counts=None) -> list[list[int]]:
     return [scores.argmax(-1).tolist() for scores in log_probs]
 
 
-def _viterbi(log_probs: Sequence[torch.Tensor], labels: Sequence[str]) -> list[list[int]]:
+def _viterbi_transitions(log_probs: Sequence[torch.Tensor], labels: Sequence[str], counts=None) -> list[list[int]]:
+    if counts is None:
+        raise ConfigError("decoding=viterbi_transitions: this NER checkpoint has no tag transition counts "
+                          "(ie.json tag_transitions, written by training since they exist): retrain it or "
+                          "decode with viterbi")
+    return _viterbi(log_probs, labels, transition_scores(counts))
+
+
+def _viterbi(log_probs: Sequence[torch.Tensor], labels: Sequence[str], transitions=None) -> list[list[int]]:
     out: list[list[int]] = [[] for _ in log_probs]
     order = sorted((i for i, s in enumerate(log_probs) if s.size(0)), key=lambda i: log_probs[i].size(0))
     for g in range(0, len(order), GROUP):
         group = order[g:g + GROUP]
         lengths = torch.tensor([log_probs[i].size(0) for i in group])
         padded = torch.nn.utils.rnn.pad_sequence([log_probs[i] for i in group], batch_first=True)
-        paths = _viterbi_group(padded, lengths, tuple(labels)).tolist()
+        paths = _viterbi_group(padded, lengths, tuple(labels), transitions).tolist()
         for i, path, n in zip(group, paths, lengths.tolist()):
             out[i] = path[:n]
     return out
 
 
-Decoder = Callable[[Sequence[torch.Tensor], Sequence[str]], list[list[int]]]
-DECODERS: dict[str, Decoder] = {"viterbi": _viterbi, "argmax": _argmax}
+Decoder = Callable[[Sequence[torch.Tensor], Sequence[str], Sequence[Sequence[int]] | None], list[list[int]]]
+DECODERS: dict[str, Decoder] = {"viterbi": lambda log_probs, labels, counts=None: _viterbi(log_probs, labels),
+                                 "viterbi_transitions": _viterbi_transitions, "argmax": _argmax}
 
 
 def check_decoding(decoding: str) -> str:
@@ -92,9 +117,11 @@ def check_decoding(decoding: str) -> str:
     return decoding
 
 
-def decode_many(log_probs: Sequence[torch.Tensor], labels: Sequence[str], decoding: str = DEFAULT) -> list[list[int]]:
-    """Tag ids for each sentence's ``words x labels`` log-probabilities."""
-    return DECODERS[check_decoding(decoding)](log_probs, labels)
+def decode_many(log_probs: Sequence[torch.Tensor], labels: Sequence[str], decoding: str = DEFAULT,
+                counts: Sequence[Sequence[int]] | None = None) -> list[list[int]]:
+    """Tag ids for each sentence's ``words x labels`` log-probabilities; ``counts``: the model's tag
+    transition counts (:func:`ie.data.bio.transition_counts`), for the decoders that use them."""
+    return DECODERS[check_decoding(decoding)](log_probs, labels, counts)
 
 
 def viterbi(log_probs: torch.Tensor, labels: Sequence[str]) -> list[int]:

@@ -53,7 +53,8 @@ class Predictor:
                  device: str = "cpu", precision: str = "fp32", max_chars: int | None = DEFAULT_MAX_CHARS,
                  decoding: str = DEFAULT_DECODING, max_batch_tokens: int | None = None,
                  ner_word_shapes: str | None = None, re_word_shapes: str | None = None,
-                 segmenter: str = DEFAULT_SEGMENTER, ner_context: int = 0):
+                 segmenter: str = DEFAULT_SEGMENTER, ner_context: int = 0,
+                 tag_transitions: Sequence[Sequence[int]] | None = None):
         loading.dtype_of(precision)
         if ner_model is None and re_model is None:
             raise ConfigError("a Predictor needs an NER model, an RE model or both")
@@ -67,6 +68,10 @@ class Predictor:
         self.device = torch.device(device)
         self.precision = precision
         self.decoding = check_decoding(decoding)
+        if decoding == "viterbi_transitions" and ner_model is not None and tag_transitions is None:
+            raise ConfigError("decoding=viterbi_transitions: this NER checkpoint has no tag transition counts "
+                              "(ie.json tag_transitions, written by training since they exist): retrain it or "
+                              "decode with viterbi")
         self.max_chars, self.max_batch_tokens = max_chars, max_batch_tokens
         for model in (ner_model, re_model):
             if model is not None:
@@ -76,6 +81,7 @@ class Predictor:
         self.ner_tokenizer, self.re_tokenizer = ner_tokenizer, re_tokenizer
         self.ner_max_length, self.ner_stride, self.re_max_length = ner_max_length, ner_stride, re_max_length
         self.ner_context = ner_context  # subwords of the neighbouring sentences around each NER window
+        self.tag_transitions = tag_transitions  # of the NER training data, for decoding=viterbi_transitions
         # the word shape scheme each model was trained with (ie.encoding.shapes), None: no shapes
         self.word_shapes = {"ner": ner_word_shapes, "re": re_word_shapes}
         for scheme in filter(None, self.word_shapes.values()):
@@ -108,7 +114,8 @@ class Predictor:
             ner = loaded["ner"]
             kwargs.update(ner_model=ner.model, ner_tokenizer=ner.tokenizer, ner_max_length=ner.info.max_length,
                           ner_stride=ner.info.stride, ner_word_shapes=ner.info.extra.get("word_shapes"),
-                          ner_context=int(ner.info.extra.get("context", 0)))
+                          ner_context=int(ner.info.extra.get("context", 0)),
+                          tag_transitions=ner.info.extra.get("tag_transitions"))
         if "re" in loaded:
             rel = loaded["re"]
             kwargs.update(re_model=rel.model, re_tokenizer=rel.tokenizer, re_max_length=rel.info.max_length,
@@ -171,7 +178,7 @@ class Predictor:
                 log_probs[targets] = logits[rows, positions].float().log_softmax(-1).cpu()
         with torch.inference_mode():
             per_sentence = [log_probs[a:b] for a, b in zip(offsets, offsets[1:])]
-            best = decode_many(per_sentence, self._ner_labels, self.decoding)
+            best = decode_many(per_sentence, self._ner_labels, self.decoding, self.tag_transitions)
             flat = torch.tensor([k for path in best for k in path], dtype=torch.long)
             chosen = log_probs[torch.arange(len(flat)), flat].exp().tolist()
         tags = [[self._ner_labels[k] for k in path] for path in best]

@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments, set_seed
 
 from ie import distributed
+from ie.data.bio import transition_counts
 from ie.data.dataset import IEData
 from ie.encoding.align import PAD_TO_MULTIPLE
 from ie.encoding.markers import ENCODING as RE_ENCODING, WindowCollator, add_marker_tokens
@@ -92,8 +93,9 @@ def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     featurize = lambda split: ner_features(data.ner[split], tokenizer, hp.max_length, hp.stride,  # noqa: E731
                                            cfg.model.word_shapes, hp.context)
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=PAD_TO_MULTIPLE)
+    counts = transition_counts(([labels[i] for i in tags] for tags in data.ner["train"]["ner_tags"]), labels)
     return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize, collator, ner_dev_metrics(labels),
-                stride=hp.stride, **({"context": hp.context} if hp.context else {}))
+                stride=hp.stride, tag_transitions=counts, **({"context": hp.context} if hp.context else {}))
 
 
 def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
