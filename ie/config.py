@@ -76,6 +76,9 @@ class TaskHParams:
     # NER: up to this many subwords of the sentence before and of the one after (same document) around a
     # sentence's window, as context without labels; stored in the checkpoint. 0: the sentence alone.
     context: int = 0
+    # NER: how its tags are read (ie/inference/decoding.py), on dev during training and by default after;
+    # stored in the checkpoint.
+    decoding: str = "viterbi"
     warmup: float = 0.1  # fraction of training steps
     weight_decay: float = 0.01
     max_steps: int = -1  # > 0 overrides epochs (debugging)
@@ -161,7 +164,9 @@ class InferenceConfig:
     batch_size: int = 32
     device: str = "cpu"
     precision: str = "fp32"  # fp32 | bf16 (weights and matmuls in bf16; fast on CPUs with AMX / AVX-512 BF16)
-    decoding: str = "viterbi"  # NER tags: viterbi (well-formed BIO only) | argmax (each word on its own)
+    # NER tags (ie/inference/decoding.py): null: as the checkpoint was trained to be read | viterbi (well-formed
+    # BIO only) | viterbi_transitions (also weighed by the training data's tag order) | argmax (each word alone)
+    decoding: Optional[str] = None
     backend: str = "auto"  # auto | lean (ie/models/lean_bert.py) | transformers; see ie/inference/loading.py
 
 

@@ -104,3 +104,17 @@ def test_viterbi_transitions_needs_a_checkpoint_that_counted_them(run_dir, tmp_p
     (tmp_path / "run" / "ner" / "ie.json").write_text(json.dumps(info))
     with pytest.raises(ConfigError, match="no tag transition counts"):
         Predictor.from_pretrained(tmp_path / "run", decoding="viterbi_transitions")
+
+
+def test_a_checkpoint_is_read_with_the_decoding_it_was_trained_for(run_dir, tmp_path):
+    import shutil
+
+    assert Predictor.from_pretrained(run_dir).decoding == "viterbi"  # trained with the default
+    shutil.copytree(run_dir, tmp_path / "run")
+    info = json.loads((tmp_path / "run" / "ner" / "ie.json").read_text())
+    (tmp_path / "run" / "ner" / "ie.json").write_text(json.dumps({**info, "decoding": "viterbi_transitions"}))
+    assert Predictor.from_pretrained(tmp_path / "run").decoding == "viterbi_transitions"
+    assert Predictor.from_pretrained(tmp_path / "run", decoding="argmax").decoding == "argmax"
+    del info["decoding"]  # a checkpoint from before it was recorded
+    (tmp_path / "run" / "ner" / "ie.json").write_text(json.dumps(info))
+    assert Predictor.from_pretrained(tmp_path / "run").decoding == "viterbi"

@@ -52,7 +52,8 @@ def parse_ann(content: str, path: str | Path = "<ann>") -> tuple[list[EntityAnno
         if kind == "T":
             parts = line.split("\t")
             if len(parts) != 3:
-                raise AnnotationError(path, lineno, f"entity line needs 3 tab-separated fields, got {len(parts)}: {line!r}")
+                raise AnnotationError(path, lineno, f"entity line needs 3 tab-separated fields, got {len(parts)}: "
+                                                    f"{line!r}")
             fields = parts[1].split(" ")
             if ";" in parts[1]:
                 raise AnnotationError(path, lineno, f"discontinuous span '{parts[1]}' is not supported")
@@ -74,7 +75,8 @@ def parse_ann(content: str, path: str | Path = "<ann>") -> tuple[list[EntityAnno
                 raise AnnotationError(path, lineno, f"expected 'LABEL Arg1:T.. Arg2:T..', got '{parts[1]}'")
             relations.append(RelationAnnotation(ann_id, fields[0], args["Arg1"], args["Arg2"], lineno))
         else:
-            raise AnnotationError(path, lineno, f"unsupported annotation '{ann_id}' (only T and R lines are in the schema)")
+            raise AnnotationError(path, lineno, f"unsupported annotation '{ann_id}' (only T and R lines are in the "
+                                                "schema)")
     return entities, relations
 
 

@@ -94,7 +94,8 @@ class Schema:
             raise SchemaError(f"{source}: unknown top-level field(s) {sorted(unknown)}")
         entities = []
         for i, ent in enumerate(need(data, "entities", "schema")):
-            entities.append(EntityType(label=need(ent, "label", f"entities[{i}]"), description=ent.get("description", "")))
+            entities.append(EntityType(label=need(ent, "label", f"entities[{i}]"),
+                                       description=ent.get("description", "")))
         labels = [e.label for e in entities]
         if len(set(labels)) != len(labels):
             raise SchemaError(f"{source}: duplicate entity label in {labels}")
@@ -109,7 +110,8 @@ class Schema:
             label = need(rel, "label", where)
             if label == NO_RELATION:
                 raise SchemaError(f"{source}: {where}: '{NO_RELATION}' is reserved")
-            relations.append(RelationType(label, heads, tails, bool(rel.get("symmetric", False)), rel.get("description", "")))
+            relations.append(RelationType(label, heads, tails, bool(rel.get("symmetric", False)),
+                                          rel.get("description", "")))
         rel_labels = [r.label for r in relations]
         if len(set(rel_labels)) != len(rel_labels):
             raise SchemaError(f"{source}: duplicate relation label in {rel_labels}")

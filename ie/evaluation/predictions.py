@@ -15,14 +15,14 @@ from omegaconf import OmegaConf
 from ie.data.corpus import load_corpus
 from ie.data.schema import Schema
 from ie.errors import ConfigError
-from ie.inference.decoding import DEFAULT as DEFAULT_DECODING, scored_entities
+from ie.inference.decoding import scored_entities
 from ie.inference.predictor import Predictor
 from ie.models.checkpoint import CheckpointError
 from ie.runs import CONFIG_FILE, RunError
 
 
 def predict_split(run_dir: str | Path, split: str = "test", batch_size: int = 32, precision: str = "fp32",
-                  device: str = "cpu", decoding: str = DEFAULT_DECODING, backend: str = "auto"
+                  device: str = "cpu", decoding: str | None = None, backend: str = "auto"
                   ) -> tuple[Schema, dict, list[dict]]:
     """The run's schema, a header (split, documents, lost pairs) and one record per sentence with gold
     and predicted entities (word spans) and relations (indices into those entities)."""
@@ -46,7 +46,7 @@ def predict_split(run_dir: str | Path, split: str = "test", batch_size: int = 32
              "start": r.start, "end": r.end, "word_starts": r.word_starts, "word_ends": r.word_ends}
             for r in sentences]
     header: dict = {"run": str(run_dir), "split": split, "documents": splits[split], "sentences": len(sentences),
-                    "precision": precision, "decoding": decoding, "backends": predictor.backends}
+                    "precision": precision, "decoding": predictor.decoding, "backends": predictor.backends}
     if predictor.ner_model is not None:
         tags, probs = predictor.word_tags(words, batch_size, progress=True, documents=[r.doc_id for r in sentences])
         for row, t, p in zip(rows, tags, probs):

@@ -17,7 +17,6 @@ from ie.evaluation.error_analysis import error_analysis
 from ie.evaluation.metrics import (NER_MODES, RE_MODES, Counts, add_counts, count_matches, relation_tuple,
                                    scores_from_counts, tag_entities)
 from ie.evaluation.predictions import predict_split, write_predictions
-from ie.inference.decoding import DEFAULT as DEFAULT_DECODING
 from ie.runs import RunError, predictions_path
 
 
@@ -85,7 +84,7 @@ def score_predictions(schema: Schema, header: dict, rows: Sequence[dict]) -> dic
 
 
 def evaluate_run(run_dir: str | Path, split: str = "test", batch_size: int = 32, precision: str = "fp32",
-                 device: str = "cpu", write: bool = True, decoding: str = DEFAULT_DECODING,
+                 device: str = "cpu", write: bool = True, decoding: str | None = None,
                  backend: str = "auto") -> dict:
     """Predict ``split`` with the run's checkpoints and score it; with ``write``, keep the per-sentence
     predictions in the run folder for comparisons and cross-validation."""

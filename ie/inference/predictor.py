@@ -99,11 +99,13 @@ class Predictor:
     @classmethod
     def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "fp32",
                         max_chars: int | None = DEFAULT_MAX_CHARS, tasks: Sequence[str] = ("ner", "re"),
-                        decoding: str = DEFAULT_DECODING, backend: str = "auto",
+                        decoding: str | None = None, backend: str = "auto",
                         max_batch_tokens: int | None = None) -> "Predictor":
         """Load ``run_dir/ner`` and ``run_dir/re`` (either may be absent) from safetensors, offline;
         ``tasks`` picks which of the two to load (``("ner",)``: only ``ner/``, never ``re/``).
 
+        ``decoding``: how NER tags are read (:mod:`ie.inference.decoding`); ``None``: as the checkpoint was
+        trained to be read (its ``ie.json``), ``viterbi`` for checkpoints from before that was recorded.
         ``backend``: ``"lean"``, ``"transformers"`` or ``"auto"`` (default; see :mod:`ie.inference.loading`).
         ``self.backends`` says which ran. ``max_batch_tokens``: padded tokens per encoder batch; ``None``
         takes 2,048 in bf16 and 1,024 in fp32, the same activation memory."""
@@ -112,6 +114,8 @@ class Predictor:
                         "max_batch_tokens": max_batch_tokens}
         if "ner" in loaded:
             ner = loaded["ner"]
+            if decoding is None:
+                kwargs["decoding"] = ner.info.extra.get("decoding", DEFAULT_DECODING)
             kwargs.update(ner_model=ner.model, ner_tokenizer=ner.tokenizer, ner_max_length=ner.info.max_length,
                           ner_stride=ner.info.stride, ner_word_shapes=ner.info.extra.get("word_shapes"),
                           ner_context=int(ner.info.extra.get("context", 0)),
@@ -121,6 +125,7 @@ class Predictor:
             kwargs.update(re_model=rel.model, re_tokenizer=rel.tokenizer, re_max_length=rel.info.max_length,
                           re_word_shapes=rel.info.extra.get("word_shapes"))
         segmenter = loading.segmenter_of(next(iter(loaded.values())).info)
+        kwargs["decoding"] = kwargs["decoding"] or DEFAULT_DECODING
         return cls(loading.schema_of(loaded), segmenter=segmenter, **kwargs)
 
     def _autocast(self, task: str):

@@ -71,7 +71,8 @@ def read_checkpoint_info(path: str | Path, task: str) -> CheckpointInfo:
     if info.get("task") != task:
         raise CheckpointError(f"{path}: a '{info.get('task')}' checkpoint, expected '{task}'")
     if info.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format {info.get('format_version')}, this code reads {FORMAT_VERSION}")
+        raise CheckpointError(f"{path}: checkpoint format {info.get('format_version')}, this code reads "
+                              f"{FORMAT_VERSION}")
     try:
         schema = Schema.load(path / SCHEMA_FILE)
     except SchemaError as error:

@@ -11,15 +11,16 @@ from ie.evaluation.metrics import ner_scores, relation_scores
 from ie.inference.decoding import DEFAULT as DEFAULT_DECODING, decode_many
 
 
-def ner_dev_metrics(labels: list[str], decoding: str = DEFAULT_DECODING):
-    """Strict micro P/R/F1 of each window's first-subword tags, decoded as the Predictor decodes them."""
+def ner_dev_metrics(labels: list[str], decoding: str = DEFAULT_DECODING, counts=None):
+    """Strict micro P/R/F1 of each window's first-subword tags, decoded as the Predictor will decode them
+    (``counts``: the training data's tag transition counts, for ``viterbi_transitions``)."""
     def compute(pred) -> dict:
         gold_seqs, log_probs = [], []
         for logits, gold in zip(pred.predictions, pred.label_ids):
             keep = gold != IGNORE_INDEX
             gold_seqs.append([labels[i] for i in gold[keep]])
             log_probs.append(torch.from_numpy(logits[keep]).float().log_softmax(-1))
-        pred_seqs = [[labels[i] for i in path] for path in decode_many(log_probs, labels, decoding)]
+        pred_seqs = [[labels[i] for i in path] for path in decode_many(log_probs, labels, decoding, counts)]
         micro = ner_scores(gold_seqs, pred_seqs, sorted({t[2:] for t in labels if t != OUTSIDE}))["micro"]
         return {"precision": micro["precision"], "recall": micro["recall"], "f1": micro["f1"]}
     return compute

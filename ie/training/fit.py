@@ -18,6 +18,7 @@ from ie.data.dataset import IEData
 from ie.encoding.align import PAD_TO_MULTIPLE
 from ie.encoding.markers import ENCODING as RE_ENCODING, WindowCollator, add_marker_tokens
 from ie.errors import ConfigError
+from ie.inference.decoding import check_decoding
 from ie.models import dropout, transfer
 from ie.models.checkpoint import save_checkpoint
 from ie.models.modeling import build_ner_model, build_re_model, load_tokenizer
@@ -94,8 +95,9 @@ def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
                                            cfg.model.word_shapes, hp.context)
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=PAD_TO_MULTIPLE)
     counts = transition_counts(([labels[i] for i in tags] for tags in data.ner["train"]["ner_tags"]), labels)
-    return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize, collator, ner_dev_metrics(labels),
-                stride=hp.stride, tag_transitions=counts, **({"context": hp.context} if hp.context else {}))
+    return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize, collator,
+                ner_dev_metrics(labels, check_decoding(hp.decoding), counts), stride=hp.stride,
+                tag_transitions=counts, decoding=hp.decoding, **({"context": hp.context} if hp.context else {}))
 
 
 def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
