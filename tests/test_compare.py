@@ -99,3 +99,13 @@ def test_bootstrap_interval_covers_a_known_difference_about_95_percent_of_the_ti
         ci = paired_bootstrap(pop_a[idx][None], pop_b[idx][None], samples=500, seed=t)
         covered += ci["ci_low"] <= true_diff <= ci["ci_high"]
     assert 0.90 <= covered / trials <= 0.99
+
+
+def test_the_same_recipe_from_two_checkouts_is_one_configuration():
+    from ie.evaluation.compare import portable
+
+    a = {"paths.root": "/a/ie", "data.path": "/a/ie/seeds", "model.name_or_path": "/a/ie/.venv/lib/site-packages/m"}
+    b = {"paths.root": "/b/x", "data.path": "/b/x/seeds", "model.name_or_path": "/opt/py/lib/site-packages/m"}
+    assert {k: v for k, v in portable(a).items() if k != "paths.root"} == \
+        {k: v for k, v in portable(b).items() if k != "paths.root"} == {"data.path": "<root>/seeds",
+                                                                         "model.name_or_path": "site-packages/m"}

@@ -106,8 +106,22 @@ def load_run(path: Path, split: str, batch_size: int = 32) -> Run:
     # how the predictions were made is part of the system: the same checkpoints decoded otherwise differ
     made = {"eval.decoding": str(header.get("decoding", "viterbi")),
             "eval.precision": str(header.get("precision", "fp32"))}
-    return Run(path, {**flatten(OmegaConf.to_container(cfg, resolve=True)), **made}, schema, counts,
+    return Run(path, {**portable(flatten(OmegaConf.to_container(cfg, resolve=True))), **made}, schema, counts,
                breakdown(schema, rows))
+
+
+def portable(config: dict[str, str]) -> dict[str, str]:
+    """The config with its checkout's root (``paths.root``) written ``<root>`` and an installed package's
+    path from ``site-packages/`` on: the same recipe run from two checkouts or environments is one
+    configuration."""
+    root = config.get("paths.root") or "\0"
+
+    def local(value):
+        if not isinstance(value, str):
+            return value
+        value = value.replace(root, "<root>")
+        return value[value.index("site-packages/"):] if "site-packages/" in value else value
+    return {k: local(v) for k, v in config.items()}
 
 
 def identity(run: Run) -> tuple:
