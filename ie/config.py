@@ -79,6 +79,9 @@ class TaskHParams:
     # NER: how its tags are read (ie/inference/decoding.py), on dev during training and by default after;
     # stored in the checkpoint.
     decoding: str = "viterbi"
+    # RE: weights of the classes in the training loss (ie/training/fit.py): none | balanced (inverse
+    # frequency) | binary_balanced (no_relation pairs weigh as much as all relation pairs together)
+    loss_weights: str = "none"
     warmup: float = 0.1  # fraction of training steps
     weight_decay: float = 0.01
     max_steps: int = -1  # > 0 overrides epochs (debugging)

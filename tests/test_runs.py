@@ -17,7 +17,7 @@ from ie.models.checkpoint import CheckpointError, read_checkpoint_info, save_che
 from ie.models.modeling import build_ner_model
 from ie.training.resume import last_trainer_checkpoint
 from ie.training.train import train
-from tests.conftest import ROOT, compose_config
+from tests.conftest import ROOT, TINY, compose_config
 
 # RE scores a sentence's pairs in one pass, so an epoch of the seeds is few steps: small batches, log each step
 RUN = ["debug=fast", "trainer.disable_tqdm=true", "trainer.re.epochs=2", "trainer.re.batch_size=4",
@@ -133,3 +133,23 @@ def test_a_parallel_sweep_writes_one_comparable_run_folder_per_job(tmp_path):
                            f"paths.models_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(out.read_text()) == metrics[1]
+
+
+def test_re_loss_weights_lift_the_few_relations_over_the_many_negatives():
+    import torch
+
+    from ie.errors import ConfigError
+    from ie.training.fit import loss_weights
+
+    labels = [[0, 0, 0, 0, 0, 0, 1, 1], [0, 0, 2]]  # 8 no_relation, 2 and 1 of two relations, none of a third
+    assert loss_weights(labels, 4, "none") is None
+    torch.testing.assert_close(loss_weights(labels, 4, "binary_balanced"), torch.tensor([3 / 8, 1.0, 1.0, 1.0]))
+    torch.testing.assert_close(loss_weights(labels, 4, "balanced"), torch.tensor([11 / 32, 11 / 8, 11 / 4, 1.0]))
+    with pytest.raises(ConfigError, match="trainer.re.loss_weights"):
+        loss_weights(labels, 4, "focal")
+
+
+def test_a_run_trains_re_with_loss_weights(tmp_path):
+    results = train(compose_config("train", TINY + ["task=re", "trainer.re.loss_weights=binary_balanced",
+                                                    f"paths.output_dir={tmp_path}", "trainer.report_to=[]"]))
+    assert results["re"]["gold_entities"]["strict"]["micro"]["support"] > 0

@@ -45,6 +45,7 @@ class MarkerRelationModel(PreTrainedModel):
         self.dropout = nn.Dropout(dropout)
         self.pairs = pairs.of_config(config)
         self.classifier = nn.Linear(self.pairs.width(config.hidden_size), config.num_labels)
+        self.class_weights: torch.Tensor | None = None  # of the training loss only (trainer.re.loss_weights)
         self.post_init()
 
     def _init_weights(self, module):
@@ -69,7 +70,8 @@ class MarkerRelationModel(PreTrainedModel):
                               token_type_ids=token_type_ids).last_hidden_state
         pair = self.pairs.vectors(hidden, pair_rows, head_spans, tail_spans)
         logits = self.classifier(self.dropout(pair))
-        loss = nn.functional.cross_entropy(logits.float(), labels) if labels is not None else None
+        weights = None if self.class_weights is None else self.class_weights.to(logits.device)
+        loss = nn.functional.cross_entropy(logits.float(), labels, weight=weights) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 

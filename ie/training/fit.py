@@ -80,6 +80,28 @@ def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool) -> Training
     )
 
 
+LOSS_WEIGHTS = ("none", "balanced", "binary_balanced")
+
+
+def loss_weights(labels: list[list[int]], classes: int, how: str) -> torch.Tensor | None:
+    """Class weights of the RE loss (class 0 is no_relation): ``none`` leaves every class at 1;
+    ``balanced`` gives class c the weight N / (classes * n_c) (sklearn's; a class absent from training
+    keeps 1); ``binary_balanced`` gives the no_relation pairs together the weight of all relation pairs
+    together, every relation class 1, so the many negatives stop drowning the few relations without
+    blowing up the rarest relation."""
+    if how not in LOSS_WEIGHTS:
+        raise ConfigError(f"trainer.re.loss_weights: expected one of {', '.join(LOSS_WEIGHTS)}, got '{how}'")
+    if how == "none":
+        return None
+    counts = torch.bincount(torch.tensor([y for row in labels for y in row], dtype=torch.long), minlength=classes)
+    if how == "binary_balanced":
+        weights = torch.ones(classes)
+        weights[0] = counts[1:].sum() / counts[0].clamp(min=1)
+        return weights
+    weights = counts.sum() / (classes * counts.clamp(min=1).float())
+    return torch.where(counts > 0, weights, torch.ones_like(weights))
+
+
 def _with_length(ds: Dataset) -> Dataset:
     return ds.add_column("length", [len(ids) for ids in ds["input_ids"]])
 
@@ -124,6 +146,8 @@ def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokeniz
     if cfg.trainer.fast_dropout and (cfg.trainer.use_cpu or not torch.cuda.is_available()):
         dropout.install(model)
     train_set = _with_length(featurize("train"))
+    if task == "re":
+        model.class_weights = loss_weights(train_set["labels"], model.config.num_labels, cfg.trainer.re.loss_weights)
     dev_set = featurize("dev") if "dev" in data.splits else None
     out = run_dir / "trainer" / task
     trainer = Trainer(model=model, args=_arguments(cfg, task, out, dev_set is not None), train_dataset=train_set,
