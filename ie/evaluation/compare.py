@@ -99,7 +99,7 @@ def load_run(path: Path, split: str, batch_size: int = 32) -> Run:
     if not preds.exists():
         log.info("%s: no %s, predicting %s now", path, preds.name, split)
         evaluate_run(path, split=split, batch_size=batch_size)
-    cfg = OmegaConf.load(path / CONFIG_FILE)
+    cfg = with_defaults(OmegaConf.load(path / CONFIG_FILE))
     schema = Schema.load(cfg.data.schema)
     header, rows = read_predictions(preds)
     counts = {(row["doc_id"], row["sent_index"]): sentence_counts(schema, row) for row in rows}
@@ -108,6 +108,19 @@ def load_run(path: Path, split: str, batch_size: int = 32) -> Run:
             "eval.precision": str(header.get("precision", "fp32"))}
     return Run(path, {**portable(flatten(OmegaConf.to_container(cfg, resolve=True))), **made}, schema, counts,
                breakdown(schema, rows))
+
+
+def with_defaults(cfg):
+    """A run's saved config with the keys added since it ran at their defaults (a new key's default is the
+    behaviour from before it existed), so an older run and a newer one of the same recipe are one group."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    from ie.config import TrainConfig
+
+    try:
+        return OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
+    except OmegaConfBaseException:  # a config of a shape this code no longer knows: compared as it was saved
+        return cfg
 
 
 def portable(config: dict[str, str]) -> dict[str, str]:
