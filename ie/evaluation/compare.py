@@ -115,8 +115,9 @@ def with_defaults(cfg):
     behaviour from before it existed), so an older run and a newer one of the same recipe are one group."""
     from omegaconf.errors import OmegaConfBaseException
 
-    from ie.config import TrainConfig
+    from ie.config import TrainConfig, register
 
+    register()  # the resolvers of the defaults' interpolations (${project_root:}, ...)
     try:
         return OmegaConf.merge(OmegaConf.structured(TrainConfig), cfg)
     except OmegaConfBaseException:  # a config of a shape this code no longer knows: compared as it was saved
