@@ -118,3 +118,21 @@ def test_a_checkpoint_is_read_with_the_decoding_it_was_trained_for(run_dir, tmp_
     del info["decoding"]  # a checkpoint from before it was recorded
     (tmp_path / "run" / "ner" / "ie.json").write_text(json.dumps(info))
     assert Predictor.from_pretrained(tmp_path / "run").decoding == "viterbi"
+
+
+def test_the_structure_prior_keeps_rare_types_that_the_tag_prior_suppresses():
+    from ie.data.bio import transition_counts
+    from ie.inference.decoding import decode_many
+
+    labels = ["O", "B-PER", "I-PER", "B-AGR", "I-AGR"]
+    training = [["B-PER", "I-PER", "O", "O"]] * 20 + [["O", "B-AGR", "I-AGR", "O"]]  # AGR is rare
+    counts = transition_counts(training, labels)
+    # the model is fairly sure of a two-word AGR mention
+    log_probs = torch.tensor([[0.3, 0.02, 0.02, 0.64, 0.02], [0.3, 0.02, 0.02, 0.02, 0.64]]).log()
+    assert decode_many([log_probs], labels, "viterbi") == [[3, 4]]
+    assert decode_many([log_probs], labels, "viterbi_transitions", counts) == [[0, 0]]  # rare: read as nothing
+    assert decode_many([log_probs], labels, "viterbi_structure", counts) == [[3, 4]]
+    # and like the tag prior it joins the words of one name
+    two_names = torch.tensor([[0.05, 0.9, 0.03, 0.01, 0.01], [0.05, 0.5, 0.43, 0.01, 0.01]]).log()
+    assert decode_many([two_names], labels, "viterbi") == [[1, 1]]
+    assert decode_many([two_names], labels, "viterbi_structure", counts) == [[1, 2]]

@@ -8,9 +8,12 @@ the well-formed ones (an ``I-X`` only after ``B-X`` or ``I-X``), the usual const
 taggers. ``viterbi_transitions`` also weighs each step by how often the training data had that tag
 after the previous one (counted when the model trained, add-one smoothed, stored in its checkpoint):
 a word-by-word tagger can read a two-word name as two one-word entities (``B-PER B-PER``), which the
-training data almost never has. A new decoder is one function from a list of ``words x labels``
-log-probabilities (and the transition counts, when the model has them) to tag ids per sentence, and
-one entry in :data:`DECODERS`.
+training data almost never has. Counted per tag, though, that prior also says that rare types are rare,
+which the model's scores already say: it read the few AGREEMENT mentions as nothing at all.
+``viterbi_structure`` pools the counts by the shape of a step (``O -> B``, ``B -> I`` of the same type,
+``B -> B``, ...) over all types, so it weighs whether an entity goes on, never which type it is. A new
+decoder is one function from a list of ``words x labels`` log-probabilities (and the transition counts,
+when the model has them) to tag ids per sentence, and one entry in :data:`DECODERS`.
 
 Sentences are decoded many at a time (one tensor step per word position for a whole group of
 similar-length sentences), since a Python loop per sentence and word cost more than the encoder on
@@ -28,6 +31,7 @@ from ie.data.bio import tags_to_spans
 from ie.errors import ConfigError
 
 DEFAULT = "viterbi"
+COUNTED = ("viterbi_transitions", "viterbi_structure")  # decoders that need the training data's tag counts
 GROUP = 256  # sentences decoded together; grouped by length, so padding stays small
 WordEntity = tuple[int, int, str, float]  # word start, word end (exclusive), label, score
 
@@ -58,6 +62,33 @@ def transition_scores(counts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, to
     return log_p[0], log_p[1:]
 
 
+def _pattern(previous: str | None, tag: str) -> tuple:
+    """A transition by its shape alone: the two prefixes (``None`` before the first tag), and whether an
+    entity tag follows one of the same type."""
+    same = previous not in (None, "O") and tag != "O" and previous[2:] == tag[2:]
+    return (None if previous is None else previous[0], tag[0], same)
+
+
+def structure_scores(counts: Sequence[Sequence[int]], labels: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Like :func:`transition_scores`, but with the counts pooled by :func:`_pattern` over all types and
+    shared out evenly among the tags of a pattern: the decoder learns that an entity goes on (``B-X I-X``)
+    far more often than another starts right after it (``B-X B-X``), not that some types are rare,
+    which the model's own scores already know."""
+    rows = [None, *labels]
+    pooled: dict[tuple, int] = {}
+    for i, previous in enumerate(rows):
+        for j, tag in enumerate(labels):
+            pooled[_pattern(previous, tag)] = pooled.get(_pattern(previous, tag), 0) + counts[i][j]
+    scores = torch.empty(len(rows), len(labels))
+    for i, previous in enumerate(rows):
+        patterns = [_pattern(previous, tag) for tag in labels]
+        total = sum(pooled[p] + 1 for p in set(patterns))
+        for j, p in enumerate(patterns):
+            scores[i, j] = (pooled[p] + 1) / total / patterns.count(p)
+    log_p = scores.log()
+    return log_p[0], log_p[1:]
+
+
 def _viterbi_group(log_probs: torch.Tensor, lengths: torch.Tensor, labels: tuple[str, ...],
                    transitions: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Best well-formed paths of a padded group: ``log_probs`` is sentences x words x labels; with
@@ -85,12 +116,20 @@ def _argmax(log_probs: Sequence[torch.Tensor], labels: Sequence[str], counts=Non
     return [scores.argmax(-1).tolist() for scores in log_probs]
 
 
-def _viterbi_transitions(log_probs: Sequence[torch.Tensor], labels: Sequence[str], counts=None) -> list[list[int]]:
+def _needs_counts(name: str, counts) -> None:
     if counts is None:
-        raise ConfigError("decoding=viterbi_transitions: this NER checkpoint has no tag transition counts "
-                          "(ie.json tag_transitions, written by training since they exist): retrain it or "
-                          "decode with viterbi")
+        raise ConfigError(f"decoding={name}: this NER checkpoint has no tag transition counts (ie.json "
+                          "tag_transitions, written by training since they exist): retrain it or decode with viterbi")
+
+
+def _viterbi_transitions(log_probs: Sequence[torch.Tensor], labels: Sequence[str], counts=None) -> list[list[int]]:
+    _needs_counts("viterbi_transitions", counts)
     return _viterbi(log_probs, labels, transition_scores(counts))
+
+
+def _viterbi_structure(log_probs: Sequence[torch.Tensor], labels: Sequence[str], counts=None) -> list[list[int]]:
+    _needs_counts("viterbi_structure", counts)
+    return _viterbi(log_probs, labels, structure_scores(counts, labels))
 
 
 def _viterbi(log_probs: Sequence[torch.Tensor], labels: Sequence[str], transitions=None) -> list[list[int]]:
@@ -108,7 +147,8 @@ def _viterbi(log_probs: Sequence[torch.Tensor], labels: Sequence[str], transitio
 
 Decoder = Callable[[Sequence[torch.Tensor], Sequence[str], Sequence[Sequence[int]] | None], list[list[int]]]
 DECODERS: dict[str, Decoder] = {"viterbi": lambda log_probs, labels, counts=None: _viterbi(log_probs, labels),
-                                 "viterbi_transitions": _viterbi_transitions, "argmax": _argmax}
+                                 "viterbi_transitions": _viterbi_transitions, "viterbi_structure": _viterbi_structure,
+                                 "argmax": _argmax}
 
 
 def check_decoding(decoding: str) -> str:

@@ -30,7 +30,8 @@ from ie.encoding import shapes
 from ie.encoding.markers import collate_windows, reachable_pairs
 from ie.errors import ConfigError
 from ie.inference import loading
-from ie.inference.decoding import DEFAULT as DEFAULT_DECODING, WordEntity, check_decoding, decode_many, scored_entities
+from ie.inference.decoding import (COUNTED, DEFAULT as DEFAULT_DECODING, WordEntity, check_decoding, decode_many,
+                                   scored_entities)
 from ie.inference.inputs import DEFAULT_MAX_CHARS, check_text
 from ie.inference.results import Entity, Prediction, Relation
 from ie.inference.token_budget import token_budget_batches
@@ -68,10 +69,10 @@ class Predictor:
         self.device = torch.device(device)
         self.precision = precision
         self.decoding = check_decoding(decoding)
-        if decoding == "viterbi_transitions" and ner_model is not None and tag_transitions is None:
-            raise ConfigError("decoding=viterbi_transitions: this NER checkpoint has no tag transition counts "
-                              "(ie.json tag_transitions, written by training since they exist): retrain it or "
-                              "decode with viterbi")
+        if decoding in COUNTED and ner_model is not None and tag_transitions is None:
+            raise ConfigError(f"decoding={decoding}: this NER checkpoint has no tag transition counts (ie.json "
+                              "tag_transitions, written by training since they exist): retrain it or decode with "
+                              "viterbi")
         self.max_chars, self.max_batch_tokens = max_chars, max_batch_tokens
         for model in (ner_model, re_model):
             if model is not None:
