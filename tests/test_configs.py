@@ -73,3 +73,17 @@ def test_run_folder_is_the_resumed_run_or_a_new_time_stamp():
     assert _run_folder("models/seeds/2026-01-01_00-00-00", "models/seeds") == "models/seeds/2026-01-01_00-00-00"
     assert _run_folder(None, "models/seeds").startswith("models/seeds/20")
     assert _hydra_subdir(None) == ".hydra" and _hydra_subdir("models/x").startswith(".hydra/resumed_")
+
+
+def test_the_hyperparameter_search_composes_and_scores_dev_not_test():
+    from hydra import compose, initialize_config_dir
+
+    from ie.config import register
+
+    register()
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=["hparams_search=conll04_optuna", "paths.output_dir=/tmp/x"],
+                      return_hydra_config=True)
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.sweeper.direction == "maximize"
+    assert cfg.data.name == "conll04" and cfg.evaluate_split == "dev" and "dev" in cfg.data.splits
+    assert set(cfg.hydra.sweeper.params) >= {"trainer.ner.learning_rate", "trainer.re.learning_rate"}
