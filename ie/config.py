@@ -63,6 +63,10 @@ class ModelConfig:
     pair_representation: str = "markers_between_max"
     # Word shapes (case) as token types for an uncased encoder, by scheme name (ie/encoding/shapes.py); null: none.
     word_shapes: Optional[str] = None
+    # NER as token classification (BIO tags per word) or span classification (every span of up to
+    # max_span_words words, ie/models/span_ner.py); stored in the checkpoint.
+    ner_head: str = "token"
+    max_span_words: int = 10
 
 
 @dataclass
@@ -76,9 +80,9 @@ class TaskHParams:
     # NER: up to this many subwords of the sentence before and of the one after (same document) around a
     # sentence's window, as context without labels; stored in the checkpoint. 0: the sentence alone.
     context: int = 0
-    # NER: how its tags are read (ie/inference/decoding.py), on dev during training and by default after;
-    # stored in the checkpoint.
-    decoding: str = "viterbi"
+    # NER: how its output is read (ie/inference/decoding.py), on dev during training and by default after;
+    # stored in the checkpoint. null: the head's default (viterbi for model.ner_head=token, greedy_spans for span).
+    decoding: Optional[str] = None
     # RE: weights of the classes in the training loss (ie/training/fit.py): none | balanced (inverse
     # frequency) | binary_balanced (no_relation pairs weigh as much as all relation pairs together)
     loss_weights: str = "none"

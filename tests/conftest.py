@@ -50,3 +50,13 @@ def run_dir(tmp_path_factory):
     results = train(compose_config("train", TINY + [f"paths.output_dir={out}"]))
     assert results["ner"]["strict"]["micro"]["support"] > 0
     return out
+
+
+@pytest.fixture(scope="session")
+def span_run_dir(tmp_path_factory):
+    """A tiny NER-only run with the span head (model.ner_head=span), for the tests that hold for every head."""
+    from ie.training.train import train
+
+    out = tmp_path_factory.mktemp("span_run")
+    train(compose_config("train", TINY + ["task=ner", "model.ner_head=span", f"paths.output_dir={out}"]))
+    return out

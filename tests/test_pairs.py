@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ie.models import pairs
+from ie.models import pairs, pooling
 
 
 def brute_force(hidden, rows, heads, tails):
@@ -17,7 +17,7 @@ def brute_force(hidden, rows, heads, tails):
 
 @pytest.mark.parametrize("budget", [1, 37, 1 << 22])  # one pair at a time, a few, all at once
 def test_between_max_equals_the_per_pair_definition_at_any_chunk_size(monkeypatch, budget):
-    monkeypatch.setattr(pairs, "POOL_BUDGET", budget)
+    monkeypatch.setattr(pooling, "POOL_BUDGET", budget)
     gen = torch.Generator().manual_seed(0)
     hidden = torch.randn(3, 20, 4, generator=gen)
     # [open, close] marker positions: apart, touching (nothing between), reversed, far apart

@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ie.data.bio import tag_set
+from ie.data.bio import OUTSIDE, tag_set
 from ie.errors import IEError
 
 NO_RELATION = "no_relation"
@@ -62,6 +62,11 @@ class Schema:
     @property
     def bio_tags(self) -> list[str]:
         return tag_set(self.entity_labels)
+
+    @property
+    def span_labels(self) -> list[str]:
+        """Entity classes as a span NER model sees them: ``O`` (no entity) first."""
+        return [OUTSIDE, *self.entity_labels]
 
     def relation(self, label: str) -> RelationType:
         return self._by_label[label]

@@ -15,6 +15,10 @@ which the model's scores already say: it read the few AGREEMENT mentions as noth
 decoder is one function from a list of ``words x labels`` log-probabilities (and the transition counts,
 when the model has them) to tag ids per sentence, and one entry in :data:`DECODERS`.
 
+A span NER head (``model.ner_head=span``, :mod:`ie.models.span_ner`) scores whole spans instead of
+tags, so it has decoders of its own (:data:`SPAN_DECODERS`): ``greedy_spans`` keeps the most probable
+entity spans that do not overlap one already kept, the flat-NER decoding of SpERT and PURE.
+
 Sentences are decoded many at a time (one tensor step per word position for a whole group of
 similar-length sentences), since a Python loop per sentence and word cost more than the encoder on
 short news sentences.
@@ -151,9 +155,28 @@ DECODERS: dict[str, Decoder] = {"viterbi": lambda log_probs, labels, counts=None
                                  "argmax": _argmax}
 
 
-def check_decoding(decoding: str) -> str:
-    if decoding not in DECODERS:
-        raise ConfigError(f"decoding must be one of {list(DECODERS)}, got {decoding!r}")
+def greedy_spans(candidates: Sequence[WordEntity]) -> list[WordEntity]:
+    """The entity candidates of one sentence, most probable first, each kept unless it overlaps one kept
+    before; in reading order."""
+    taken: set[int] = set()
+    kept = []
+    for start, end, label, score in sorted(candidates, key=lambda c: (-c[3], c[0], c[1])):
+        if taken.isdisjoint(range(start, end)):
+            taken.update(range(start, end))
+            kept.append((start, end, label, score))
+    return sorted(kept)
+
+
+SpanDecoder = Callable[[Sequence[WordEntity]], list[WordEntity]]
+SPAN_DECODERS: dict[str, SpanDecoder] = {"greedy_spans": greedy_spans}
+DEFAULTS = {"token": DEFAULT, "span": "greedy_spans"}  # by NER head (model.ner_head)
+
+
+def check_decoding(decoding: str, head: str = "token") -> str:
+    """``decoding`` if it reads the output of an NER head of kind ``head`` (``token`` or ``span``)."""
+    known = DECODERS if head == "token" else SPAN_DECODERS
+    if decoding not in known:
+        raise ConfigError(f"decoding must be one of {list(known)} for a {head} NER head, got {decoding!r}")
     return decoding
 
 

@@ -23,6 +23,7 @@ from ie.data.text import DEFAULT_SEGMENTER, check_segmenter
 from ie.encoding.markers import ENCODING as RE_ENCODING
 from ie.errors import ConfigError
 from ie.models import lean_bert
+from ie.models.span_representation import ARCHITECTURE as SPAN_ARCHITECTURE
 from ie.models.checkpoint import (WEIGHTS_FILE, CheckpointError, CheckpointInfo, SavedTokenizer,
                                   read_checkpoint_info, read_json, reading_weights)
 from ie.runs import TASKS, RunNotFoundError
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 BACKENDS = ("auto", "lean", "transformers")
-LEAN_MODELS = (lean_bert.LeanTokenClassifier, lean_bert.LeanPairClassifier)
+LEAN_MODELS = tuple(lean_bert.LEAN_CLASSES.values())
 
 
 def dtype_of(precision: str) -> torch.dtype:
@@ -113,7 +114,11 @@ def _load_task(path: Path, task: str, dtype: torch.dtype, backend: str) -> Loade
                               f"{RE_ENCODING!r}: retrain the RE model")
     read_json(path / "config.json")  # a damaged one is named here, whichever backend reads it
     model = _load_model(path, task, dtype, backend)
-    _check_labels(path, model, info.schema.bio_tags if task == "ner" else info.schema.relation_labels)
+    if task == "re":
+        expected = info.schema.relation_labels
+    else:
+        expected = info.schema.span_labels if info.extra.get("ner_head") == "span" else info.schema.bio_tags
+    _check_labels(path, model, expected)
     return LoadedTask(model, SavedTokenizer(path), info)
 
 
@@ -127,6 +132,10 @@ def _load_model(path: Path, task: str, dtype: torch.dtype, backend: str):
                 raise CheckpointError(f"backend='lean' cannot run this checkpoint: {why}") from None
             log.info("%s; loading it with transformers", why)
     with reading_weights(path / WEIGHTS_FILE):
+        if task == "ner" and read_json(path / "config.json").get("architectures") == [SPAN_ARCHITECTURE]:
+            from ie.models.span_ner import SpanNerModel
+
+            return SpanNerModel.from_pretrained(path, use_safetensors=True)
         if task == "ner":
             from transformers import AutoModelForTokenClassification
 

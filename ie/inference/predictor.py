@@ -23,15 +23,17 @@ from typing import Sequence
 
 import torch
 
+from ie.data.bio import spans_to_tags
 from ie.data.schema import NO_RELATION, Schema
 from ie.data.text import DEFAULT_SEGMENTER, check_segmenter, split_sentences
 from ie.encoding.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, neighbour_context, pad_ids
 from ie.encoding import shapes
 from ie.encoding.markers import collate_windows, reachable_pairs
+from ie.encoding.spans import candidate_spans
 from ie.errors import ConfigError
 from ie.inference import loading
-from ie.inference.decoding import (COUNTED, DEFAULT as DEFAULT_DECODING, WordEntity, check_decoding, decode_many,
-                                   scored_entities)
+from ie.inference.decoding import (COUNTED, DEFAULTS as DEFAULT_DECODINGS, SPAN_DECODERS, WordEntity,
+                                   check_decoding, decode_many, scored_entities)
 from ie.inference.inputs import DEFAULT_MAX_CHARS, check_text
 from ie.inference.results import Entity, Prediction, Relation
 from ie.inference.token_budget import token_budget_batches
@@ -52,10 +54,11 @@ class Predictor:
     def __init__(self, schema: Schema, ner_model=None, ner_tokenizer=None, re_model=None, re_tokenizer=None,
                  ner_max_length: int = 256, ner_stride: int = 32, re_max_length: int = 256,
                  device: str = "cpu", precision: str = "fp32", max_chars: int | None = DEFAULT_MAX_CHARS,
-                 decoding: str = DEFAULT_DECODING, max_batch_tokens: int | None = None,
+                 decoding: str | None = None, max_batch_tokens: int | None = None,
                  ner_word_shapes: str | None = None, re_word_shapes: str | None = None,
                  segmenter: str = DEFAULT_SEGMENTER, ner_context: int = 0,
-                 tag_transitions: Sequence[Sequence[int]] | None = None):
+                 tag_transitions: Sequence[Sequence[int]] | None = None, ner_head: str = "token",
+                 max_span_words: int = 0):
         loading.dtype_of(precision)
         if ner_model is None and re_model is None:
             raise ConfigError("a Predictor needs an NER model, an RE model or both")
@@ -68,7 +71,13 @@ class Predictor:
         self.segmenter = check_segmenter(segmenter)  # how text becomes sentences and words (ie.data.text)
         self.device = torch.device(device)
         self.precision = precision
-        self.decoding = check_decoding(decoding)
+        if ner_head not in DEFAULT_DECODINGS:
+            raise ConfigError(f"ner_head must be one of {list(DEFAULT_DECODINGS)}, got {ner_head!r}")
+        if ner_head == "span" and max_span_words < 1:
+            raise ConfigError(f"a span NER head needs max_span_words >= 1, got {max_span_words}")
+        self.ner_head, self.max_span_words = ner_head, max_span_words  # token: BIO tags; span: typed spans
+        decoding = DEFAULT_DECODINGS[ner_head] if decoding is None else decoding
+        self.decoding = check_decoding(decoding, ner_head)
         if decoding in COUNTED and ner_model is not None and tag_transitions is None:
             raise ConfigError(f"decoding={decoding}: this NER checkpoint has no tag transition counts (ie.json "
                               "tag_transitions, written by training since they exist): retrain it or decode with "
@@ -105,8 +114,8 @@ class Predictor:
         """Load ``run_dir/ner`` and ``run_dir/re`` (either may be absent) from safetensors, offline;
         ``tasks`` picks which of the two to load (``("ner",)``: only ``ner/``, never ``re/``).
 
-        ``decoding``: how NER tags are read (:mod:`ie.inference.decoding`); ``None``: as the checkpoint was
-        trained to be read (its ``ie.json``), ``viterbi`` for checkpoints from before that was recorded.
+        ``decoding``: how NER output is read (:mod:`ie.inference.decoding`); ``None``: as the checkpoint was
+        trained to be read (its ``ie.json``), its head's default for checkpoints from before that was recorded.
         ``backend``: ``"lean"``, ``"transformers"`` or ``"auto"`` (default; see :mod:`ie.inference.loading`).
         ``self.backends`` says which ran. ``max_batch_tokens``: padded tokens per encoder batch; ``None``
         takes 2,048 in bf16 and 1,024 in fp32, the same activation memory."""
@@ -116,8 +125,10 @@ class Predictor:
         if "ner" in loaded:
             ner = loaded["ner"]
             if decoding is None:
-                kwargs["decoding"] = ner.info.extra.get("decoding", DEFAULT_DECODING)
-            kwargs.update(ner_model=ner.model, ner_tokenizer=ner.tokenizer, ner_max_length=ner.info.max_length,
+                kwargs["decoding"] = ner.info.extra.get("decoding")
+            kwargs.update(ner_head=ner.info.extra.get("ner_head", "token"),
+                          max_span_words=int(ner.info.extra.get("max_span_words", 0)),
+                          ner_model=ner.model, ner_tokenizer=ner.tokenizer, ner_max_length=ner.info.max_length,
                           ner_stride=ner.info.stride, ner_word_shapes=ner.info.extra.get("word_shapes"),
                           ner_context=int(ner.info.extra.get("context", 0)),
                           tag_transitions=ner.info.extra.get("tag_transitions"))
@@ -126,7 +137,6 @@ class Predictor:
             kwargs.update(re_model=rel.model, re_tokenizer=rel.tokenizer, re_max_length=rel.info.max_length,
                           re_word_shapes=rel.info.extra.get("word_shapes"))
         segmenter = loading.segmenter_of(next(iter(loaded.values())).info)
-        kwargs["decoding"] = kwargs["decoding"] or DEFAULT_DECODING
         return cls(loading.schema_of(loaded), segmenter=segmenter, **kwargs)
 
     def _autocast(self, task: str):
@@ -144,36 +154,26 @@ class Predictor:
 
     def word_tags(self, sentences: Sequence[Sequence[str]], batch_size: int = 32, progress: bool = False,
                   documents: Sequence | None = None) -> tuple[list[list[str]], list[list[float]]]:
-        """The BIO tag and its probability for every word, read at the word's first subword in the
-        window that owns the word, decoded as ``self.decoding`` says (see :mod:`ie.inference.decoding`).
+        """The BIO tag and its probability for every word, decoded as ``self.decoding`` says (see
+        :mod:`ie.inference.decoding`). A token head reads each word at its first subword in the window that
+        owns the word; a span head scores every candidate span in the window that owns its first word, and
+        a word gets its entity's probability, or outside one the probability that it alone is no entity.
         ``documents`` (each sentence's document, sentences in reading order) gives a model trained with
         context (``ner_context``) the neighbouring sentences around each one."""
         if self.ner_model is None:
             raise RuntimeError("this Predictor was loaded without an NER checkpoint; it cannot find entities")
-        jobs = []  # (sentence index, window, token types or None)
-        with self._tokenizer_lock:
-            pieces = WordPieces.many(self.ner_tokenizer, sentences)
-            around = neighbour_context(pieces, documents or range(len(sentences)), self.ner_context)
-            for s, words in enumerate(sentences):
-                if words:
-                    for window in encode_windows(self.ner_tokenizer, words, self.ner_max_length, self.ner_stride,
-                                                 pieces[s], *around[s]):
-                        jobs.append((s, window, self._token_types("ner", words, window.word_ids)))
+        jobs = self._ner_windows(sentences, documents)
+        # Length-sorted batches pad less; results are placed by index so order does not matter.
+        jobs.sort(key=lambda job: len(job[1].input_ids))
+        if self.ner_head == "span":
+            return self._span_word_tags(sentences, jobs, batch_size, progress)
         # One row per word of all sentences; each window writes the rows of the words it owns.
         offsets = [0]
         for words in sentences:
             offsets.append(offsets[-1] + len(words))
         log_probs = torch.zeros(offsets[-1], len(self._ner_labels))
-        # Length-sorted batches pad less; results are placed by index so order does not matter.
-        jobs.sort(key=lambda job: len(job[1].input_ids))
-        pad_id = self.ner_tokenizer.pad_token_id or 0
         with torch.inference_mode(), self._autocast("ner"):
-            lengths = [len(w.input_ids) for _, w, _ in jobs]
-            for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "NER"):
-                ids, mask = pad_ids([w.input_ids for _, w, _ in batch], pad_id, PAD_TO_MULTIPLE)
-                inputs = {"input_ids": ids, "attention_mask": mask}
-                if self.word_shapes["ner"]:
-                    inputs["token_type_ids"] = pad_ids([types for _, _, types in batch], 0, PAD_TO_MULTIPLE)[0]
+            for batch, inputs in self._ner_batches(jobs, batch_size, progress):
                 logits = self.ner_model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
                 rows, positions, targets = [], [], []
                 for row, (s, window, _) in enumerate(batch):
@@ -189,6 +189,60 @@ class Predictor:
             chosen = log_probs[torch.arange(len(flat)), flat].exp().tolist()
         tags = [[self._ner_labels[k] for k in path] for path in best]
         probs = [chosen[a:b] for a, b in zip(offsets, offsets[1:])]
+        return tags, probs
+
+    def _ner_windows(self, sentences: Sequence[Sequence[str]], documents: Sequence | None) -> list[tuple]:
+        """``(sentence index, window, token types or None)`` for every NER encoder window."""
+        jobs = []
+        with self._tokenizer_lock:
+            pieces = WordPieces.many(self.ner_tokenizer, sentences)
+            around = neighbour_context(pieces, documents or range(len(sentences)), self.ner_context)
+            for s, words in enumerate(sentences):
+                if words:
+                    for window in encode_windows(self.ner_tokenizer, words, self.ner_max_length, self.ner_stride,
+                                                 pieces[s], *around[s]):
+                        jobs.append((s, window, self._token_types("ner", words, window.word_ids)))
+        return jobs
+
+    def _ner_batches(self, jobs: list[tuple], batch_size: int, progress: bool):
+        """``(jobs of the batch, padded encoder inputs)`` within the token budget."""
+        pad_id = self.ner_tokenizer.pad_token_id or 0
+        lengths = [len(w.input_ids) for _, w, _ in jobs]
+        for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "NER"):
+            ids, mask = pad_ids([w.input_ids for _, w, _ in batch], pad_id, PAD_TO_MULTIPLE)
+            inputs = {"input_ids": ids, "attention_mask": mask}
+            if self.word_shapes["ner"]:
+                inputs["token_type_ids"] = pad_ids([types for _, _, types in batch], 0, PAD_TO_MULTIPLE)[0]
+            yield batch, inputs
+
+    def _span_word_tags(self, sentences: Sequence[Sequence[str]], jobs: list[tuple], batch_size: int,
+                        progress: bool) -> tuple[list[list[str]], list[list[float]]]:
+        """:meth:`word_tags` of a span head: every candidate span scored, then decoded to entities."""
+        found: list[list[WordEntity]] = [[] for _ in sentences]  # candidates whose best label is a type
+        alone = [[1.0] * len(words) for words in sentences]  # P(no entity) of each word's one-word span
+        with torch.inference_mode(), self._autocast("ner"):
+            for batch, inputs in self._ner_batches(jobs, batch_size, progress):
+                spans = [(row, s, candidate) for row, (s, window, _) in enumerate(batch)
+                         for candidate in candidate_spans(window, self.max_span_words)]
+                inputs.update(span_rows=torch.tensor([row for row, _, _ in spans], dtype=torch.long),
+                              span_bounds=torch.tensor([c[2:] for _, _, c in spans], dtype=torch.long).view(-1, 2),
+                              span_widths=torch.tensor([c[1] - c[0] for _, _, c in spans], dtype=torch.long))
+                logits = self.ner_model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
+                best = logits.float().softmax(-1)
+                top = best.max(-1)
+                for (_, s, (i, j, *_)), label, score, none in zip(spans, top.indices.tolist(), top.values.tolist(),
+                                                                 best[:, 0].tolist()):
+                    if label:
+                        found[s].append((i, j, self._ner_labels[label], score))
+                    if j == i + 1:
+                        alone[s][i] = none
+        tags, probs = [], []
+        for words, candidates, none in zip(sentences, found, alone):
+            entities = SPAN_DECODERS[self.decoding](candidates)
+            tags.append(spans_to_tags(len(words), [(i, j, label) for i, j, label, _ in entities]))
+            for i, j, _, score in entities:
+                none[i:j] = [score] * (j - i)
+            probs.append(none)
         return tags, probs
 
     def classify_pairs(self, sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[tuple]],

@@ -28,10 +28,11 @@ from torch import nn
 
 from ie.models import pairs
 from ie.models.checkpoint import WEIGHTS_FILE, CheckpointError, read_json, reading_weights
+from ie.models.span_representation import ARCHITECTURE as SPAN_ARCHITECTURE, span_vectors
 
 ACTIVATIONS = {"gelu": F.gelu, "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"), "relu": F.relu}
-# The classes save_pretrained records for our two heads, and where each keeps its encoder's weights.
-HEADS = {"BertForTokenClassification": "bert.", "MarkerRelationModel": "encoder."}
+# The classes save_pretrained records for our heads, and where each keeps its encoder's weights.
+HEADS = {"BertForTokenClassification": "bert.", "MarkerRelationModel": "encoder.", SPAN_ARCHITECTURE: "encoder."}
 IGNORED = ("pooler.",)  # weights of the encoder that no head here reads
 
 
@@ -65,7 +66,8 @@ class LeanConfig:
 
 
 def read_config(path: Path) -> tuple[LeanConfig, str]:
-    """The config of a checkpoint folder and the weight prefix of its head, or :class:`Unsupported`."""
+    """The config of a checkpoint folder and its head's class name (a key of :data:`HEADS`), or
+    :class:`Unsupported`."""
     raw = read_json(path / "config.json")
     heads = raw.get("architectures") or []
     reasons = []
@@ -84,7 +86,7 @@ def read_config(path: Path) -> tuple[LeanConfig, str]:
     optional = ("id2label", pairs.CONFIG_KEY)
     fields = {name: raw[name] for name in LeanConfig.__dataclass_fields__ if name not in optional}
     id2label = {int(k): v for k, v in raw.get("id2label", {}).items()}
-    return LeanConfig(**fields, id2label=id2label, pair_representation=raw.get(pairs.CONFIG_KEY)), HEADS[heads[0]]
+    return LeanConfig(**fields, id2label=id2label, pair_representation=raw.get(pairs.CONFIG_KEY)), heads[0]
 
 
 def _fixed(tensor: torch.Tensor) -> nn.Parameter:
@@ -261,16 +263,36 @@ class LeanPairClassifier(LeanTokenClassifier):
         return Output(self.classifier(F.pad(vectors, (0, 0, 0, bucket(len(vectors)) - len(vectors))))[:len(vectors)])
 
 
-def load(path: str | Path, dtype: torch.dtype = torch.float32) -> LeanTokenClassifier | LeanPairClassifier:
+class LeanSpanClassifier(LeanTokenClassifier):
+    """:class:`ie.models.span_ner.SpanNerModel` for inference: logits per candidate span."""
+
+    def __init__(self, config: LeanConfig, w: dict[str, torch.Tensor]):
+        super().__init__(config, w)
+        self.width_embeddings = _Embedding(w["width_embeddings.weight"])
+
+    def forward(self, input_ids, attention_mask=None, span_rows=None, span_bounds=None, span_widths=None,
+                token_type_ids=None) -> Output:
+        hidden = self.encoder(input_ids, attention_mask, token_type_ids).to(self.classifier.weight.dtype)
+        vectors = span_vectors(hidden, span_rows, span_bounds, span_widths, self.width_embeddings)
+        # bucketed like the encoder's rows (see bucket): the span count differs from batch to batch
+        return Output(self.classifier(F.pad(vectors, (0, 0, 0, bucket(len(vectors)) - len(vectors))))[:len(vectors)])
+
+
+LEAN_CLASSES = {"BertForTokenClassification": LeanTokenClassifier, "MarkerRelationModel": LeanPairClassifier,
+                SPAN_ARCHITECTURE: LeanSpanClassifier}
+HEAD_WEIGHTS = {SPAN_ARCHITECTURE: ("width_embeddings.weight",)}  # beyond encoder and classifier
+
+
+def load(path: str | Path, dtype: torch.dtype = torch.float32) -> LeanTokenClassifier:
     """A checkpoint folder as a lean model in ``dtype``; :class:`Unsupported` if it needs transformers.
     Every weight the forward reads must be in the file (a missing one is an error naming it)."""
     from safetensors import safe_open
 
     path = Path(path)
-    config, prefix = read_config(path)
-    layers = config.num_hidden_layers
+    config, head = read_config(path)
+    prefix, layers = HEADS[head], config.num_hidden_layers
     wanted = {prefix + theirs: ours for theirs, ours in _encoder_names(layers).items()}
-    wanted.update({"classifier.weight": "classifier.weight", "classifier.bias": "classifier.bias"})
+    wanted.update({name: name for name in ("classifier.weight", "classifier.bias", *HEAD_WEIGHTS.get(head, ()))})
     attention = {f"{prefix}encoder.layer.{k}.attention.self.{m}.{p}": (k, p)
                  for k in range(layers) for m in ("query", "key", "value") for p in ("weight", "bias")}
     w, parts = {}, {}
@@ -295,4 +317,4 @@ def load(path: str | Path, dtype: torch.dtype = torch.float32) -> LeanTokenClass
         for p in ("weight", "bias"):  # query, key, value in that order, as one projection
             w[f"qkv.{k}.{p}"] = torch.cat([parts.pop(f"{prefix}encoder.layer.{k}.attention.self.{m}.{p}")
                                            for m in ("query", "key", "value")])
-    return (LeanTokenClassifier if prefix == "bert." else LeanPairClassifier)(config, w).eval()
+    return LEAN_CLASSES[head](config, w).eval()

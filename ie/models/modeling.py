@@ -17,6 +17,8 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from ie.encoding import shapes
 from ie.errors import ConfigError
 from ie.models import pairs
+from ie.models.span_ner import SpanNerModel
+from ie.models.span_representation import ARCHITECTURE as SPAN_ARCHITECTURE
 
 
 class MarkerRelationModel(PreTrainedModel):
@@ -118,14 +120,40 @@ def enable_word_shapes(model: nn.Module, scheme: str) -> None:
     model.config.type_vocab_size = encoder.config.type_vocab_size = classes
 
 
+NER_HEADS = ("token", "span")
+
+
+def check_ner_head(head: str) -> str:
+    if head not in NER_HEADS:
+        raise ConfigError(f"model.ner_head: expected one of {', '.join(NER_HEADS)}, got '{head}'")
+    return head
+
+
+def ner_labels(schema, head: str) -> list[str]:
+    """The NER model's classes: BIO tags for token classification, ``O`` and the types for spans."""
+    return schema.bio_tags if check_ner_head(head) == "token" else schema.span_labels
+
+
 def build_ner_model(model_cfg, labels: list[str]):
     config = _encoder_config(model_cfg, labels)
-    if model_cfg.from_scratch:
+    if model_cfg.get("ner_head", "token") == "span":
+        model = _build_span_model(model_cfg, config)
+    elif model_cfg.from_scratch:
         model = AutoModelForTokenClassification.from_config(config)
     else:
         model = AutoModelForTokenClassification.from_pretrained(model_cfg.name_or_path, config=config)
     if model_cfg.word_shapes:
         enable_word_shapes(model, model_cfg.word_shapes)
+    return model
+
+
+def _build_span_model(model_cfg, config) -> SpanNerModel:
+    config.max_span_words = model_cfg.max_span_words  # saved in config.json with the model
+    with _reading_encoder(model_cfg):
+        encoder = (AutoModel.from_config(config) if model_cfg.from_scratch
+                   else AutoModel.from_pretrained(model_cfg.name_or_path, config=config))
+    model = SpanNerModel(config, encoder=encoder)
+    model.config.architectures = [SPAN_ARCHITECTURE]
     return model
 
 

@@ -16,10 +16,8 @@ from typing import Callable
 import torch
 
 from ie.errors import ConfigError
+from ie.models.pooling import range_max
 
-# Elements of hidden state gathered at once for the context pooling: bounds memory on long sentences
-# with many pairs (the gather is pairs x tokens x hidden) without a Python step per pair.
-POOL_BUDGET = 1 << 20
 CONFIG_KEY = "pair_representation"  # the name's key in a checkpoint's config.json
 
 
@@ -29,20 +27,7 @@ def between_max(hidden: torch.Tensor, pair_rows: torch.Tensor, head_spans: torch
     ``*_spans`` are ``[open, close]`` marker positions; ``pair_rows`` the batch row of each pair."""
     first_close = torch.where(head_spans[:, 0] < tail_spans[:, 0], head_spans[:, 1], tail_spans[:, 1])
     second_open = torch.maximum(head_spans[:, 0], tail_spans[:, 0])
-    chunk = max(1, POOL_BUDGET // max(1, hidden.size(1) * hidden.size(2)))
-    pooled = []
-    for k in range(0, pair_rows.size(0), chunk):
-        sl = slice(k, k + chunk)
-        # only the columns some pair of this chunk needs
-        lo, hi = int(first_close[sl].min()) + 1, int(second_open[sl].max())
-        if hi <= lo:
-            pooled.append(hidden.new_zeros(first_close[sl].size(0), hidden.size(-1)))
-            continue
-        positions = torch.arange(lo, hi, device=hidden.device)
-        inside = (positions > first_close[sl, None]) & (positions < second_open[sl, None])
-        states = hidden[pair_rows[sl], lo:hi].masked_fill(~inside[..., None], float("-inf")).amax(1)
-        pooled.append(torch.where(inside.any(1, keepdim=True), states, torch.zeros_like(states)))
-    return torch.cat(pooled) if pooled else hidden.new_zeros(0, hidden.size(-1))
+    return range_max(hidden, pair_rows, first_close + 1, second_open)
 
 
 def markers_between_max(hidden: torch.Tensor, pair_rows: torch.Tensor, head_spans: torch.Tensor,

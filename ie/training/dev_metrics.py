@@ -1,5 +1,6 @@
 """What the Trainer scores on the dev split after each epoch, to keep the best one
-(``trainer.select_best``): NER strict micro F1 with the Predictor's decoding, RE micro F1 on gold entities."""
+(``trainer.select_best``): NER strict micro F1 with the Predictor's decoding, RE micro F1 on gold entities,
+span NER micro F1 over candidate spans."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ def ner_dev_metrics(labels: list[str], decoding: str = DEFAULT_DECODING, counts=
     return compute
 
 
-def re_dev_metrics(labels: list[str]):
+def candidate_dev_metrics(labels: list[str]):
+    """Micro P/R/F1 over classified candidates (entity pairs for RE, word spans for span NER), label 0 being none:
+    the argmax per candidate, as the Predictor takes it before any overlap resolution."""
     def compute(pred) -> dict:
         keep = pred.label_ids != IGNORE_INDEX  # rows padded in when processes gather unequal pair counts
         best, gold_ids = pred.predictions.argmax(-1)[keep], pred.label_ids[keep]

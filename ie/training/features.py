@@ -1,5 +1,6 @@
-"""Training rows from the datasets: encoder windows with first-subword labels (NER), and marked windows
-with every candidate pair and its label (RE). The same windows the Predictor reads (:mod:`ie.encoding`)."""
+"""Training rows from the datasets: encoder windows with first-subword labels (NER), or with every
+candidate span and its label (span NER), and marked windows with every candidate pair and its label (RE).
+The same windows the Predictor reads (:mod:`ie.encoding`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ie.data.schema import NO_RELATION
 from ie.encoding.align import WordPieces, encode_windows, first_subword_labels, neighbour_context
 from ie.encoding.markers import reachable_pairs
 from ie.encoding.shapes import token_types, word_shapes as shapes_of
+from ie.encoding.spans import candidate_spans
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,35 @@ def ner_features(ds: Dataset, tokenizer, max_length: int, stride: int, word_shap
             if shapes is not None:
                 rows["token_type_ids"].append(token_types(window.word_ids, shapes))
     rows["attention_mask"] = [[1] * len(ids) for ids in rows["input_ids"]]
+    return Dataset.from_dict(rows)
+
+
+def ner_span_features(ds: Dataset, tokenizer, max_length: int, stride: int, max_words: int,
+                      word_shapes: str | None = None, context: int = 0) -> Dataset:
+    """One row per encoder window with its candidate spans (:func:`ie.encoding.spans.candidate_spans`):
+    first and last subword, width in words, and label (the entity type's index + 1, 0 for none). An
+    entity longer than ``max_words`` words is no candidate; how many is logged."""
+    rows = {"input_ids": [], "span_bounds": [], "span_widths": [], "labels": [],
+            **({"token_type_ids": []} if word_shapes else {})}
+    names = ds.features["entities"].feature["label"].names
+    pieces = WordPieces.many(tokenizer, ds["words"])
+    around = neighbour_context(pieces, ds["doc_id"], context)
+    too_long = 0
+    for words, entities, piece, (left, right) in zip(ds["words"], ds["entities"], pieces, around):
+        gold = {(e["start"], e["end"]): e["label"] + 1 for e in entities}
+        too_long += sum(end - start > max_words for start, end in gold)
+        shapes = shapes_of(words, word_shapes) if word_shapes else None
+        for window in encode_windows(tokenizer, words, max_length, stride, piece, left, right):
+            spans = candidate_spans(window, max_words)
+            rows["input_ids"].append(list(window.input_ids))
+            rows["span_bounds"].append([[first, last] for *_, first, last in spans])
+            rows["span_widths"].append([j - i for i, j, *_ in spans])
+            rows["labels"].append([gold.get((i, j), 0) for i, j, *_ in spans])
+            if shapes is not None:
+                rows["token_type_ids"].append(token_types(window.word_ids, shapes))
+    if too_long:
+        log.warning("%d entities of %s are longer than model.max_span_words=%d words: never candidates",
+                    too_long, ", ".join(names), max_words)
     return Dataset.from_dict(rows)
 
 

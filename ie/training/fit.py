@@ -18,13 +18,14 @@ from ie.data.dataset import IEData
 from ie.encoding.align import PAD_TO_MULTIPLE
 from ie.encoding.markers import ENCODING as RE_ENCODING, WindowCollator, add_marker_tokens
 from ie.errors import ConfigError
-from ie.inference.decoding import check_decoding
+from ie.inference.decoding import DEFAULTS as DECODING_DEFAULTS, check_decoding
 from ie.models import dropout, transfer
 from ie.models.checkpoint import save_checkpoint
-from ie.models.modeling import build_ner_model, build_re_model, load_tokenizer
+from ie.encoding.spans import SpanCollator
+from ie.models.modeling import build_ner_model, build_re_model, check_ner_head, load_tokenizer, ner_labels
 from ie.training import run_logs
-from ie.training.dev_metrics import ner_dev_metrics, re_dev_metrics
-from ie.training.features import ner_features, re_features
+from ie.training.dev_metrics import candidate_dev_metrics, ner_dev_metrics
+from ie.training.features import ner_features, ner_span_features, re_features
 from ie.training.resume import last_trainer_checkpoint
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool) -> Training
         length_column_name="length",
         dataloader_num_workers=0,
         ddp_backend="gloo" if distributed.world_size() > 1 and not torch.cuda.is_available() else None,
-        ddp_find_unused_parameters=task == "re",  # the RE encoder's pooler is not used
+        # the pooler of the encoders under the RE and span NER heads is not used
+        ddp_find_unused_parameters=task == "re" or cfg.model.ner_head == "span",
         # Off: with it on, the Trainer multiplies the loss of any model whose forward takes **kwargs by the
         # number of processes, expecting the model to divide by a global token count; ours (and BERT's token
         # classifier) return a plain mean, so gradients and logged losses would double under torchrun.
@@ -106,20 +108,33 @@ def _with_length(ds: Dataset) -> Dataset:
     return ds.add_column("length", [len(ids) for ids in ds["input_ids"]])
 
 
+def ner_decoding(cfg: DictConfig) -> str:
+    """The NER decoding of this config, checked against its head (``model.ner_head``): a mismatch fails
+    before any data is read or model built."""
+    head = check_ner_head(cfg.model.ner_head)
+    return check_decoding(cfg.trainer.ner.decoding or DECODING_DEFAULTS[head], head)
+
+
 def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     hp = cfg.trainer.ner
     set_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
-    labels = data.schema.bio_tags
+    head, decoding = cfg.model.ner_head, ner_decoding(cfg)
+    labels = ner_labels(data.schema, head)
     model = build_ner_model(cfg.model, labels)
     transfer.maybe_init(cfg, "ner", model, data.schema)
+    info = {"stride": hp.stride, "decoding": decoding, **({"context": hp.context} if hp.context else {})}
+    if head == "span":
+        featurize = lambda split: ner_span_features(data.ner[split], tokenizer, hp.max_length, hp.stride,  # noqa: E731
+                                                    cfg.model.max_span_words, cfg.model.word_shapes, hp.context)
+        return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize, SpanCollator(tokenizer, PAD_TO_MULTIPLE),
+                    candidate_dev_metrics(labels), ner_head=head, max_span_words=cfg.model.max_span_words, **info)
     featurize = lambda split: ner_features(data.ner[split], tokenizer, hp.max_length, hp.stride,  # noqa: E731
                                            cfg.model.word_shapes, hp.context)
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=PAD_TO_MULTIPLE)
     counts = transition_counts(([labels[i] for i in tags] for tags in data.ner["train"]["ner_tags"]), labels)
     return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize, collator,
-                ner_dev_metrics(labels, check_decoding(hp.decoding), counts), stride=hp.stride,
-                tag_transitions=counts, decoding=hp.decoding, **({"context": hp.context} if hp.context else {}))
+                ner_dev_metrics(labels, decoding, counts), tag_transitions=counts, **info)
 
 
 def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
@@ -133,7 +148,7 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     featurize = lambda split: re_features(data.ner[split], tokenizer, hp.max_length, data.schema, split,  # noqa: E731
                                           cfg.model.word_shapes)
     return _fit(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer, PAD_TO_MULTIPLE),
-                re_dev_metrics(labels), encoding=RE_ENCODING)
+                candidate_dev_metrics(labels), encoding=RE_ENCODING)
 
 
 def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokenizer, featurize, collator,

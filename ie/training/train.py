@@ -16,7 +16,7 @@ from ie.evaluation.outputs import write_evaluation
 from ie.evaluation.scoring import evaluate_run
 from ie.models.checkpoint import INFO_FILE
 from ie.runs import CONFIG_FILE, METRICS_FILE, TASKS
-from ie.training.fit import train_ner, train_re
+from ie.training.fit import ner_decoding, train_ner, train_re
 from ie.training.prepare import prepare_data
 from ie.training.pretrain import pretrained_run
 from ie.training.resume import resumed_config
@@ -36,6 +36,8 @@ def train(cfg: DictConfig) -> dict:
     unknown = set(cfg.task.names) - set(TASKS)
     if unknown or not cfg.task.names:
         raise ConfigError(f"task.names: expected a non-empty subset of [ner, re], got {list(cfg.task.names)}")
+    if "ner" in cfg.task.names:
+        ner_decoding(cfg)
     if cfg.pretrain is not None and not cfg.model.init_from and not cfg.resume:
         cfg.model.init_from = str(pretrained_run(cfg, train))  # recorded in config.yaml and the model card
     run_dir = Path(cfg.paths.output_dir)

@@ -1,0 +1,28 @@
+"""Max-pooling over a range of positions of an encoded batch, for many ranges at once: what a relation
+pair reads between its mentions and what a candidate span reads over its words."""
+
+from __future__ import annotations
+
+import torch
+
+# Elements of hidden state gathered at once: bounds memory on long sentences with many ranges (the gather
+# is ranges x tokens x hidden) without a Python step per range.
+POOL_BUDGET = 1 << 20
+
+
+def range_max(hidden: torch.Tensor, rows: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """Max over positions ``starts[k] <= p < ends[k]`` of batch row ``rows[k]``, for every k; zeros for an
+    empty range."""
+    chunk = max(1, POOL_BUDGET // max(1, hidden.size(1) * hidden.size(2)))
+    pooled = []
+    for k in range(0, rows.size(0), chunk):
+        sl = slice(k, k + chunk)
+        lo, hi = int(starts[sl].min()), int(ends[sl].max())  # only the columns some range of this chunk needs
+        if hi <= lo:
+            pooled.append(hidden.new_zeros(starts[sl].size(0), hidden.size(-1)))
+            continue
+        positions = torch.arange(lo, hi, device=hidden.device)
+        inside = (positions >= starts[sl, None]) & (positions < ends[sl, None])
+        states = hidden[rows[sl], lo:hi].masked_fill(~inside[..., None], float("-inf")).amax(1)
+        pooled.append(torch.where(inside.any(1, keepdim=True), states, torch.zeros_like(states)))
+    return torch.cat(pooled) if pooled else hidden.new_zeros(0, hidden.size(-1))
