@@ -169,7 +169,9 @@ def greedy_spans(candidates: Sequence[WordEntity]) -> list[WordEntity]:
 
 SpanDecoder = Callable[[Sequence[WordEntity]], list[WordEntity]]
 SPAN_DECODERS: dict[str, SpanDecoder] = {"greedy_spans": greedy_spans}
-DEFAULTS = {"token": DEFAULT, "span": "greedy_spans"}  # by NER head (model.ner_head)
+DEFAULTS = {"token": DEFAULT, "span": "greedy_spans"}  # by NER head: for checkpoints that do not record theirs
+# What training picks when trainer.ner.decoding is null: the decoder measured best per head (docs/results).
+RECIPE = {"token": "viterbi_structure", "span": "greedy_spans"}
 
 
 def check_decoding(decoding: str, head: str = "token") -> str:
