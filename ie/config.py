@@ -81,7 +81,7 @@ class TaskHParams:
     # sentence's window, as context without labels; stored in the checkpoint. 0: the sentence alone.
     context: int = 0
     # NER: how its output is read (ie/inference/decoding.py), on dev during training and by default after;
-    # stored in the checkpoint. null: the head's measured best (decoding.RECIPE: viterbi_structure for
+    # stored in the checkpoint. null: the head's measured best (decoding.DEFAULTS: viterbi for
     # model.ner_head=token, greedy_spans for span).
     decoding: Optional[str] = None
     # RE: weights of the classes in the training loss (ie/training/fit.py): none | balanced (inverse

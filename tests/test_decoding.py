@@ -109,7 +109,7 @@ def test_viterbi_transitions_needs_a_checkpoint_that_counted_them(run_dir, tmp_p
 def test_a_checkpoint_is_read_with_the_decoding_it_was_trained_for(run_dir, tmp_path):
     import shutil
 
-    assert Predictor.from_pretrained(run_dir).decoding == "viterbi_structure"  # training's default for a token head
+    assert Predictor.from_pretrained(run_dir).decoding == "viterbi"  # training's default for a token head
     shutil.copytree(run_dir, tmp_path / "run")
     info = json.loads((tmp_path / "run" / "ner" / "ie.json").read_text())
     (tmp_path / "run" / "ner" / "ie.json").write_text(json.dumps({**info, "decoding": "viterbi_transitions"}))

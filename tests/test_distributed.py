@@ -11,7 +11,7 @@ import torch.multiprocessing as mp
 
 from ie.evaluation.scoring import evaluate_run
 from ie.training.resume import last_trainer_checkpoint
-from tests.conftest import ROOT
+from tests.conftest import ROOT, compose_config
 
 
 def _stamp_of_rank(rank: int, port: int, out) -> None:
@@ -50,7 +50,10 @@ def test_torchrun_two_processes_write_one_run_folder_once(tmp_path):
         "metrics_confusion_entities.png", "metrics_confusion_relations_end_to_end.png",
         "metrics_confusion_relations_gold_entities.png", "ner", "predictions_test.jsonl", "re", "train.log",
         "trainer"])
-    for task, per_process in (("ner", 4), ("re", 8)):  # the global batches of debug=fast (8, 16), halved
+    trainer = compose_config("train", ["debug=fast"]).trainer
+    for task in ("ner", "re"):
+        per_process = trainer[task].batch_size // 2  # the global batch, split over two processes
+        assert per_process >= 1
         checkpoint = last_trainer_checkpoint(run / "trainer" / task)
         assert {"rng_state_0.pth", "rng_state_1.pth"} <= {p.name for p in checkpoint.iterdir()}  # two processes
         state = json.loads((checkpoint / "trainer_state.json").read_text())

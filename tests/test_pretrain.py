@@ -89,3 +89,9 @@ def test_joint_training_adds_the_other_corpus_and_weighs_the_seeds_in_training_o
     assert test == ["004_8167059eeef70516"] and len(data.ner["test"]) == 17  # evaluation sees the seeds alone
     plain = load_data(compose_config("train", ["paths.output_dir=/tmp/x"]))
     assert len(data.ner["train"]) == 2 * len(plain.ner["train"]) + 24  # the seeds twice, 12 + 12 CoNLL04 items
+
+
+def test_the_default_run_pretrains_and_pretrain_none_turns_it_off():
+    assert compose_config("train", [])["pretrain"]["data"]["name"] == "conll04_seed_schema"
+    assert compose_config("train", ["pretrain=none"])["pretrain"] is None
+    assert compose_config("train", ["debug=fast"])["pretrain"] is None

@@ -169,9 +169,10 @@ def greedy_spans(candidates: Sequence[WordEntity]) -> list[WordEntity]:
 
 SpanDecoder = Callable[[Sequence[WordEntity]], list[WordEntity]]
 SPAN_DECODERS: dict[str, SpanDecoder] = {"greedy_spans": greedy_spans}
-DEFAULTS = {"token": DEFAULT, "span": "greedy_spans"}  # by NER head: for checkpoints that do not record theirs
-# What training picks when trainer.ner.decoding is null: the decoder measured best per head (docs/results).
-RECIPE = {"token": "viterbi_structure", "span": "greedy_spans"}
+# By NER head (model.ner_head): what training picks when trainer.ner.decoding is null, and how a checkpoint
+# that does not record its decoding is read. With CoNLL04 pre-training the structure prior no longer helps
+# NER and costs relations end to end (docs/results/README.md, "Decoding"), so plain viterbi stays.
+DEFAULTS = {"token": DEFAULT, "span": "greedy_spans"}
 
 
 def check_decoding(decoding: str, head: str = "token") -> str:

@@ -18,7 +18,7 @@ from ie.data.dataset import IEData
 from ie.encoding.align import PAD_TO_MULTIPLE
 from ie.encoding.markers import ENCODING as RE_ENCODING, WindowCollator, add_marker_tokens
 from ie.errors import ConfigError
-from ie.inference.decoding import RECIPE as DECODING_RECIPE, check_decoding
+from ie.inference.decoding import DEFAULTS as DECODING_DEFAULTS, check_decoding
 from ie.models import dropout, transfer
 from ie.models.checkpoint import save_checkpoint
 from ie.encoding.spans import SpanCollator
@@ -112,7 +112,7 @@ def ner_decoding(cfg: DictConfig) -> str:
     """The NER decoding of this config, checked against its head (``model.ner_head``): a mismatch fails
     before any data is read or model built."""
     head = check_ner_head(cfg.model.ner_head)
-    return check_decoding(cfg.trainer.ner.decoding or DECODING_RECIPE[head], head)
+    return check_decoding(cfg.trainer.ner.decoding or DECODING_DEFAULTS[head], head)
 
 
 def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
