@@ -171,7 +171,7 @@ SpanDecoder = Callable[[Sequence[WordEntity]], list[WordEntity]]
 SPAN_DECODERS: dict[str, SpanDecoder] = {"greedy_spans": greedy_spans}
 # By NER head (model.ner_head): what training picks when trainer.ner.decoding is null, and how a checkpoint
 # that does not record its decoding is read. With CoNLL04 pre-training the structure prior no longer helps
-# NER and costs relations end to end (docs/results/README.md, "Decoding"), so plain viterbi stays.
+# NER and costs relations end to end (docs/results/README.md, "Boundaries"), so plain viterbi stays.
 DEFAULTS = {"token": DEFAULT, "span": "greedy_spans"}
 
 
