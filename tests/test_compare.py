@@ -109,3 +109,17 @@ def test_the_same_recipe_from_two_checkouts_is_one_configuration():
     assert {k: v for k, v in portable(a).items() if k != "paths.root"} == \
         {k: v for k, v in portable(b).items() if k != "paths.root"} == {"data.path": "<root>/seeds",
                                                                          "model.name_or_path": "site-packages/m"}
+
+
+def test_group_names_write_a_section_that_is_off_in_some_groups_once():
+    """pretrain=None against a pre-trained group names one key, not the hundred inside the section."""
+    from ie.evaluation.compare import group_label
+
+    off = {"pretrain": "None", "trainer.re.epochs": "40"}
+    on_a = {"pretrain.data.name": "conll04", "pretrain.seed": "42", "trainer.re.epochs": "40"}
+    on_b = {"pretrain.data.name": "conll04", "pretrain.seed": "7", "trainer.re.epochs": "20"}
+    configs = [off, on_a, on_b]
+    differing = sorted({k for c in configs for k in c if any(c.get(k) != o.get(k) for o in configs)})
+    assert group_label(off, differing, configs) == "pretrain=None, trainer.re.epochs=40"
+    assert group_label(on_a, differing, configs) == "pretrain=conll04, pretrain.seed=42, trainer.re.epochs=40"
+    assert group_label(on_b, differing, configs) == "pretrain=conll04, pretrain.seed=7, trainer.re.epochs=20"

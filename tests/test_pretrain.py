@@ -70,7 +70,8 @@ def test_a_final_run_trains_on_every_document_and_its_card_quotes_the_estimate(t
                                           "trainer.report_to=[]"])
     assert train(cfg) == {} and not (out / "metrics.json").exists()
     report = json.loads((out / "data_report.json").read_text())
-    assert list(report["splits"]) == ["train"] and report["splits"]["train"]["documents"] == 5
+    copies = 1 + cfg.data.mention_replacement  # each article and its mention-swapped copies
+    assert list(report["splits"]) == ["train"] and report["splits"]["train"]["documents"] == 5 * copies
     card = (out / "README.md").read_text()
     assert "**Estimate**" in card and "| NER | 0.750 ± 0.020 |" in card and "not a test of this model" in card
     assert "differs from this run's in: model.word_shapes" in card and "data.folds" not in card.split("differs")[1]

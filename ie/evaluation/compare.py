@@ -152,10 +152,38 @@ def group_runs(runs: Sequence[Run]) -> list[Group]:
     differing = sorted({k for c in configs for k in c if any(c.get(k) != o.get(k) for o in configs)})
     groups = []
     for key, members in keyed.items():
-        config = dict(key)
-        name = ", ".join(f"{k}={config.get(k, '-')}" for k in differing) or members[0].config.get("run_name", "runs")
+        name = group_label(dict(key), differing, configs) or members[0].config.get("run_name", "runs")
         groups.append(Group(name, sorted(members, key=lambda r: (r.seed, r.fold or 0))))
     return groups
+
+
+def group_label(config: dict[str, str], differing: Sequence[str], configs: Sequence[dict[str, str]]) -> str:
+    """``key=value`` for each differing key, with a section that is null in some groups (``pretrain``, ``mix``)
+    written once, as ``pretrain=None`` or ``pretrain=<its data name>``, instead of one entry per key inside it;
+    keys inside it still appear where two groups that both have the section differ on them."""
+    toggled = sorted(k for k in differing if any(k in c for c in configs)
+                     and any(o.startswith(k + ".") for c in configs for o in c))
+    parts = []
+    for key in differing:
+        section = next((t for t in toggled if key == t or key.startswith(t + ".")), None)
+        if section is None:
+            parts.append(f"{key}={config.get(key, '-')}")
+        elif key == section:
+            parts.append(f"{section}={_section_summary(config, section)}")
+        elif key in config and _differs_where_present(key, section, configs):
+            parts.append(f"{key}={config[key]}")
+    return ", ".join(parts)
+
+
+def _section_summary(config: dict[str, str], section: str) -> str:
+    if section in config:
+        return config[section]
+    return config.get(f"{section}.data.name") or config.get(f"{section}.name") or "set"
+
+
+def _differs_where_present(key: str, section: str, configs: Sequence[dict[str, str]]) -> bool:
+    values = {c.get(key) for c in configs if section not in c}
+    return len(values) > 1
 
 
 def _mean_std(values: Sequence[float]) -> dict:

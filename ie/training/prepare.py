@@ -16,6 +16,7 @@ from ie.data.augment import mention_replacement
 from ie.data.corpus import load_corpus
 from ie.data.dataset import IEData, build_datasets
 from ie.data.problems import ValidationError
+from ie.data.records import fingerprint
 from ie.data.schema import Schema
 from ie.data.validate import overlap_problems
 from ie.errors import ConfigError
@@ -39,6 +40,7 @@ def load_data(cfg: DictConfig, warnings: list | None = None, label_report: dict 
     if errors:
         raise ValidationError(errors)
     warnings += problems
+    annotated = fingerprint(records, schema)
     if "train" in splits:  # what only training sees: augmented copies, another corpus mixed in
         extra = {}
         if cfg.data.mention_replacement:
@@ -46,7 +48,9 @@ def load_data(cfg: DictConfig, warnings: list | None = None, label_report: dict 
         if cfg.get("mix"):
             extra.update(_mixed(cfg, schema, records, splits["train"], warnings))
         records, splits = {**records, **extra}, {**splits, "train": splits["train"] + list(extra)}
-    return build_datasets(records, schema, splits)
+    # the fingerprint names the annotated data, as a model card re-reads it; what training adds to it is
+    # config (data.mention_replacement, mix), which runs and pre-training cache keys record beside it
+    return replace(build_datasets(records, schema, splits), fingerprint=annotated)
 
 
 def _mixed(cfg: DictConfig, schema: Schema, records: dict, train: list[str], warnings: list) -> dict:

@@ -68,6 +68,11 @@ def cache_key(pre: DictConfig, fingerprint: str) -> str:
                 "encoder": encoder_identity(model.pop("name_or_path")),
                 "model": {k: v for k, v in model.items() if k != "name"}, "trainer": trainer,
                 "tasks": list(pre.task.names), "seed": pre.seed}
+    # what training adds to the annotated data (the fingerprint's), only where set: older keys stay valid
+    if pre.data.get("mention_replacement"):
+        identity["mention_replacement"] = pre.data.mention_replacement
+    if pre.get("mix"):
+        identity["mix"] = OmegaConf.to_container(pre.mix, resolve=True)
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
 
