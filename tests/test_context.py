@@ -47,7 +47,7 @@ def test_a_run_with_context_reads_documents_the_same_way_everywhere(tmp_path):
     predictor = Predictor.from_pretrained(tmp_path)
     assert predictor.ner_context == 16
     text = (SEEDS / f"{TEST_DOC}.txt").read_text(encoding="utf-8")
-    sentences = split_sentences(text)
+    sentences = split_sentences(text, predictor.segmenter)  # the words the run was trained and evaluated on
     words = [[t.text for t in s.tokens] for s in sentences]
     tags, probs = predictor.word_tags(words, documents=[TEST_DOC] * len(words))
     assert probs != predictor.word_tags(words)[1]  # the neighbours reach the model

@@ -33,7 +33,8 @@ def corpus(tmp_path_factory):
 
 def config(corpus, *overrides):
     return compose_config("train", ["debug=fast", "trainer.disable_tqdm=true", f"data.path={corpus}",
-                                    f"data.schema={SEEDS / 'schema.json'}", "data.splits.test=[short]", *overrides])
+                                    f"data.schema={SEEDS / 'schema.json'}", "data.splits.test=[short]",
+                                    "data.mention_replacement=0", *overrides])  # counts of the file itself
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ import json
 import shutil
 
 import pytest
+from omegaconf import OmegaConf
 
 from ie.config import DataConfig
 from ie.data.text import DEFAULT_SEGMENTER, split_sentences
@@ -46,7 +47,8 @@ def _with_segmenter(run_dir, tmp_path, ner: str, re: str):
 
 
 def test_the_predictor_reads_text_with_the_checkpoints_segmenter(run_dir, tmp_path):
-    assert Predictor.from_pretrained(run_dir).segmenter == "spacy"  # as recorded by training
+    trained_with = OmegaConf.load(run_dir / "config.yaml").data.segmenter
+    assert Predictor.from_pretrained(run_dir).segmenter == trained_with  # as recorded by training
     run = _with_segmenter(run_dir, tmp_path, "spacy_keep_hyphens", "spacy_keep_hyphens")
     predictor = Predictor.from_pretrained(run)
     assert predictor.segmenter == "spacy_keep_hyphens"

@@ -121,7 +121,7 @@ def data_config(folder, *overrides):
     from tests.conftest import compose_config
 
     return compose_config("train", ["debug=fast", f"data.path={folder}", f"data.schema={SEEDS / 'schema.json'}",
-                                    "paths.output_dir=/tmp/unused", *overrides])
+                                    "paths.output_dir=/tmp/unused", "data.mention_replacement=0", *overrides])
 
 
 def test_training_data_check_stops_on_errors_and_logs_warnings(write_pair, tmp_path, caplog):
