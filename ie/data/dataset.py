@@ -83,7 +83,9 @@ class IEData:
 
 
 def build_datasets(records: Mapping[str, list[SentenceRecord]], schema: Schema,
-                   splits: Mapping[str, Sequence[str] | None]) -> IEData:
+                   splits: Mapping[str, Sequence[str] | None], data_fingerprint: str | None = None) -> IEData:
+    """``data_fingerprint``: what the data is known as, when ``records`` hold more than it (training's
+    augmented copies); by default the fingerprint of ``records`` themselves."""
     resolved = resolve_splits(list(records), splits)
     ner, rel = {}, {}
     for name, doc_ids in resolved.items():
@@ -91,7 +93,8 @@ def build_datasets(records: Mapping[str, list[SentenceRecord]], schema: Schema,
         ner[name] = _typed_dataset([sentence_row(r) for r in sents], sentence_features(schema))
         rel[name] = _typed_dataset([row for r in sents for row in relation_rows(r, schema)],
                                    relation_features(schema))
-    return IEData(schema, DatasetDict(ner), DatasetDict(rel), resolved, fingerprint(records, schema))
+    return IEData(schema, DatasetDict(ner), DatasetDict(rel), resolved,
+                  data_fingerprint or fingerprint(records, schema))
 
 
 def _typed_dataset(rows: list[dict], features: Features) -> Dataset:

@@ -50,7 +50,7 @@ def load_data(cfg: DictConfig, warnings: list | None = None, label_report: dict 
         records, splits = {**records, **extra}, {**splits, "train": splits["train"] + list(extra)}
     # the fingerprint names the annotated data, as a model card re-reads it; what training adds to it is
     # config (data.mention_replacement, mix), which runs and pre-training cache keys record beside it
-    return replace(build_datasets(records, schema, splits), fingerprint=annotated)
+    return build_datasets(records, schema, splits, annotated)
 
 
 def _mixed(cfg: DictConfig, schema: Schema, records: dict, train: list[str], warnings: list) -> dict:
