@@ -49,7 +49,7 @@ def compare(cfg: DictConfig) -> list:
     if cfg.run is not None:
         raise ConfigError("give exactly one of run=<run folder|latest> or compare=[<runs or folders>]")
     result = compare_runs(list(cfg.compare), split=cfg.split, baseline=cfg.baseline, samples=cfg.bootstrap_samples,
-                          seed=cfg.bootstrap_seed, batch_size=cfg.batch_size)
+                          seed=cfg.bootstrap_seed, batch_size=cfg.batch_size, group_by=cfg.group_by)
     out = Path(cfg.output_dir or Path(cfg.paths.models_dir) / "compare" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
     written = write_comparison(result, out)
     print(format_comparison(result))

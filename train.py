@@ -36,6 +36,13 @@ def run(cfg: DictConfig) -> float | None:
     if cfg.resume and others:
         raise ConfigError(f"resume={cfg.resume} continues that run with its saved config.yaml; "
                           f"drop the other overrides {others}")
+    if cfg.inner_cv:
+        from ie.training.inner_cv import train_inner_folds
+
+        score = train_inner_folds(cfg, train)
+        log.info("inner folds of outer fold %d: pooled F1 %.4f (per fold %s)", cfg.data.fold, score["f1"],
+                 ", ".join(f"{f:.4f}" for f in score["folds"]))
+        return score["f1"]
     results = train(cfg)
     if not results:
         return None

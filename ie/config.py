@@ -163,6 +163,9 @@ class TrainConfig:
     # A run with no test split (evaluate_split absent): the compare.json whose baseline group estimates
     # this recipe, quoted in the model card as the estimate it is.
     estimate: Optional[str] = None
+    # A search trial scored by nested cross-validation: every inner fold of data.fold is trained and the
+    # pooled score returned (ie/training/inner_cv.py; hparams_search=seeds_optuna).
+    inner_cv: bool = False
 
 
 @dataclass
@@ -183,6 +186,9 @@ class EvalConfig(InferenceConfig):
     run: Optional[str] = None  # a run folder, or "latest"
     compare: Optional[List[str]] = None  # run folders and/or folders of runs (a multirun, a CV sweep)
     baseline: Optional[str] = None  # compare: group name or run folder; default: the first group
+    # compare: config (runs with the same settings are one group, whatever folder they are in) | folder (each
+    # entry of compare=[...] is one group: a recipe whose settings differ per fold, as nested CV chooses them)
+    group_by: str = "config"
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 0
     split: str = "test"
@@ -200,6 +206,11 @@ class PredictConfig(InferenceConfig):
     format: str = "jsonl"  # jsonl | brat (ie/inference/writers.py)
     overwrite: bool = False  # format=brat: replace existing .ann files
     progress: Optional[bool] = None  # a progress bar on stderr; default: when stderr is a terminal
+    # Sharded prediction (ie/inference/shards.py): this process predicts the documents whose id hashes to
+    # `shard` of `num_shards`; merge=true then checks that the shards wrote every input once (and joins JSONL).
+    shard: int = 0
+    num_shards: int = 1
+    merge: bool = False
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 

@@ -123,3 +123,21 @@ def test_group_names_write_a_section_that_is_off_in_some_groups_once():
     assert group_label(off, differing, configs) == "pretrain=None, trainer.re.epochs=40"
     assert group_label(on_a, differing, configs) == "pretrain=conll04, pretrain.seed=42, trainer.re.epochs=40"
     assert group_label(on_b, differing, configs) == "pretrain=conll04, pretrain.seed=7, trainer.re.epochs=20"
+
+
+def test_group_by_folder_keeps_a_recipe_whose_settings_differ_per_fold_together(tmp_path):
+    for s in (1, 2):  # nested CV chose another learning rate in each outer fold
+        for fold, lr in ((0, 1e-4), (1, 5e-4)):
+            fake_run(tmp_path / "tuned", f"s{s}f{fold}", lr, s, 0.9, fold=fold, folds=2,
+                     sentences=range(fold * 10, fold * 10 + 10))
+            fake_run(tmp_path / "fixed", f"s{s}f{fold}", 2e-4, s, 0.5, fold=fold, folds=2,
+                     sentences=range(fold * 10, fold * 10 + 10))
+    paths = [tmp_path / "fixed", tmp_path / "tuned"]
+    assert len(compare_runs(paths, samples=50)["groups"]) == 3  # by config the tuned recipe falls apart
+    result = compare_runs(paths, samples=50, group_by="folder")
+    assert result["baseline"] == "fixed" and list(result["groups"]) == ["fixed", "tuned"]
+    tuned = result["groups"]["tuned"]
+    assert len(tuned["runs"]) == 4 and tuned["folds"] == [0, 1]
+    assert tuned["metrics"]["ner.strict"]["support"] == sum(len(g) for g in GOLD)
+    with pytest.raises(ValueError, match="group_by: expected one of"):
+        compare_runs(paths, group_by="seed")

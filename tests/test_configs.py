@@ -87,3 +87,18 @@ def test_the_hyperparameter_search_composes_and_scores_dev_not_test():
     assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.sweeper.direction == "maximize"
     assert cfg.data.name == "conll04" and cfg.evaluate_split == "dev" and "dev" in cfg.data.splits
     assert set(cfg.hydra.sweeper.params) >= {"trainer.ner.learning_rate", "trainer.re.learning_rate"}
+
+
+def test_the_seeds_search_scores_inner_folds_of_one_outer_fold():
+    from hydra import compose, initialize_config_dir
+
+    from ie.config import register
+
+    register()
+    with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=["hparams_search=seeds_optuna", "data.fold=3", "paths.output_dir=/tmp/x"],
+                      return_hydra_config=True)
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.sweeper.direction == "maximize"
+    assert cfg.inner_cv and cfg.data.folds == 5 and cfg.data.inner_fold is None and cfg.task.names == ["ner"]
+    assert cfg.hydra.sweeper.study_name == "seeds_fold3" and "/hparams_seeds_fold3_" in cfg.hydra.sweep.dir
+    assert set(cfg.hydra.sweeper.params) == {"trainer.ner.learning_rate", "trainer.ner.epochs", "trainer.ner.batch_size"}

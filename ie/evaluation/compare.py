@@ -157,6 +157,17 @@ def group_runs(runs: Sequence[Run]) -> list[Group]:
     return groups
 
 
+def group_by_folder(paths: Sequence[str | Path], runs: Sequence[Run]) -> list[Group]:
+    """One group per listed folder, named by it: for a recipe whose settings differ between folds by
+    design (chosen per outer fold by nested cross-validation), which grouping by config would split."""
+    groups = []
+    for path in map(Path, paths):
+        members = [r for r in runs if r.path == path or path in r.path.parents]
+        groups.append(Group(path.name if sum(Path(p).name == path.name for p in paths) == 1 else str(path),
+                            sorted(members, key=lambda r: (r.seed, r.fold or 0))))
+    return groups
+
+
 def group_label(config: dict[str, str], differing: Sequence[str], configs: Sequence[dict[str, str]]) -> str:
     """``key=value`` for each differing key, with a section that is null in some groups (``pretrain``, ``mix``)
     written once, as ``pretrain=None`` or ``pretrain=<its data name>``, instead of one entry per key inside it;
@@ -256,13 +267,18 @@ def bootstrap_against(base: Group, other: Group, metric: str, samples: int, seed
 
 # --- the comparison ------------------------------------------------------------------------------
 
+GROUP_BY = ("config", "folder")
+
+
 def compare_runs(paths: Sequence[str | Path], split: str = "test", baseline: str | None = None,
-                 samples: int = 1000, seed: int = 0, batch_size: int = 32) -> dict:
+                 samples: int = 1000, seed: int = 0, batch_size: int = 32, group_by: str = "config") -> dict:
+    if group_by not in GROUP_BY:
+        raise ConfigError(f"group_by: expected one of {list(GROUP_BY)}, got '{group_by}'")
     runs = [load_run(p, split, batch_size) for p in tqdm(find_runs(paths), desc="runs", unit="run")]
     schemas = {json.dumps(r.schema.to_dict(), sort_keys=True) for r in runs}
     if len(schemas) > 1:
         raise ConfigError("compare: the runs use different schemas; their scores are not comparable")
-    groups = group_runs(runs)
+    groups = group_runs(runs) if group_by == "config" else group_by_folder(paths, runs)
     base = _pick_baseline(groups, baseline)
     result: dict = {"split": split, "baseline": base.name, "groups": {}}
     base_summary = summarize(base)
