@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from html.parser import HTMLParser
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -148,3 +149,68 @@ def test_the_command_reports_a_missing_run_in_one_line(tmp_path):
                           capture_output=True, text=True, timeout=120, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
     assert proc.returncode == 1 and proc.stderr.strip().startswith("ie.serve: error:")
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+class _PageMarks(HTMLParser):
+    """The highlighted entities of the page's text (not those in the relations table)."""
+
+    def __init__(self):
+        super().__init__()
+        self.marks, self.depth, self.in_text, self.open = [], 0, False, None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id") == "text":
+            self.in_text = True
+        if self.in_text and tag == "mark":
+            self.open = [attrs["data-label"], int(attrs["data-start"]), int(attrs["data-end"]), ""]
+        if self.in_text and tag == "sub" and self.open:
+            self.open.append("sub")
+
+    def handle_endtag(self, tag):
+        if self.in_text and tag == "mark" and self.open:
+            self.marks.append(tuple(self.open[:4]))
+            self.open = None
+        elif tag == "div" and self.in_text and self.open is None:
+            self.in_text = False
+
+    def handle_data(self, data):
+        if self.open and len(self.open) == 4:  # before the label's <sub>
+            self.open[3] += data
+
+
+def test_the_page_highlights_what_the_api_returns_in_headless_chromium(predictor, run_dir, tmp_path):
+    import threading
+    from urllib.parse import quote
+
+    import uvicorn
+
+    from tests.test_html_report import _chromium
+
+    chromium = _chromium()
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(predictor, run_dir=run_dir), port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.time() + 60
+        while not server.started:
+            assert time.time() < deadline
+            time.sleep(0.1)
+        text = TEXTS[0] + " <b>not bold</b>"
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+                 "--virtual-time-budget=20000", "--dump-dom"]
+        dom = subprocess.run([chromium, *flags, f"http://127.0.0.1:{port}/?text={quote(text)}"],
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    page = _PageMarks()
+    page.feed(dom.stdout)
+    expected = predictor(text)
+    assert expected.entities  # the tiny model marks something here: the check has content
+    assert page.marks == [(e.label, e.start, e.end, e.text) for e in expected.entities]
+    assert "<b>" not in dom.stdout and "&lt;b&gt;" in dom.stdout  # the text sent is shown, never run as HTML
+    assert dom.stdout.count('class="relation"') == len(expected.relations)

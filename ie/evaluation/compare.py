@@ -105,7 +105,8 @@ def load_run(path: Path, split: str, batch_size: int = 32) -> Run:
     counts = {(row["doc_id"], row["sent_index"]): sentence_counts(schema, row) for row in rows}
     # how the predictions were made is part of the system: the same checkpoints decoded otherwise differ
     made = {"eval.decoding": str(header.get("decoding", "viterbi")),
-            "eval.precision": str(header.get("precision", "fp32"))}
+            "eval.precision": str(header.get("precision", "fp32")),
+            "eval.relation_classes": str(header.get("relation_classes", "all"))}
     return Run(path, {**portable(flatten(OmegaConf.to_container(cfg, resolve=True))), **made}, schema, counts,
                breakdown(schema, rows))
 

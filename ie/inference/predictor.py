@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 # precisions), and beyond it larger batches are barely faster.
 DEFAULT_MAX_BATCH_TOKENS = {"bf16": 2048, "fp32": 1024}
 SENTENCES_PER_CHUNK = 1024  # per pass through NER then RE: bounds memory on huge inputs, sorts well enough
+# Which RE classes a pair may take: "schema", those its entity types admit (recorded with predictions, so
+# a comparison keeps apart predictions made before, when the argmax ran over "all" classes).
+RELATION_CLASSES = "schema"
 WordRelation = tuple[int, int, str, float]  # head entity index, tail entity index, label, score
 __all__ = ["Entity", "Prediction", "Predictor", "Relation"]
 
@@ -100,6 +103,7 @@ class Predictor:
             self._ner_labels = [ner_model.config.id2label[i] for i in range(ner_model.config.num_labels)]
         if re_model is not None:
             self._re_labels = [re_model.config.id2label[i] for i in range(re_model.config.num_labels)]
+        self._allowed_cache: dict[tuple, torch.Tensor] = {}  # (head type, tail type, head first) -> classes
         self.lost_pairs = 0  # candidate pairs too far apart for the RE window, since load
         self.backends = {task: loading.backend_of(model)  # what runs each task
                          for task, model in (("ner", ner_model), ("re", re_model)) if model is not None}
@@ -278,8 +282,9 @@ class Predictor:
             for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "RE"):
                 inputs = collate_windows([features for *_, features in batch], pad_id, PAD_TO_MULTIPLE)
                 logits = self.re_model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
-                best = logits.float().softmax(-1).max(-1)
                 pairs = [(s, order[h], order[t]) for s, order, w, _ in batch for h, t in w.pairs]
+                allowed = torch.stack([self._labels_allowed(entities[s][h], entities[s][t]) for s, h, t in pairs])
+                best = logits.float().masked_fill(~allowed.to(logits.device), float("-inf")).softmax(-1).max(-1)
                 for (s, h, t), index, score in zip(pairs, best.indices.tolist(), best.values.tolist()):
                     label = self._re_labels[index]
                     if label != NO_RELATION:
@@ -287,6 +292,17 @@ class Predictor:
         for rels in results:
             rels.sort()
         return results
+
+    def _labels_allowed(self, head: tuple, tail: tuple) -> torch.Tensor:
+        """Which RE classes the pair's entity types admit (``no_relation`` always): a label whose
+        signature the schema rules out for these types, or a symmetric one against the text order, is
+        never the answer, so it is never emitted; the score is the softmax over the admitted classes."""
+        key = (head[2], tail[2], head[0] < tail[0])
+        if key not in self._allowed_cache:
+            admitted = {NO_RELATION} | {r.label for r in self.schema.relations
+                                        if r.fits(head[2], tail[2]) and (not r.symmetric or key[2])}
+            self._allowed_cache[key] = torch.tensor([label in admitted for label in self._re_labels])
+        return self._allowed_cache[key]
 
     def _token_types(self, task: str, words: Sequence[str], word_ids: Sequence[int | None]) -> list[int] | None:
         """The word shapes of a window's positions, for a model trained with them (else None)."""

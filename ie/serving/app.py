@@ -3,7 +3,8 @@
 ``POST /v1/extract`` takes ``{"text": "..."}`` (answers one prediction) or ``{"texts": [...]}`` (answers
 ``{"predictions": [...]}``), each prediction the Predictor's JSON: entities with character offsets into
 the text sent, relations with their head and tail entities. ``GET /v1/health`` says the service is up and
-how it batches; ``GET /v1/schema`` the labels, relation signatures and what the model card records.
+how it batches; ``GET /v1/schema`` the labels, relation signatures and what the model card records;
+``GET /`` a page where a person pastes text and sees the entities highlighted and the relations listed.
 
 Bad input is never a 500: every error is ``{"error": {"field": ..., "message": ...}}`` with 422 (not
 what the API takes), or 413 (a body over ``max_body_bytes``, a text over ``max_chars``, more texts than
@@ -20,12 +21,14 @@ from typing import Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from ie.inference.inputs import DEFAULT_MAX_CHARS, InputError, check_text
 from ie.runs import METRICS_FILE
 from ie.serving.batcher import MicroBatcher
+
+PAGE = Path(__file__).with_name("page.html")  # one self-contained page: no external assets
 
 
 @dataclass(frozen=True)
@@ -174,5 +177,9 @@ def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None 
     @app.get("/v1/schema")
     async def schema():
         return info
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page():
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
     return app
