@@ -1,6 +1,8 @@
 """benchmarks/ and what it relies on: behaviour only, nothing here is timed."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -157,3 +159,15 @@ def test_bars_are_data_read_from_their_table():
     easier = {"bars": [{**bar, "at_least": 2.0} for bar in table["bars"] if bar["kind"] == "ratio"]}
     assert report.bars(measured, easier)[2:] == [
         "| seeds: ours ner >= 3.0x pipeline NER (fp32, as users run it) | 2.50x | yes |"]
+
+
+def test_serve_load_smoke(run_dir, tmp_path):
+    """The load test runs end to end on the tiny run (a second per level) and reports every level."""
+    out = tmp_path / "load.json"
+    proc = subprocess.run([sys.executable, "benchmarks/serve_load.py", "--run", str(run_dir), "--clients", "1", "3",
+                           "--seconds", "1", "--json", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert [level["clients"] for level in result["levels"]] == [1, 3]
+    assert all(level["requests"] > 0 and level["errors"] == 0 and level["timeouts"] == 0 for level in result["levels"])
+    assert result["in_process"]["sentences"] > 50 and "| 3 |" in proc.stdout
