@@ -28,7 +28,7 @@ def run(cfg: DictConfig) -> float | None:
     """Train, print the scores and return the value a Hydra sweeper optimises."""
     from ie import distributed
     from ie.evaluation.report import format_report
-    from ie.training.train import train
+    from ie.training.train import objective, train
 
     if not distributed.is_main():  # the other processes train in step with rank 0; one log is enough
         logging.getLogger().setLevel(logging.WARNING)
@@ -47,10 +47,7 @@ def run(cfg: DictConfig) -> float | None:
     if not results:
         return None
     log.info("\n%s", format_report(results))
-    # Strict NER micro F1 if trained, else strict RE micro F1 with gold entities.
-    if "ner" in results:
-        return results["ner"]["strict"]["micro"]["f1"]
-    return results["re"]["gold_entities"]["strict"]["micro"]["f1"]
+    return objective(results)["f1"]
 
 
 if __name__ == "__main__":

@@ -75,16 +75,15 @@ class Schema:
     def allowed_relations(self, head_label: str, tail_label: str) -> list[str]:
         return [r.label for r in self.relations if r.fits(head_label, tail_label)]
 
-    def is_candidate(self, head_label: str, head_start: int, tail_label: str, tail_start: int) -> bool:
-        """Whether an ordered pair could carry a relation.
+    def admitted_relations(self, head_label: str, tail_label: str, head_first: bool) -> list[str]:
+        """The relations an ordered pair can carry: those whose signature fits its types, a symmetric
+        one only with the head earlier in the text, which is also how such relations are annotated."""
+        return [r.label for r in self.relations
+                if r.fits(head_label, tail_label) and (not r.symmetric or head_first)]
 
-        A pair that only fits symmetric relations is a candidate in one direction only, earlier
-        mention first, which is also how such relations are annotated.
-        """
-        for rel in self.relations:
-            if rel.fits(head_label, tail_label) and (not rel.symmetric or head_start < tail_start):
-                return True
-        return False
+    def is_candidate(self, head_label: str, head_start: int, tail_label: str, tail_start: int) -> bool:
+        """Whether an ordered pair could carry a relation (:meth:`admitted_relations`)."""
+        return bool(self.admitted_relations(head_label, tail_label, head_start < tail_start))
 
     # --- io -----------------------------------------------------------------------------------
     @classmethod

@@ -294,13 +294,12 @@ class Predictor:
         return results
 
     def _labels_allowed(self, head: tuple, tail: tuple) -> torch.Tensor:
-        """Which RE classes the pair's entity types admit (``no_relation`` always): a label whose
-        signature the schema rules out for these types, or a symmetric one against the text order, is
-        never the answer, so it is never emitted; the score is the softmax over the admitted classes."""
+        """Which RE classes the pair admits (``Schema.admitted_relations``, and ``no_relation`` always): a
+        label the schema rules out for it is never the answer, so it is never emitted; the score is the
+        softmax over the admitted classes."""
         key = (head[2], tail[2], head[0] < tail[0])
         if key not in self._allowed_cache:
-            admitted = {NO_RELATION} | {r.label for r in self.schema.relations
-                                        if r.fits(head[2], tail[2]) and (not r.symmetric or key[2])}
+            admitted = {NO_RELATION, *self.schema.admitted_relations(*key)}
             self._allowed_cache[key] = torch.tensor([label in admitted for label in self._re_labels])
         return self._allowed_cache[key]
 

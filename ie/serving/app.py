@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -137,7 +137,8 @@ def model_info(predictor, run_dir: str | Path | None) -> dict:
 
 def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None = None) -> FastAPI:
     batcher = MicroBatcher(predictor.predict, limits.max_batch_texts, limits.max_wait_ms)
-    limits = Limits(**{**limits.__dict__, "max_chars": min(limits.max_chars, predictor.max_chars or limits.max_chars)})
+    limits = replace(limits, max_chars=min(limits.max_chars, predictor.max_chars or limits.max_chars))
+    page_html = PAGE.read_text(encoding="utf-8")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -180,6 +181,6 @@ def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None 
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():
-        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+        return HTMLResponse(page_html)
 
     return app

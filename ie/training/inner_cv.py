@@ -17,6 +17,7 @@ from ie.data.corpus import load_corpus
 from ie.data.schema import Schema
 from ie.errors import ConfigError
 from ie.evaluation.metrics import prf
+from ie.training.train import objective
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +38,9 @@ def inner_fold_count(cfg: DictConfig) -> int:
 
 
 def pooled_score(results: list[dict]) -> dict:
-    """Strict micro P/R/F1 over the inner folds' summed counts: NER if trained, else RE with gold
-    entities (what train.py returns for one run)."""
-    def micro(result: dict) -> dict:
-        if "ner" in result:
-            return result["ner"]["strict"]["micro"]
-        return result["re"]["gold_entities"]["strict"]["micro"]
-
-    counts = [micro(r) for r in results]
+    """Strict micro P/R/F1 over the inner folds' summed counts of what train.py optimises for one run
+    (:func:`ie.training.train.objective`)."""
+    counts = [objective(r) for r in results]
     return prf(sum(c["tp"] for c in counts), sum(c["fp"] for c in counts), sum(c["fn"] for c in counts))
 
 

@@ -24,6 +24,13 @@ from ie.training.resume import resumed_config
 log = logging.getLogger(__name__)
 
 
+def objective(results: dict) -> dict:
+    """The scores a sweeper optimises: strict micro NER if trained, else strict micro RE with gold entities."""
+    if "ner" in results:
+        return results["ner"]["strict"]["micro"]
+    return results["re"]["gold_entities"]["strict"]["micro"]
+
+
 def train(cfg: DictConfig) -> dict:
     """Train the configured tasks into ``cfg.paths.output_dir``, score them like evaluate.py does and
     write the model card (``README.md``).
