@@ -1,26 +1,30 @@
 """Inference measurements, run in a worker process per configuration: throughput, latency, useful
 FLOPs and padding of our Predictor or of ``transformers.pipeline``; the machine's matmul peak; and the
-test-set F1 of each precision and backend."""
+test-set F1 of each precision and backend. torch is imported only where a configuration uses it, so an
+ONNX Runtime worker's peak memory is that of a torch-free serving process."""
 
 from __future__ import annotations
 
 import os
 import platform
 import time
+from functools import partial
 from itertools import cycle, islice
 from pathlib import Path
 
-import torch
+import numpy as np
 from tqdm.auto import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 PIPELINE_PRECISIONS = {"fp32": "fp32", "bf16_autocast": "bf16", "bf16_weights": "bf16"}
-# our engines -> the Predictor backend each runs: "ours" is the default (lean where it can), "ours-hf" the
-# same Predictor on the transformers model classes, to show what the lean encoder buys
-BACKENDS = {"ours": "auto", "ours-hf": "transformers"}
+# our engines -> the Predictor backend each runs: "ours" is torch's default (lean where it can), "ours-hf" the
+# same Predictor on the transformers model classes, to show what the lean encoder buys, "ours-onnx" the run's
+# ONNX export (python -m ie.export) on ONNX Runtime
+BACKENDS = {"ours": "lean_or_transformers", "ours-hf": "transformers", "ours-onnx": "onnx"}
 F1_METRICS = {"NER (strict)": ("ner", "strict"), "NER (default)": ("ner", "default"),
               "RE gold entities": ("re", "gold_entities", "strict"), "RE end to end": ("re", "end_to_end", "strict")}
 F1_OPTIONS = [("fp32", "transformers"), ("fp32", "lean"), ("bf16", "transformers"), ("bf16", "lean")]
+ONNX_F1_OPTIONS = [("fp32", "onnx"), ("int8", "onnx")]  # where the run has its export (with quantize=int8)
 
 
 # --- inputs and the machine --------------------------------------------------------------------
@@ -51,6 +55,8 @@ def cpu_name() -> str:
 
 def machine_peak(size: int = 2048, repeats: int = 5) -> dict:
     """Best-of-``repeats`` square matmul throughput, fp32 and bf16, and the 1-minute load average."""
+    import torch
+
     out = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__, "matmul_size": size,
            "load_average": os.getloadavg()[0]}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
@@ -83,15 +89,24 @@ class FlopCounter:
         for model in models:
             c = model.config
             dims = (c.hidden_size, c.intermediate_size, c.num_hidden_layers)
+            if hasattr(model, "session"):  # an ONNX Runtime graph: counted where its session runs
+                model.session.run = self._counting(model.session.run, dims)
+                continue
             model.register_forward_pre_hook(lambda _m, args, kwargs, dims=dims: self._record(args, kwargs, dims),
                                             with_kwargs=True)
+
+    def _counting(self, run, dims):
+        def counted(outputs, feeds, *rest):
+            self._record((), feeds, dims)
+            return run(outputs, feeds, *rest)
+        return counted
 
     def _record(self, args, kwargs, dims):
         ids = kwargs["input_ids"] if "input_ids" in kwargs else args[0]
         mask = kwargs.get("attention_mask")
-        lengths = (torch.ones_like(ids) if mask is None else mask).sum(-1).tolist()
+        lengths = [ids.shape[-1]] * ids.shape[0] if mask is None else mask.sum(-1).tolist()
         self.flops += sum(encoder_flops(n, *dims) for n in lengths)
-        self.tokens += ids.numel()
+        self.tokens += int(np.prod(ids.shape))
         self.real_tokens += sum(lengths)
         self.calls += 1
 
@@ -107,15 +122,24 @@ def load_engine(spec: dict):
     if spec["engine"] in BACKENDS:
         from ie.inference.predictor import Predictor
 
-        predictor = Predictor.from_pretrained(run, precision=spec["precision"], tasks=tuple(spec["tasks"]),
-                                              backend=BACKENDS[spec["engine"]])
-        models = [m for m in vars(predictor).values() if isinstance(m, torch.nn.Module)]
+        load = partial(Predictor.from_pretrained, run, precision=spec["precision"], tasks=tuple(spec["tasks"]))
+        if BACKENDS[spec["engine"]] == "lean_or_transformers":  # torch's auto; never the export (ours-onnx)
+            from ie.models.checkpoint import CheckpointError
+
+            try:
+                predictor = load(backend="lean")
+            except CheckpointError:  # a checkpoint the lean encoder cannot run
+                predictor = load(backend="transformers")
+        else:
+            predictor = load(backend=BACKENDS[spec["engine"]])
+        models = [m for m in (predictor.ner_model, predictor.re_model) if m is not None]
 
         def predict(texts, batch_size):
             return [[(e.label, e.start, e.end) for e in p.entities] for p in predictor.predict(texts, batch_size)]
         return predict, models
     from contextlib import nullcontext
 
+    import torch
     from transformers import pipeline
 
     from ie.models.checkpoint import read_checkpoint_info
@@ -157,8 +181,7 @@ def measure_inference(spec: dict) -> dict:
            "gflops_per_s": counter.flops / sum(seconds) / 1e9,
            "tokens_fed": counter.tokens // len(seconds),
            "padding_share": 1 - counter.real_tokens / max(counter.tokens, 1),
-           "forward_calls": counter.calls // len(seconds), "entities": found[:spec["unique"]],
-           "threads": torch.get_num_threads()}
+           "forward_calls": counter.calls // len(seconds), "entities": found[:spec["unique"]]}
     if hasattr(predict, "window"):
         out["window"], out["stride"] = predict.window, predict.stride
     if spec.get("latency_calls"):
@@ -186,7 +209,8 @@ def f1_changes(runs: dict[str, str]) -> list[dict]:
     rows = []
     for corpus, run in runs.items():
         reference = None
-        for precision, backend in tqdm(F1_OPTIONS, desc=f"F1 {corpus}", unit="option"):
+        options = F1_OPTIONS + (ONNX_F1_OPTIONS if (Path(run) / "onnx" / "manifest.json").exists() else [])
+        for precision, backend in tqdm(options, desc=f"F1 {corpus}", unit="option"):
             result = evaluate_run(run, precision=precision, backend=backend, write=False)
             f1 = {}
             for name, path in F1_METRICS.items():

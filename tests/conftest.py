@@ -60,3 +60,28 @@ def span_run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("span_run")
     train(compose_config("train", TINY + ["task=ner", "model.ner_head=span", f"paths.output_dir={out}"]))
     return out
+
+
+def _exported(tmp_path_factory, run: Path, name: str) -> Path:
+    """A copy of ``run`` with its ONNX export (fp32 and int8; not timed, so backend=auto keeps torch)."""
+    import shutil
+
+    from ie.inference.onnx_export import export_run
+
+    out = tmp_path_factory.mktemp(name)
+    shutil.copy2(run / "config.yaml", out / "config.yaml")
+    for task in ("ner", "re"):
+        if (run / task).is_dir():
+            shutil.copytree(run / task, out / task)
+    export_run(out, quantize="int8", measure=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def onnx_run_dir(tmp_path_factory, run_dir):
+    return _exported(tmp_path_factory, run_dir, "onnx_run")
+
+
+@pytest.fixture(scope="session")
+def onnx_span_run_dir(tmp_path_factory, span_run_dir):
+    return _exported(tmp_path_factory, span_run_dir, "onnx_span_run")

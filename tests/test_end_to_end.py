@@ -70,10 +70,11 @@ def test_evaluate_cli_needs_a_run_or_a_comparison(tmp_path):
     assert proc.returncode != 0 and "exactly one of run=" in proc.stderr
 
 
-@pytest.mark.parametrize("backend", ["lean", "transformers"])
+@pytest.mark.parametrize("backend", ["lean", "transformers", "onnx"])
 @pytest.mark.parametrize("run", ["run_dir", "span_run_dir"])  # token and span NER heads
 def test_predictor_contract_normal_empty_and_long_text(run, backend, request):
-    predictor = Predictor.from_pretrained(request.getfixturevalue(run), backend=backend)
+    fixture = f"onnx_{run}" if backend == "onnx" else run  # the run with its export (python -m ie.export)
+    predictor = Predictor.from_pretrained(request.getfixturevalue(fixture), backend=backend)
     text = "President of the Republic of Tajikistan Emomali Rahmon met with Denis Manturov in Dushanbe."
     result = predictor(text)
     assert isinstance(result, Prediction) and result.text == text

@@ -15,6 +15,7 @@ from ie.inference.predictor import Predictor
 from ie.models import lean_bert
 from ie.models.checkpoint import CheckpointError, SavedTokenizer
 from ie.models.modeling import MarkerRelationModel
+from ie.training.collators import as_tensors
 from tests.conftest import rounded
 
 TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe on July 15. The Lipetsk Region signed a roadmap."
@@ -65,7 +66,7 @@ def test_pair_classifier_logits_equal_transformers(run_dir):
     ids, _ = padded_batch(theirs.config.vocab_size)
     rows = [{"input_ids": ids[0, :9].tolist(), "head_spans": [[1, 3], [5, 7]], "tail_spans": [[5, 7], [1, 3]]},
             {"input_ids": ids[2].tolist(), "head_spans": [[0, 2]], "tail_spans": [[9, 12]]}]
-    batch = collate_windows(rows, 0, multiple=8)
+    batch = as_tensors(collate_windows(rows, 0, multiple=8))
     with torch.inference_mode():
         torch.testing.assert_close(ours(**batch).logits, theirs(**batch).logits, rtol=1e-5, atol=1e-5)
 
@@ -106,7 +107,7 @@ def test_a_checkpoint_the_lean_encoder_cannot_run_goes_to_transformers(run_dir, 
     with pytest.raises(CheckpointError, match=r"backend='lean' cannot run .*hidden_act 'silu'"):
         Predictor.from_pretrained(tmp_path, backend="lean")
     with pytest.raises(ValueError, match="backend must be one of"):
-        Predictor.from_pretrained(run_dir, backend="onnx")
+        Predictor.from_pretrained(run_dir, backend="tensorrt")
 
 
 def test_a_missing_or_unknown_weight_is_named(run_dir, tmp_path):

@@ -10,6 +10,7 @@ from ie.encoding.align import WordPieces
 from ie.encoding.markers import add_marker_tokens, collate_windows, encode_sentence, marked_spans, pairs_in_reach
 from ie.models.modeling import MarkerRelationModel
 from ie.models.pairs import between_max
+from ie.training.collators import as_tensors
 
 
 @pytest.fixture(scope="module")
@@ -103,12 +104,12 @@ def test_one_pass_scores_each_sentence_as_if_it_were_alone(schema, tok):
         (window,) = encode_sentence(tok, pieces, spans, pairs_in_reach(spans, schema, pieces, 64, tok)[0], 64)
         rows.append({"input_ids": window.input_ids, **window.pair_features()})
     with torch.no_grad():
-        together = model(**collate_windows(rows, tok.pad_token_id)).logits
-        alone = torch.cat([model(**collate_windows([row], tok.pad_token_id)).logits for row in rows])
+        together = model(**as_tensors(collate_windows(rows, tok.pad_token_id))).logits
+        alone = torch.cat([model(**as_tensors(collate_windows([row], tok.pad_token_id))).logits for row in rows])
     assert together.shape == (sum(len(r["head_spans"]) for r in rows), len(schema.relation_labels))
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-4)
     # "Lipetsk and Khujand": the pooled text between the mentions is the word "and", not zeros
-    batch = collate_windows(rows[1:], tok.pad_token_id)
+    batch = as_tensors(collate_windows(rows[1:], tok.pad_token_id))
     hidden = model.encoder(input_ids=batch["input_ids"]).last_hidden_state
     between = between_max(hidden, batch["pair_rows"], batch["head_spans"], batch["tail_spans"])
     torch.testing.assert_close(between[0], hidden[0, batch["head_spans"][0, 1] + 1])

@@ -18,6 +18,7 @@ from ie.inference.predictor import Predictor
 from ie.models import lean_bert
 from ie.models.span_ner import SpanNerModel
 from ie.training.features import ner_span_features
+from ie.training.collators import as_tensors
 from tests.conftest import TINY, compose_config, rounded
 
 TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe on July 15. The Lipetsk Region signed a roadmap."
@@ -105,7 +106,7 @@ def test_lean_span_classifier_logits_equal_transformers(span_run_dir):
     rows = [{"input_ids": [101, 2000, 2001, 2002, 102], "span_bounds": [[1, 1], [1, 3], [2, 3]],
              "span_widths": [1, 3, 2]},
             {"input_ids": [101, 2005, 102], "span_bounds": [[1, 1]], "span_widths": [1]}]
-    batch = collate_spans(rows, 0, multiple=8)
+    batch = as_tensors(collate_spans(rows, 0, multiple=8))
     with torch.inference_mode():
         torch.testing.assert_close(ours(**batch).logits, theirs(**batch).logits, rtol=1e-5, atol=1e-5)
 

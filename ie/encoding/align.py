@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-import torch
+import numpy as np
 
 from ie.encoding.tokenization import encode_words
 
@@ -192,13 +192,14 @@ def first_subword_labels(window: Window, word_labels: Sequence[int]) -> list[int
     return labels
 
 
-def pad_ids(rows: Sequence[Sequence[int]], pad_id: int, multiple: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token id rows as one right-padded batch, with its attention mask; the width is rounded up to
-    a ``multiple``."""
+def pad_ids(rows: Sequence[Sequence[int]], pad_id: int, multiple: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Token id rows as one right-padded int64 batch, with its attention mask; the width is rounded up to
+    a ``multiple``. NumPy, so that the ONNX Runtime backend needs no torch; the Trainer's collators make
+    tensors of it (:mod:`ie.training.collators`)."""
     width = -(-max(len(r) for r in rows) // multiple) * multiple
-    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
     for i, r in enumerate(rows):
-        ids[i, :len(r)] = torch.as_tensor(r, dtype=torch.long)
+        ids[i, :len(r)] = r
         mask[i, :len(r)] = 1
     return ids, mask

@@ -16,7 +16,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Sequence
 
-import torch
+import numpy as np
 
 from ie.encoding.align import WordPieces, pad_ids, special_tokens
 
@@ -200,28 +200,17 @@ def reachable_pairs(tokenizer, words: Sequence[str], entities: Sequence[tuple], 
     return SentencePairs(order, spans, pieces, pairs, lost)
 
 
-def collate_windows(rows: Sequence[dict], pad_id: int, multiple: int = 1) -> dict[str, torch.Tensor]:
+def collate_windows(rows: Sequence[dict], pad_id: int, multiple: int = 1) -> dict[str, np.ndarray]:
     """Pad windows into a batch (width rounded up to ``multiple``) and flatten their pairs: ``pair_rows[p]``
     is the batch row of pair ``p``. Rows carry ``input_ids``, ``head_spans``, ``tail_spans``, with word
     shapes ``token_type_ids`` and, in training, per-pair ``labels``."""
     ids, mask = pad_ids([r["input_ids"] for r in rows], pad_id, multiple)
     batch = {"input_ids": ids, "attention_mask": mask,
-             "pair_rows": torch.tensor([i for i, r in enumerate(rows) for _ in r["head_spans"]], dtype=torch.long),
-             "head_spans": torch.tensor([s for r in rows for s in r["head_spans"]], dtype=torch.long).view(-1, 2),
-             "tail_spans": torch.tensor([s for r in rows for s in r["tail_spans"]], dtype=torch.long).view(-1, 2)}
+             "pair_rows": np.array([i for i, r in enumerate(rows) for _ in r["head_spans"]], dtype=np.int64),
+             "head_spans": np.array([s for r in rows for s in r["head_spans"]], dtype=np.int64).reshape(-1, 2),
+             "tail_spans": np.array([s for r in rows for s in r["tail_spans"]], dtype=np.int64).reshape(-1, 2)}
     if "token_type_ids" in rows[0]:
         batch["token_type_ids"] = pad_ids([r["token_type_ids"] for r in rows], 0, multiple)[0]
     if "labels" in rows[0]:
-        batch["labels"] = torch.tensor([label for r in rows for label in r["labels"]], dtype=torch.long)
+        batch["labels"] = np.array([label for r in rows for label in r["labels"]], dtype=np.int64)
     return batch
-
-
-class WindowCollator:
-    """``collate_windows`` for the Trainer."""
-
-    def __init__(self, tokenizer, multiple: int = 1):
-        self.pad_id = tokenizer.pad_token_id or 0
-        self.multiple = multiple
-
-    def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor]:
-        return collate_windows(rows, self.pad_id, self.multiple)

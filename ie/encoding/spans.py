@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import torch
+import numpy as np
 
 from ie.encoding.align import Window, pad_ids
 
@@ -25,29 +25,18 @@ def candidate_spans(window: Window, max_words: int) -> list[Candidate]:
             for j in range(i + 1, min(i + max_words, window.word_end) + 1)]
 
 
-def collate_spans(rows: Sequence[dict], pad_id: int, multiple: int = 1) -> dict[str, torch.Tensor]:
+def collate_spans(rows: Sequence[dict], pad_id: int, multiple: int = 1) -> dict[str, np.ndarray]:
     """Pad windows into a batch and flatten their candidates: ``span_rows[k]`` is the batch row of
     candidate k, ``span_bounds[k]`` its first and last subword, ``span_widths[k]`` its words. Rows carry
     ``input_ids``, ``span_bounds``, ``span_widths`` (named as the model's forward arguments, so the
     Trainer keeps them), with word shapes ``token_type_ids`` and in training ``labels``."""
     ids, mask = pad_ids([r["input_ids"] for r in rows], pad_id, multiple)
     batch = {"input_ids": ids, "attention_mask": mask,
-             "span_rows": torch.tensor([i for i, r in enumerate(rows) for _ in r["span_widths"]], dtype=torch.long),
-             "span_bounds": torch.tensor([b for r in rows for b in r["span_bounds"]], dtype=torch.long).view(-1, 2),
-             "span_widths": torch.tensor([w for r in rows for w in r["span_widths"]], dtype=torch.long)}
+             "span_rows": np.array([i for i, r in enumerate(rows) for _ in r["span_widths"]], dtype=np.int64),
+             "span_bounds": np.array([b for r in rows for b in r["span_bounds"]], dtype=np.int64).reshape(-1, 2),
+             "span_widths": np.array([w for r in rows for w in r["span_widths"]], dtype=np.int64)}
     if "token_type_ids" in rows[0]:
         batch["token_type_ids"] = pad_ids([r["token_type_ids"] for r in rows], 0, multiple)[0]
     if "labels" in rows[0]:
-        batch["labels"] = torch.tensor([y for r in rows for y in r["labels"]], dtype=torch.long)
+        batch["labels"] = np.array([y for r in rows for y in r["labels"]], dtype=np.int64)
     return batch
-
-
-class SpanCollator:
-    """``collate_spans`` for the Trainer."""
-
-    def __init__(self, tokenizer, multiple: int = 1):
-        self.pad_id = tokenizer.pad_token_id or 0
-        self.multiple = multiple
-
-    def __call__(self, rows: Sequence[dict]) -> dict[str, torch.Tensor]:
-        return collate_spans(rows, self.pad_id, self.multiple)

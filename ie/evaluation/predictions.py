@@ -27,6 +27,9 @@ def predict_split(run_dir: str | Path, split: str = "test", batch_size: int = 32
     """The run's schema, a header (split, documents, lost pairs) and one record per sentence with gold
     and predicted entities (word spans) and relations (indices into those entities)."""
     run_dir = Path(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise RunError(f"{run_dir}: no {CONFIG_FILE}, so no data to score against (an ONNX export on its own "
+                       "predicts, but is scored from the run folder it came from: evaluate.py run=RUN backend=onnx)")
     cfg = OmegaConf.load(run_dir / CONFIG_FILE)
     schema = Schema.load(cfg.data.schema)
     records, splits = load_corpus(cfg.data, schema)

@@ -19,9 +19,9 @@ A span NER head (``model.ner_head=span``, :mod:`ie.models.span_ner`) scores whol
 tags, so it has decoders of its own (:data:`SPAN_DECODERS`): ``greedy_spans`` keeps the most probable
 entity spans that do not overlap one already kept, the flat-NER decoding of SpERT and PURE.
 
-Sentences are decoded many at a time (one tensor step per word position for a whole group of
+Sentences are decoded many at a time (one array step per word position for a whole group of
 similar-length sentences), since a Python loop per sentence and word cost more than the encoder on
-short news sentences.
+short news sentences. NumPy, not torch: the ONNX Runtime backend decodes without torch installed.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Callable, Sequence
 
-import torch
+import numpy as np
 
 from ie.data.bio import tags_to_spans
 from ie.errors import ConfigError
@@ -41,13 +41,13 @@ WordEntity = tuple[int, int, str, float]  # word start, word end (exclusive), la
 
 
 @lru_cache(maxsize=8)
-def _constraints(labels: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+def _constraints(labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Additive penalties: ``start[j]`` for a sentence opening with tag j, ``step[i, j]`` for i -> j."""
     def inside_of(tag: str) -> str | None:
         return tag[2:] if tag.startswith("I-") else None
 
-    start = torch.tensor([float("-inf") if inside_of(t) else 0.0 for t in labels])
-    step = torch.zeros(len(labels), len(labels))
+    start = np.array([float("-inf") if inside_of(t) else 0.0 for t in labels], dtype=np.float32)
+    step = np.zeros((len(labels), len(labels)), dtype=np.float32)
     for j, tag in enumerate(labels):
         kind = inside_of(tag)
         if kind is None:
@@ -58,11 +58,11 @@ def _constraints(labels: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
     return start, step
 
 
-def transition_scores(counts: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+def transition_scores(counts: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     """``log P(first tag)`` and ``log P(next tag | previous tag)`` from :func:`ie.data.bio.transition_counts`,
     add-one smoothed."""
-    smoothed = torch.tensor(counts, dtype=torch.float) + 1
-    log_p = (smoothed / smoothed.sum(1, keepdim=True)).log()
+    smoothed = np.asarray(counts, dtype=np.float32) + 1
+    log_p = np.log(smoothed / smoothed.sum(1, keepdims=True))
     return log_p[0], log_p[1:]
 
 
@@ -73,7 +73,7 @@ def _pattern(previous: str | None, tag: str) -> tuple:
     return (None if previous is None else previous[0], tag[0], same)
 
 
-def structure_scores(counts: Sequence[Sequence[int]], labels: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+def structure_scores(counts: Sequence[Sequence[int]], labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Like :func:`transition_scores`, but with the counts pooled by :func:`_pattern` over all types and
     shared out evenly among the tags of a pattern: the decoder learns that an entity goes on (``B-X I-X``)
     far more often than another starts right after it (``B-X B-X``), not that some types are rare,
@@ -83,18 +83,18 @@ def structure_scores(counts: Sequence[Sequence[int]], labels: Sequence[str]) -> 
     for i, previous in enumerate(rows):
         for j, tag in enumerate(labels):
             pooled[_pattern(previous, tag)] = pooled.get(_pattern(previous, tag), 0) + counts[i][j]
-    scores = torch.empty(len(rows), len(labels))
+    scores = np.empty((len(rows), len(labels)), dtype=np.float32)
     for i, previous in enumerate(rows):
         patterns = [_pattern(previous, tag) for tag in labels]
         total = sum(pooled[p] + 1 for p in set(patterns))
         for j, p in enumerate(patterns):
             scores[i, j] = (pooled[p] + 1) / total / patterns.count(p)
-    log_p = scores.log()
+    log_p = np.log(scores)
     return log_p[0], log_p[1:]
 
 
-def _viterbi_group(log_probs: torch.Tensor, lengths: torch.Tensor, labels: tuple[str, ...],
-                   transitions: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+def _viterbi_group(log_probs: np.ndarray, lengths: np.ndarray, labels: tuple[str, ...],
+                   transitions: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Best well-formed paths of a padded group: ``log_probs`` is sentences x words x labels; with
     ``transitions`` (:func:`transition_scores`), each step also scores how likely the tag order is."""
     start, step = _constraints(labels)
@@ -102,22 +102,24 @@ def _viterbi_group(log_probs: torch.Tensor, lengths: torch.Tensor, labels: tuple
         start, step = start + transitions[0], step + transitions[1]
     n, width, k = log_probs.shape
     score = log_probs[:, 0] + start
-    back = torch.empty(max(width - 1, 0), n, k, dtype=torch.long)
-    stay = torch.arange(k).expand(n, k)  # past a sentence's end every tag points back to itself
+    back = np.empty((max(width - 1, 0), n, k), dtype=np.int64)
+    stay = np.broadcast_to(np.arange(k), (n, k))  # past a sentence's end every tag points back to itself
     for w in range(1, width):
-        best, arg = (score[:, :, None] + step).max(1)  # previous tag x next tag -> best previous
+        candidates = score[:, :, None] + step  # previous tag x next tag
+        arg = candidates.argmax(1)
+        best = np.take_along_axis(candidates, arg[:, None, :], 1)[:, 0]
         running = (lengths > w)[:, None]
-        back[w - 1] = torch.where(running, arg, stay)
-        score = torch.where(running, best + log_probs[:, w], score)
-    paths = torch.empty(n, width, dtype=torch.long)
+        back[w - 1] = np.where(running, arg, stay)
+        score = np.where(running, best + log_probs[:, w], score)
+    paths = np.empty((n, width), dtype=np.int64)
     paths[:, width - 1] = score.argmax(-1)
     for w in range(width - 1, 0, -1):
-        paths[:, w - 1] = back[w - 1].gather(1, paths[:, w, None]).squeeze(1)
+        paths[:, w - 1] = np.take_along_axis(back[w - 1], paths[:, w, None], 1)[:, 0]
     return paths
 
 
-def _argmax(log_probs: Sequence[torch.Tensor], labels: Sequence[str], counts=None) -> list[list[int]]:
-    return [scores.argmax(-1).tolist() for scores in log_probs]
+def _argmax(log_probs: Sequence[np.ndarray], labels: Sequence[str], counts=None) -> list[list[int]]:
+    return [np.asarray(scores).argmax(-1).tolist() for scores in log_probs]
 
 
 def _needs_counts(name: str, counts) -> None:
@@ -126,30 +128,33 @@ def _needs_counts(name: str, counts) -> None:
                           "tag_transitions, written by training since they exist): retrain it or decode with viterbi")
 
 
-def _viterbi_transitions(log_probs: Sequence[torch.Tensor], labels: Sequence[str], counts=None) -> list[list[int]]:
+def _viterbi_transitions(log_probs: Sequence[np.ndarray], labels: Sequence[str], counts=None) -> list[list[int]]:
     _needs_counts("viterbi_transitions", counts)
     return _viterbi(log_probs, labels, transition_scores(counts))
 
 
-def _viterbi_structure(log_probs: Sequence[torch.Tensor], labels: Sequence[str], counts=None) -> list[list[int]]:
+def _viterbi_structure(log_probs: Sequence[np.ndarray], labels: Sequence[str], counts=None) -> list[list[int]]:
     _needs_counts("viterbi_structure", counts)
     return _viterbi(log_probs, labels, structure_scores(counts, labels))
 
 
-def _viterbi(log_probs: Sequence[torch.Tensor], labels: Sequence[str], transitions=None) -> list[list[int]]:
+def _viterbi(log_probs: Sequence[np.ndarray], labels: Sequence[str], transitions=None) -> list[list[int]]:
+    log_probs = [np.asarray(scores, dtype=np.float32) for scores in log_probs]
     out: list[list[int]] = [[] for _ in log_probs]
-    order = sorted((i for i, s in enumerate(log_probs) if s.size(0)), key=lambda i: log_probs[i].size(0))
+    order = sorted((i for i, s in enumerate(log_probs) if len(s)), key=lambda i: len(log_probs[i]))
     for g in range(0, len(order), GROUP):
         group = order[g:g + GROUP]
-        lengths = torch.tensor([log_probs[i].size(0) for i in group])
-        padded = torch.nn.utils.rnn.pad_sequence([log_probs[i] for i in group], batch_first=True)
+        lengths = np.array([len(log_probs[i]) for i in group])
+        padded = np.zeros((len(group), lengths.max(), len(labels)), dtype=np.float32)
+        for row, i in enumerate(group):
+            padded[row, :lengths[row]] = log_probs[i]
         paths = _viterbi_group(padded, lengths, tuple(labels), transitions).tolist()
         for i, path, n in zip(group, paths, lengths.tolist()):
             out[i] = path[:n]
     return out
 
 
-Decoder = Callable[[Sequence[torch.Tensor], Sequence[str], Sequence[Sequence[int]] | None], list[list[int]]]
+Decoder = Callable[[Sequence[np.ndarray], Sequence[str], Sequence[Sequence[int]] | None], list[list[int]]]
 DECODERS: dict[str, Decoder] = {"viterbi": lambda log_probs, labels, counts=None: _viterbi(log_probs, labels),
                                  "viterbi_transitions": _viterbi_transitions, "viterbi_structure": _viterbi_structure,
                                  "argmax": _argmax}
@@ -183,14 +188,15 @@ def check_decoding(decoding: str, head: str = "token") -> str:
     return decoding
 
 
-def decode_many(log_probs: Sequence[torch.Tensor], labels: Sequence[str], decoding: str = DEFAULT,
+def decode_many(log_probs: Sequence[np.ndarray], labels: Sequence[str], decoding: str = DEFAULT,
                 counts: Sequence[Sequence[int]] | None = None) -> list[list[int]]:
-    """Tag ids for each sentence's ``words x labels`` log-probabilities; ``counts``: the model's tag
+    """Tag ids for each sentence's ``words x labels`` log-probabilities (arrays, or CPU float tensors);
+    ``counts``: the model's tag
     transition counts (:func:`ie.data.bio.transition_counts`), for the decoders that use them."""
     return DECODERS[check_decoding(decoding)](log_probs, labels, counts)
 
 
-def viterbi(log_probs: torch.Tensor, labels: Sequence[str]) -> list[int]:
+def viterbi(log_probs: np.ndarray, labels: Sequence[str]) -> list[int]:
     """The best well-formed BIO tag sequence for one sentence; ``log_probs`` is words x labels."""
     return _viterbi([log_probs], labels)[0]
 

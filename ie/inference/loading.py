@@ -1,9 +1,9 @@
 """A run's checkpoints loaded for inference: which backend runs each model, in which precision, and
 every check that a run's two checkpoints fit each other and their schema.
 
-Backends: ``lean`` runs BERT-family checkpoints on :mod:`ie.models.lean_bert` (less memory, faster
-loading), ``transformers`` on the transformers classes they were trained with, ``auto`` (default) the
-lean one wherever it supports the checkpoint. Precision ``bf16``: matmuls, attention and GELU in bf16,
+Torch backends: ``lean`` runs BERT-family checkpoints on :mod:`ie.models.lean_bert` (less memory, faster
+loading), ``transformers`` on the transformers classes they were trained with, ``auto`` the lean one
+wherever it supports the checkpoint (``onnx`` is :mod:`ie.inference.onnx_backend`). Precision ``bf16``: matmuls, attention and GELU in bf16,
 residual stream and LayerNorms in fp32 (autocast's recipe). The lean backend stores its matmul and
 embedding weights in bf16 (half the memory, no per-call casts); transformers models keep fp32 weights
 with their embedding tables rounded to bf16 values, and run under autocast: the same arithmetic.
@@ -12,21 +12,19 @@ with their embedding tables rounded to bf16 values, and run under autocast: the 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 
-from ie.data.schema import Schema
-from ie.data.text import DEFAULT_SEGMENTER, check_segmenter
-from ie.encoding.markers import ENCODING as RE_ENCODING
 from ie.errors import ConfigError
+from ie.inference import run_checks
+from ie.inference.run_checks import LoadedTask
 from ie.models import lean_bert
 from ie.models.span_representation import ARCHITECTURE as SPAN_ARCHITECTURE
-from ie.models.checkpoint import (WEIGHTS_FILE, CheckpointError, CheckpointInfo, SavedTokenizer,
-                                  read_checkpoint_info, read_json, reading_weights)
-from ie.runs import TASKS, RunNotFoundError
+from ie.models.checkpoint import WEIGHTS_FILE, CheckpointError, SavedTokenizer, read_json, reading_weights
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +61,22 @@ def _round_embeddings(model: torch.nn.Module) -> None:
                 module.weight.copy_(module.weight.to(torch.bfloat16))
 
 
-@dataclass
-class LoadedTask:
-    """One checkpoint ready to run: its model, tokenizer and what ``ie.json`` says of it."""
+class TorchRunner:
+    """A torch model as the Predictor calls every backend: NumPy inputs in, float32 logits out."""
 
-    model: torch.nn.Module
-    tokenizer: SavedTokenizer
-    info: CheckpointInfo
+    def __init__(self, model: torch.nn.Module, device: str, precision: str):
+        set_precision(model, precision)
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.backend = backend_of(model)
+        # bf16 autocast around a transformers model; lean models carry their precision themselves
+        self.autocast = precision == "bf16" and self.backend != "lean"
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.autocast else nullcontext()
+        with torch.inference_mode(), autocast:
+            logits = self.model(**{k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}).logits
+        return logits.float().cpu().numpy()
 
 
 def load_run(run_dir: str | Path, tasks: Sequence[str], precision: str, backend: str) -> dict[str, LoadedTask]:
@@ -78,47 +85,16 @@ def load_run(run_dir: str | Path, tasks: Sequence[str], precision: str, backend:
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
     dtype = dtype_of(precision)
-    tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
-    if not tasks or set(tasks) - set(TASKS):
-        raise ConfigError(f"tasks: expected a non-empty subset of {TASKS}, got {tasks}")
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunNotFoundError(f"run folder not found: {run_dir}")
-    found = [task for task in TASKS if task in tasks and (run_dir / task).exists()]
-    if not found:
-        raise CheckpointError(f"{run_dir}: no {' or '.join(t + '/' for t in tasks)} checkpoint found")
+    run_dir, found = run_checks.tasks_found(run_dir, tasks)
     loaded = {task: _load_task(run_dir / task, task, dtype, backend) for task in found}
-    if len(loaded) == 2:
-        diffs = loaded["ner"].info.schema.differences(loaded["re"].info.schema)
-        if diffs:
-            raise CheckpointError(f"{run_dir}: NER and RE checkpoints were trained on different schemas: "
-                                  + "; ".join(diffs))
-    segmenters = {segmenter_of(task.info) for task in loaded.values()}
-    if len(segmenters) > 1:
-        raise CheckpointError(f"{run_dir}: NER and RE checkpoints read text with different segmenters "
-                              f"{sorted(segmenters)}")
+    run_checks.check_together(run_dir, loaded)
     return loaded
 
 
-def segmenter_of(info: CheckpointInfo) -> str:
-    """How the checkpoint's training text became words; checkpoints from before it was recorded used the
-    default."""
-    return check_segmenter(info.extra.get("segmenter", DEFAULT_SEGMENTER))
-
-
 def _load_task(path: Path, task: str, dtype: torch.dtype, backend: str) -> LoadedTask:
-    info = read_checkpoint_info(path, task)
-    if task == "re" and info.extra.get("encoding") != RE_ENCODING:
-        raise CheckpointError(f"{path}: RE checkpoint encoding {info.extra.get('encoding')!r} (one encoder "
-                              f"pass per pair, before all pairs were scored at once); this code reads "
-                              f"{RE_ENCODING!r}: retrain the RE model")
-    read_json(path / "config.json")  # a damaged one is named here, whichever backend reads it
+    info = run_checks.read_info(path, task)
     model = _load_model(path, task, dtype, backend)
-    if task == "re":
-        expected = info.schema.relation_labels
-    else:
-        expected = info.schema.span_labels if info.extra.get("ner_head") == "span" else info.schema.bio_tags
-    _check_labels(path, model, expected)
+    run_checks.check_labels(path, [model.config.id2label[i] for i in range(model.config.num_labels)], info)
     return LoadedTask(model, SavedTokenizer(path), info)
 
 
@@ -143,13 +119,3 @@ def _load_model(path: Path, task: str, dtype: torch.dtype, backend: str):
         from ie.models.modeling import MarkerRelationModel
 
         return MarkerRelationModel.from_pretrained(path, use_safetensors=True)
-
-
-def _check_labels(path: Path, model, expected: list[str]) -> None:
-    actual = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    if actual != expected:
-        raise CheckpointError(f"{path}: model labels {actual} differ from the labels of its schema {expected}")
-
-
-def schema_of(loaded: dict[str, LoadedTask]) -> Schema:
-    return next(iter(loaded.values())).info.schema

@@ -6,7 +6,8 @@
 
 Offsets index into the string you passed. Sentences longer than the encoder window are read in
 overlapping windows, never cut. What each kind of input gives is in :mod:`ie.inference.inputs`;
-backends and precisions are in :mod:`ie.inference.loading`.
+backends and precisions are in :mod:`ie.inference.loading` (torch) and :mod:`ie.inference.onnx_backend`
+(ONNX Runtime, no torch needed: this module imports torch only for a torch backend).
 
 Thread safety: one Predictor may be called from many threads at once (load it once per process and
 share it). Tokenisation is serialised by a lock, since a fast (Rust) tokenizer may raise "Already
@@ -17,11 +18,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Sequence
 
-import torch
+import numpy as np
 
 from ie.data.bio import spans_to_tags
 from ie.data.schema import NO_RELATION, Schema
@@ -31,7 +31,7 @@ from ie.encoding import shapes
 from ie.encoding.markers import collate_windows, reachable_pairs
 from ie.encoding.spans import candidate_spans
 from ie.errors import ConfigError
-from ie.inference import loading
+from ie.inference import run_checks
 from ie.inference.decoding import (COUNTED, DEFAULTS as DEFAULT_DECODINGS, SPAN_DECODERS, WordEntity,
                                    check_decoding, decode_many, scored_entities)
 from ie.inference.inputs import DEFAULT_MAX_CHARS, check_text
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 # Padded tokens per encoder batch, by precision: activation memory follows it (so the same bytes in both
 # precisions), and beyond it larger batches are barely faster.
-DEFAULT_MAX_BATCH_TOKENS = {"bf16": 2048, "fp32": 1024}
+DEFAULT_MAX_BATCH_TOKENS = {"bf16": 2048, "fp32": 1024, "int8": 1024}
 SENTENCES_PER_CHUNK = 1024  # per pass through NER then RE: bounds memory on huge inputs, sorts well enough
 # Which RE classes a pair may take: "schema", those its entity types admit (recorded with predictions, so
 # a comparison keeps apart predictions made before, when the argmax ran over "all" classes).
@@ -62,7 +62,8 @@ class Predictor:
                  segmenter: str = DEFAULT_SEGMENTER, ner_context: int = 0,
                  tag_transitions: Sequence[Sequence[int]] | None = None, ner_head: str = "token",
                  max_span_words: int = 0):
-        loading.dtype_of(precision)
+        if precision not in DEFAULT_MAX_BATCH_TOKENS:
+            raise ConfigError(f"precision must be one of {list(DEFAULT_MAX_BATCH_TOKENS)}, got {precision!r}")
         if ner_model is None and re_model is None:
             raise ConfigError("a Predictor needs an NER model, an RE model or both")
         if max_chars is not None and max_chars < 1:
@@ -72,7 +73,7 @@ class Predictor:
             raise ConfigError(f"max_batch_tokens must be >= 1, got {max_batch_tokens}")
         self.schema = schema
         self.segmenter = check_segmenter(segmenter)  # how text becomes sentences and words (ie.data.text)
-        self.device = torch.device(device)
+        self.device = device
         self.precision = precision
         if ner_head not in DEFAULT_DECODINGS:
             raise ConfigError(f"ner_head must be one of {list(DEFAULT_DECODINGS)}, got {ner_head!r}")
@@ -86,11 +87,11 @@ class Predictor:
                               "tag_transitions, written by training since they exist): retrain it or decode with "
                               "viterbi")
         self.max_chars, self.max_batch_tokens = max_chars, max_batch_tokens
-        for model in (ner_model, re_model):
-            if model is not None:
-                loading.set_precision(model, precision)
-        self.ner_model = ner_model.to(self.device).eval() if ner_model is not None else None
-        self.re_model = re_model.to(self.device).eval() if re_model is not None else None
+        # each model behind one call, NumPy inputs -> float32 logits, whatever runs it
+        self._run = {task: _runner(model, device, precision)
+                     for task, model in (("ner", ner_model), ("re", re_model)) if model is not None}
+        self.ner_model = getattr(self._run.get("ner"), "model", None)
+        self.re_model = getattr(self._run.get("re"), "model", None)
         self.ner_tokenizer, self.re_tokenizer = ner_tokenizer, re_tokenizer
         self.ner_max_length, self.ner_stride, self.re_max_length = ner_max_length, ner_stride, re_max_length
         self.ner_context = ner_context  # subwords of the neighbouring sentences around each NER window
@@ -103,10 +104,9 @@ class Predictor:
             self._ner_labels = [ner_model.config.id2label[i] for i in range(ner_model.config.num_labels)]
         if re_model is not None:
             self._re_labels = [re_model.config.id2label[i] for i in range(re_model.config.num_labels)]
-        self._allowed_cache: dict[tuple, torch.Tensor] = {}  # (head type, tail type, head first) -> classes
+        self._allowed_cache: dict[tuple, np.ndarray] = {}  # (head type, tail type, head first) -> classes
         self.lost_pairs = 0  # candidate pairs too far apart for the RE window, since load
-        self.backends = {task: loading.backend_of(model)  # what runs each task
-                         for task, model in (("ner", ner_model), ("re", re_model)) if model is not None}
+        self.backends = {task: runner.backend for task, runner in self._run.items()}  # what runs each task
         self._tokenizer_lock = threading.Lock()  # see the module docstring: thread safety
 
     # --- loading --------------------------------------------------------------------------------
@@ -120,10 +120,12 @@ class Predictor:
 
         ``decoding``: how NER output is read (:mod:`ie.inference.decoding`); ``None``: as the checkpoint was
         trained to be read (its ``ie.json``), its head's default for checkpoints from before that was recorded.
-        ``backend``: ``"lean"``, ``"transformers"`` or ``"auto"`` (default; see :mod:`ie.inference.loading`).
-        ``self.backends`` says which ran. ``max_batch_tokens``: padded tokens per encoder batch; ``None``
+        ``backend``: ``"lean"``, ``"transformers"`` (:mod:`ie.inference.loading`), ``"onnx"`` (the run's
+        export, :mod:`ie.inference.onnx_backend`) or ``"auto"`` (default: onnx where the export was measured
+        faster on this CPU at this precision, else lean where it can, else transformers); ``precision="int8"``
+        needs onnx. ``self.backends`` says which ran. ``max_batch_tokens``: padded tokens per encoder batch; ``None``
         takes 2,048 in bf16 and 1,024 in fp32, the same activation memory."""
-        loaded = loading.load_run(run_dir, tasks, precision, backend)
+        loaded = _load_run(run_dir, tasks, precision, backend)
         kwargs: dict = {"device": device, "precision": precision, "max_chars": max_chars, "decoding": decoding,
                         "max_batch_tokens": max_batch_tokens}
         if "ner" in loaded:
@@ -140,14 +142,8 @@ class Predictor:
             rel = loaded["re"]
             kwargs.update(re_model=rel.model, re_tokenizer=rel.tokenizer, re_max_length=rel.info.max_length,
                           re_word_shapes=rel.info.extra.get("word_shapes"))
-        segmenter = loading.segmenter_of(next(iter(loaded.values())).info)
-        return cls(loading.schema_of(loaded), segmenter=segmenter, **kwargs)
-
-    def _autocast(self, task: str):
-        """bf16 autocast around a transformers model; lean models carry their precision themselves."""
-        if self.precision == "bf16" and self.backends.get(task) != "lean":
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return nullcontext()
+        segmenter = run_checks.segmenter_of(next(iter(loaded.values())).info)
+        return cls(run_checks.schema_of(loaded), segmenter=segmenter, **kwargs)
 
     # --- word-level API (used by evaluation) ------------------------------------------------------
     def tag_words(self, sentences: Sequence[Sequence[str]], batch_size: int = 32, documents: Sequence | None = None
@@ -175,22 +171,21 @@ class Predictor:
         offsets = [0]
         for words in sentences:
             offsets.append(offsets[-1] + len(words))
-        log_probs = torch.zeros(offsets[-1], len(self._ner_labels))
-        with torch.inference_mode(), self._autocast("ner"):
-            for batch, inputs in self._ner_batches(jobs, batch_size, progress):
-                logits = self.ner_model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
-                rows, positions, targets = [], [], []
-                for row, (s, window, _) in enumerate(batch):
-                    for w, pos in window.owned_first_subwords():
-                        rows.append(row)
-                        positions.append(pos)
-                        targets.append(offsets[s] + w)
-                log_probs[targets] = logits[rows, positions].float().log_softmax(-1).cpu()
-        with torch.inference_mode():
-            per_sentence = [log_probs[a:b] for a, b in zip(offsets, offsets[1:])]
-            best = decode_many(per_sentence, self._ner_labels, self.decoding, self.tag_transitions)
-            flat = torch.tensor([k for path in best for k in path], dtype=torch.long)
-            chosen = log_probs[torch.arange(len(flat)), flat].exp().tolist()
+        log_probs = np.zeros((offsets[-1], len(self._ner_labels)), dtype=np.float32)
+        for batch, inputs in self._ner_batches(jobs, batch_size, progress):
+            logits = self._run["ner"](inputs)
+            rows, positions, targets = [], [], []
+            for row, (s, window, _) in enumerate(batch):
+                for w, pos in window.owned_first_subwords():
+                    rows.append(row)
+                    positions.append(pos)
+                    targets.append(offsets[s] + w)
+            log_probs[np.asarray(targets, dtype=np.intp)] = _log_softmax(
+                logits[np.asarray(rows, dtype=np.intp), np.asarray(positions, dtype=np.intp)])
+        per_sentence = [log_probs[a:b] for a, b in zip(offsets, offsets[1:])]
+        best = decode_many(per_sentence, self._ner_labels, self.decoding, self.tag_transitions)
+        flat = np.array([k for path in best for k in path], dtype=np.intp)
+        chosen = np.exp(log_probs[np.arange(len(flat)), flat]).tolist()
         tags = [[self._ner_labels[k] for k in path] for path in best]
         probs = [chosen[a:b] for a, b in zip(offsets, offsets[1:])]
         return tags, probs
@@ -224,22 +219,19 @@ class Predictor:
         """:meth:`word_tags` of a span head: every candidate span scored, then decoded to entities."""
         found: list[list[WordEntity]] = [[] for _ in sentences]  # candidates whose best label is a type
         alone = [[1.0] * len(words) for words in sentences]  # P(no entity) of each word's one-word span
-        with torch.inference_mode(), self._autocast("ner"):
-            for batch, inputs in self._ner_batches(jobs, batch_size, progress):
-                spans = [(row, s, candidate) for row, (s, window, _) in enumerate(batch)
-                         for candidate in candidate_spans(window, self.max_span_words)]
-                inputs.update(span_rows=torch.tensor([row for row, _, _ in spans], dtype=torch.long),
-                              span_bounds=torch.tensor([c[2:] for _, _, c in spans], dtype=torch.long).view(-1, 2),
-                              span_widths=torch.tensor([c[1] - c[0] for _, _, c in spans], dtype=torch.long))
-                logits = self.ner_model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
-                best = logits.float().softmax(-1)
-                top = best.max(-1)
-                for (_, s, (i, j, *_)), label, score, none in zip(spans, top.indices.tolist(), top.values.tolist(),
-                                                                 best[:, 0].tolist()):
-                    if label:
-                        found[s].append((i, j, self._ner_labels[label], score))
-                    if j == i + 1:
-                        alone[s][i] = none
+        for batch, inputs in self._ner_batches(jobs, batch_size, progress):
+            spans = [(row, s, candidate) for row, (s, window, _) in enumerate(batch)
+                     for candidate in candidate_spans(window, self.max_span_words)]
+            inputs.update(span_rows=np.array([row for row, _, _ in spans], dtype=np.int64),
+                          span_bounds=np.array([c[2:] for _, _, c in spans], dtype=np.int64).reshape(-1, 2),
+                          span_widths=np.array([c[1] - c[0] for _, _, c in spans], dtype=np.int64))
+            best = _softmax(self._run["ner"](inputs))
+            for (_, s, (i, j, *_)), label, score, none in zip(spans, best.argmax(-1).tolist(), best.max(-1).tolist(),
+                                                             best[:, 0].tolist()):
+                if label:
+                    found[s].append((i, j, self._ner_labels[label], score))
+                if j == i + 1:
+                    alone[s][i] = none
         tags, probs = [], []
         for words, candidates, none in zip(sentences, found, alone):
             entities = SPAN_DECODERS[self.decoding](candidates)
@@ -277,30 +269,29 @@ class Predictor:
         results: list[list[WordRelation]] = [[] for _ in sentences]
         jobs.sort(key=lambda job: len(job[2].input_ids))
         pad_id = self.re_tokenizer.pad_token_id or 0
-        with torch.inference_mode(), self._autocast("re"):
-            lengths = [len(w.input_ids) for _, _, w, _ in jobs]
-            for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "RE"):
-                inputs = collate_windows([features for *_, features in batch], pad_id, PAD_TO_MULTIPLE)
-                logits = self.re_model(**{k: v.to(self.device) for k, v in inputs.items()}).logits
-                pairs = [(s, order[h], order[t]) for s, order, w, _ in batch for h, t in w.pairs]
-                allowed = torch.stack([self._labels_allowed(entities[s][h], entities[s][t]) for s, h, t in pairs])
-                best = logits.float().masked_fill(~allowed.to(logits.device), float("-inf")).softmax(-1).max(-1)
-                for (s, h, t), index, score in zip(pairs, best.indices.tolist(), best.values.tolist()):
-                    label = self._re_labels[index]
-                    if label != NO_RELATION:
-                        results[s].append((h, t, label, float(score)))
+        lengths = [len(w.input_ids) for _, _, w, _ in jobs]
+        for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "RE"):
+            inputs = collate_windows([features for *_, features in batch], pad_id, PAD_TO_MULTIPLE)
+            logits = self._run["re"](inputs)
+            pairs = [(s, order[h], order[t]) for s, order, w, _ in batch for h, t in w.pairs]
+            allowed = np.stack([self._labels_allowed(entities[s][h], entities[s][t]) for s, h, t in pairs])
+            best = _softmax(np.where(allowed, logits, -np.inf))
+            for (s, h, t), index, score in zip(pairs, best.argmax(-1).tolist(), best.max(-1).tolist()):
+                label = self._re_labels[index]
+                if label != NO_RELATION:
+                    results[s].append((h, t, label, float(score)))
         for rels in results:
             rels.sort()
         return results
 
-    def _labels_allowed(self, head: tuple, tail: tuple) -> torch.Tensor:
+    def _labels_allowed(self, head: tuple, tail: tuple) -> np.ndarray:
         """Which RE classes the pair admits (``Schema.admitted_relations``, and ``no_relation`` always): a
         label the schema rules out for it is never the answer, so it is never emitted; the score is the
         softmax over the admitted classes."""
         key = (head[2], tail[2], head[0] < tail[0])
         if key not in self._allowed_cache:
             admitted = {NO_RELATION, *self.schema.admitted_relations(*key)}
-            self._allowed_cache[key] = torch.tensor([label in admitted for label in self._re_labels])
+            self._allowed_cache[key] = np.array([label in admitted for label in self._re_labels])
         return self._allowed_cache[key]
 
     def _token_types(self, task: str, words: Sequence[str], word_ids: Sequence[int | None]) -> list[int] | None:
@@ -352,3 +343,36 @@ class Predictor:
                 out_entities[d].extend(objs)
                 out_relations[d].extend(Relation(label, objs[h], objs[t], score) for h, t, label, score in sent_rels)
         return [Prediction(text, e, r) for text, e, r in zip(texts, out_entities, out_relations)]
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    return np.exp(_log_softmax(logits))
+
+
+def _runner(model, device: str, precision: str):
+    """``model`` behind one call, NumPy inputs -> float32 logits: an exported graph runs itself; a torch
+    module is wrapped (torch is imported only then)."""
+    if getattr(model, "backend", None) == "onnx":
+        from ie.inference.onnx_backend import check_runs
+
+        return check_runs(model, device, precision)
+    from ie.inference import loading
+
+    return loading.TorchRunner(model, device, precision)
+
+
+def _load_run(run_dir, tasks: Sequence[str], precision: str, backend: str) -> dict:
+    """The run's checkpoints as ``backend`` runs them (``auto``: :func:`ie.inference.onnx_backend.auto_picks_onnx`)."""
+    from ie.inference import onnx_backend
+
+    run_checks.check_backend(backend)
+    if backend == "onnx" or (backend == "auto" and onnx_backend.auto_picks_onnx(run_dir, precision)):
+        return onnx_backend.load_run(run_dir, tasks, precision)
+    from ie.inference import loading
+
+    return loading.load_run(run_dir, tasks, precision, backend)

@@ -56,14 +56,16 @@ def save_checkpoint(model, tokenizer, schema: Schema, dest: str | Path, task: st
     return dest
 
 
-def read_checkpoint_info(path: str | Path, task: str) -> CheckpointInfo:
+def read_checkpoint_info(path: str | Path, task: str, weights: bool = True) -> CheckpointInfo:
+    """``ie.json`` and the schema of a checkpoint folder; ``weights=False`` for a folder that holds an
+    exported graph instead of safetensors (:mod:`ie.inference.onnx_backend`)."""
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"{path}: checkpoint folder not found")
     info_path = path / INFO_FILE
     if not info_path.exists():
         raise CheckpointError(f"{path}: no {INFO_FILE}; not a complete checkpoint of this project")
-    if not (path / WEIGHTS_FILE).exists() and not any(path.glob("model-*.safetensors")):
+    if weights and not (path / WEIGHTS_FILE).exists() and not any(path.glob("model-*.safetensors")):
         pickled = [p.name for p in path.glob("*.bin")]
         reason = f"only pickle weights {pickled}, which are never loaded" if pickled else "no safetensors weights"
         raise CheckpointError(f"{path}: {reason}")

@@ -13,6 +13,8 @@ POOL_BUDGET = 1 << 20
 def range_max(hidden: torch.Tensor, rows: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
     """Max over positions ``starts[k] <= p < ends[k]`` of batch row ``rows[k]``, for every k; zeros for an
     empty range."""
+    if torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
+        return _dense_range_max(hidden, rows, starts, ends)
     chunk = max(1, POOL_BUDGET // max(1, hidden.size(1) * hidden.size(2)))
     pooled = []
     for k in range(0, rows.size(0), chunk):
@@ -26,3 +28,12 @@ def range_max(hidden: torch.Tensor, rows: torch.Tensor, starts: torch.Tensor, en
         states = hidden[rows[sl], lo:hi].masked_fill(~inside[..., None], float("-inf")).amax(1)
         pooled.append(torch.where(inside.any(1, keepdim=True), states, torch.zeros_like(states)))
     return torch.cat(pooled) if pooled else hidden.new_zeros(0, hidden.size(-1))
+
+
+def _dense_range_max(hidden: torch.Tensor, rows: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """:func:`range_max` as one masked max over all positions: a graph export (``python -m ie.export``)
+    cannot slice by data-dependent bounds or loop over chunks. Same values; ranges x tokens x hidden memory."""
+    positions = torch.arange(hidden.size(1), device=hidden.device)
+    inside = (positions >= starts[:, None]) & (positions < ends[:, None])
+    states = hidden[rows].masked_fill(~inside[..., None], float("-inf")).amax(1)
+    return torch.where(inside.any(1, keepdim=True), states, torch.zeros_like(states))

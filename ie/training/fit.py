@@ -16,14 +16,14 @@ from ie import distributed
 from ie.data.bio import transition_counts
 from ie.data.dataset import IEData
 from ie.encoding.align import PAD_TO_MULTIPLE
-from ie.encoding.markers import ENCODING as RE_ENCODING, WindowCollator, add_marker_tokens
+from ie.encoding.markers import ENCODING as RE_ENCODING, add_marker_tokens
 from ie.errors import ConfigError
 from ie.inference.decoding import DEFAULTS as DECODING_DEFAULTS, check_decoding
 from ie.models import dropout, transfer
 from ie.models.checkpoint import save_checkpoint
-from ie.encoding.spans import SpanCollator
 from ie.models.modeling import build_ner_model, build_re_model, check_ner_head, load_tokenizer, ner_labels
 from ie.training import run_logs
+from ie.training.collators import SpanCollator, WindowCollator
 from ie.training.dev_metrics import candidate_dev_metrics, ner_dev_metrics
 from ie.training.features import ner_features, ner_span_features, re_features
 from ie.training.resume import last_trainer_checkpoint

@@ -1,0 +1,51 @@
+"""``python -m ie.export run=RUN [quantize=int8]``: a run's checkpoints as ONNX graphs, for
+``backend=onnx`` (ONNX Runtime, no torch needed to serve them).
+
+    python -m ie.export run=latest                      # RUN/onnx/: fp32 graphs, manifest with hashes and timings
+    python -m ie.export run=models/seeds/<time> quantize=int8
+    python -m ie.predict run=latest backend=onnx precision=int8 input=article.txt
+
+The config is ``configs/export.yaml`` (``ie.config.ExportConfig``); how it works: :mod:`ie.inference.onnx_export`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def export(cfg) -> dict:
+    """Export the run named by the config; returns the manifest."""
+    from ie.inference.onnx_export import export_run
+    from ie.runs import resolve_run
+
+    run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
+    manifest = export_run(run_dir, quantize=cfg.quantize, opset=cfg.opset, measure=cfg.measure)
+    for task, entry in manifest["tasks"].items():
+        for precision, graph in entry["graphs"].items():
+            log.info("%s %s: %s/onnx/%s/%s (%.1f MB, max |logit - torch| %.2g)", task, precision, run_dir, task,
+                     graph["file"], graph["bytes"] / 1e6, graph["max_abs_logit_diff"])
+    if "timings" in manifest:
+        log.info("ms per document on this CPU: %s", manifest["timings"]["ms_per_doc"])
+    return manifest
+
+
+def _main(cfg) -> None:
+    from ie.errors import reported
+
+    with reported("ie.export"):
+        export(cfg)
+
+
+def main() -> None:
+    import hydra
+
+    from ie.config import register
+
+    register()
+    hydra.main(version_base="1.3", config_path="../configs", config_name="export")(_main)()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""The ONNX export and backend (``python -m ie.export``, ``backend=onnx``): the predictions torch makes,
+without torch installed, and a missing, stale or damaged export refused with the command that rebuilds it."""
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ie.inference.onnx_backend import ExportError, auto_picks_onnx, cpu_name, threads
+from ie.inference.predictor import Predictor
+
+ROOT = Path(__file__).resolve().parents[1]
+TEXTS = [p.read_text(encoding="utf-8")[:3000] for p in sorted((ROOT / "seeds").glob("*.txt"))[:2]] + [
+    "Denis Manturov met Emomali Rahmon in Dushanbe on 12 May 2024.", ""]
+
+
+def outputs(predictions):
+    return [([(e.label, e.start, e.end) for e in p.entities],
+             [(r.label, r.head.start, r.tail.start) for r in p.relations]) for p in predictions]
+
+
+def scores(predictions):
+    return [s for p in predictions for s in [e.score for e in p.entities] + [r.score for r in p.relations]]
+
+
+@pytest.mark.parametrize("run", ["onnx_run_dir", "onnx_span_run_dir"])  # token and span NER heads
+def test_onnx_fp32_predicts_what_torch_fp32_predicts(run, request):
+    run = request.getfixturevalue(run)
+    exported = Predictor.from_pretrained(run, backend="onnx")
+    reference = Predictor.from_pretrained(run, backend="transformers")
+    assert set(exported.backends.values()) == {"onnx"}
+    ours, theirs = exported.predict(TEXTS), reference.predict(TEXTS)
+    assert outputs(ours) == outputs(theirs)
+    assert scores(ours) == pytest.approx(scores(theirs), abs=1e-4)
+
+
+def test_the_manifest_names_sources_and_graphs_with_hashes(onnx_run_dir):
+    from ie.inference.onnx_backend import sha256
+
+    manifest = json.loads((onnx_run_dir / "onnx" / "manifest.json").read_text())
+    for task in ("ner", "re"):
+        entry = manifest["tasks"][task]
+        assert entry["source_sha256"] == sha256(onnx_run_dir / task / "model.safetensors")
+        for precision, graph in entry["graphs"].items():
+            assert graph["sha256"] == sha256(onnx_run_dir / "onnx" / task / graph["file"])
+        assert entry["graphs"]["fp32"]["max_abs_logit_diff"] < 1e-3  # checked at export, on other shapes
+    assert set(manifest["tasks"]["re"]["inputs"]) >= {"pair_rows", "head_spans", "tail_spans"}
+
+
+def test_int8_runs_the_quantised_graphs(onnx_run_dir):
+    predictor = Predictor.from_pretrained(onnx_run_dir, backend="onnx", precision="int8")
+    assert predictor.precision == "int8" and "int8" in str(predictor.ner_model.session._model_path)
+    for prediction, text in zip(predictor.predict(TEXTS), TEXTS):
+        assert all(text[e.start:e.end] == e.text for e in prediction.entities)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        Predictor.from_pretrained(onnx_run_dir, backend="lean", precision="int8")
+
+
+def test_an_export_copied_on_its_own_still_loads(onnx_run_dir, tmp_path):
+    shutil.copytree(onnx_run_dir / "onnx", tmp_path / "served")
+    alone = Predictor.from_pretrained(tmp_path / "served", backend="onnx")
+    assert outputs(alone.predict(TEXTS)) == outputs(Predictor.from_pretrained(onnx_run_dir, backend="onnx").predict(TEXTS))
+
+
+def test_a_missing_export_names_the_command_that_builds_it(run_dir, onnx_run_dir, tmp_path):
+    with pytest.raises(ExportError, match=rf"{run_dir}/onnx/manifest.json: no ONNX export.*python -m ie.export run={run_dir}"):
+        Predictor.from_pretrained(run_dir, backend="onnx")
+    run = tmp_path / "run"
+    shutil.copytree(onnx_run_dir, run)
+    (run / "onnx" / "ner" / "model.int8.onnx").unlink()
+    with pytest.raises(ExportError, match=r"model.int8.onnx: not exported.*python -m ie.export run=.* quantize=int8"):
+        Predictor.from_pretrained(run, backend="onnx", precision="int8")
+
+
+def test_a_stale_export_is_refused(onnx_run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(onnx_run_dir, run)
+    weights = run / "re" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes() + b" ")  # the checkpoint changed after the export
+    with pytest.raises(ExportError, match=rf"stale \({weights} changed.*python -m ie.export run={run}"):
+        Predictor.from_pretrained(run, backend="onnx")
+
+
+def test_a_damaged_graph_is_named(onnx_run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(onnx_run_dir, run)
+    graph = run / "onnx" / "ner" / "model.onnx"
+    graph.write_bytes(graph.read_bytes()[:1000])
+    with pytest.raises(ExportError, match=rf"{graph}: cannot load the graph"):
+        Predictor.from_pretrained(run, backend="onnx")
+
+
+def test_auto_takes_the_export_only_where_it_was_measured_faster(onnx_run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(onnx_run_dir, run)
+    manifest_path = run / "onnx" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert "timings" not in manifest and Predictor.from_pretrained(run).backends == {"ner": "lean", "re": "lean"}
+
+    def measured(onnx_ms, cpu=cpu_name()):
+        manifest["timings"] = {"cpu": cpu, "threads": threads(), "ms_per_doc": {"torch fp32": 10.0, "onnx fp32": onnx_ms}}
+        manifest_path.write_text(json.dumps(manifest))
+    measured(5.0)
+    assert auto_picks_onnx(run, "fp32") and Predictor.from_pretrained(run).backends == {"ner": "onnx", "re": "onnx"}
+    assert not auto_picks_onnx(run, "bf16")  # nothing measured in bf16: torch
+    measured(20.0)
+    assert not auto_picks_onnx(run, "fp32")
+    measured(5.0, cpu="another CPU")
+    assert not auto_picks_onnx(run, "fp32")  # measured elsewhere says nothing about this machine
+    assert auto_picks_onnx(run, "int8")  # only the export runs int8
+
+
+BLOCK = """
+import importlib.abc, sys
+class _Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("torch", "transformers"):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
+sys.meta_path.insert(0, _Blocked())
+"""
+
+
+def test_the_onnx_backend_needs_neither_torch_nor_transformers(onnx_run_dir, tmp_path):
+    (tmp_path / "article.txt").write_text(TEXTS[2], encoding="utf-8")
+    script = BLOCK + textwrap.dedent(f"""
+        import json, runpy
+        from ie import Predictor
+        predictor = Predictor.from_pretrained({str(onnx_run_dir)!r})  # auto: no torch, so the export
+        found = [[(e.label, e.start, e.end) for e in p.entities] for p in predictor.predict({TEXTS!r})]
+        sys.argv = ["ie.predict", "run={onnx_run_dir}", "backend=onnx", "input={tmp_path / 'article.txt'}",
+                    "output={tmp_path / 'out.jsonl'}"]
+        try:
+            runpy.run_module("ie.predict", run_name="__main__")
+        except SystemExit as done:
+            assert not done.code, done.code
+        print(json.dumps({{"backends": predictor.backends, "found": found,
+                          "torch": [m for m in sys.modules if m.split(".")[0] in ("torch", "transformers")]}}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["backends"] == {"ner": "onnx", "re": "onnx"} and result["torch"] == []
+    expected = Predictor.from_pretrained(onnx_run_dir, backend="onnx").predict(TEXTS)
+    assert result["found"] == [[list(e) for e in ents] for ents, _ in outputs(expected)]
+    assert json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])["id"] == "article"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["backend=onnx"], "no ONNX export of this run; build it with: python -m ie.export run="),
+    (["backend=onnx", "precision=bf16"], "backend=onnx runs precision fp32 or int8"),
+])
+def test_predict_cli_one_line_for_an_export_problem(run_dir, args, message):
+    proc = subprocess.run([sys.executable, "-m", "ie.predict", f"run={run_dir}", "input=-", *args], cwd=ROOT,
+                          input="Denis Manturov met Emomali Rahmon.", capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_export_cli_refuses_an_unknown_quantisation(run_dir):
+    proc = subprocess.run([sys.executable, "-m", "ie.export", f"run={run_dir}", "quantize=int4"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "quantize must be null or int8" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (run_dir / "onnx").exists()
+
+
+def test_evaluate_scores_the_export_as_it_scores_torch(onnx_run_dir):
+    from ie.evaluation.scoring import evaluate_run
+
+    exported = evaluate_run(onnx_run_dir, backend="onnx", write=False)
+    reference = evaluate_run(onnx_run_dir, backend="transformers", write=False)
+    for path in (("ner", "strict"), ("re", "gold_entities", "strict"), ("re", "end_to_end", "strict")):
+        a, b = exported, reference
+        for key in path:
+            a, b = a[key], b[key]
+        assert a["micro"] == pytest.approx(b["micro"])
+
+
+def test_evaluate_names_the_run_folder_when_given_an_export_alone(onnx_run_dir):
+    proc = subprocess.run([sys.executable, "evaluate.py", f"run={onnx_run_dir / 'onnx'}", "backend=onnx"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "no config.yaml" in proc.stderr and "Traceback" not in proc.stderr
