@@ -114,6 +114,25 @@ class FlopCounter:
         self.flops = self.tokens = self.real_tokens = self.calls = 0
 
 
+class _Blocked:
+    """A meta path finder that refuses torch and transformers."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "transformers"):
+            raise ModuleNotFoundError(f"No module named {name!r} (this worker measures a torch-free install)")
+        return None
+
+
+def without_torch() -> None:
+    """Make this process what the serving install (``scripts/serve-requirements.txt``) is: no torch, no
+    transformers. spaCy's thinc imports torch whenever it can; here it finds none, as it would there."""
+    import sys
+
+    if any(m.split(".")[0] in ("torch", "transformers") for m in sys.modules):
+        raise RuntimeError("without_torch(): torch is imported already")
+    sys.meta_path.insert(0, _Blocked())
+
+
 # --- one configuration ---------------------------------------------------------------------------
 
 def load_engine(spec: dict):

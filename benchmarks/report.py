@@ -174,7 +174,7 @@ def _ratio_bar(report: dict, bar: dict):
 
 def _peak_rss_bar(report: dict, bar: dict):
     peaks = [(f"{r['corpus']} {'+'.join(r['tasks'])} {r['precision']}", r["peak_rss_mib"])
-             for r in report["inference"] if r["engine"] == "ours" and "error" not in r]
+             for r in report["inference"] if r["engine"] == bar.get("engine", "ours") and "error" not in r]
     if not peaks:
         return None
     strict_mib = bar["strict_below_bytes"] / 2**20
@@ -196,7 +196,8 @@ def _training_ratio_bar(report: dict, bar: dict):
 
 def _f1_change_bar(report: dict, bar: dict):
     changes = [(abs(c), f"{r['corpus']} {r['precision']} {r['backend']}, {metric}")
-               for r in report.get("f1", []) for metric, c in r["change"].items()]
+               for r in report.get("f1", []) if r["precision"] in bar.get("precisions", [r["precision"]])
+               for metric, c in r["change"].items()]
     if not changes:
         return None
     largest, where = max(changes)

@@ -4,7 +4,9 @@
         [--json docs/benchmarks.json] [--markdown docs/benchmarks.md] [--skip-training]
 
 A run with its ONNX export (``python -m ie.export run=RUN quantize=int8``) also gets the ``ours-onnx``
-rows (fp32 and int8, ONNX Runtime, torch never imported in their workers) and their F1 changes.
+rows (fp32 and int8, ONNX Runtime) and their F1 changes. Their workers run as a serving install without
+torch would: torch and transformers cannot be imported there (spaCy would otherwise load torch through
+thinc, about 220 MiB).
 
 Every configuration runs in a fresh process of this script (``--worker``), so its peak resident
 memory is its own. Inputs: the seed articles repeated to ``--docs`` documents, and the 288 CoNLL04
@@ -35,7 +37,7 @@ if str(ROOT) not in sys.path:  # run as a script: this checkout's ie/ and benchm
 
 from benchmarks.agreement import diff_lines  # noqa: E402
 from benchmarks.measure_inference import (PIPELINE_PRECISIONS, conll04_documents, f1_changes,  # noqa: E402
-                                          machine_peak, measure_inference, seed_documents, words)
+                                          machine_peak, measure_inference, seed_documents, without_torch, words)
 from benchmarks.measure_training import measure_training  # noqa: E402
 from benchmarks.report import (f1_table, markdown, merge_peaks, optimisations, summarise, tables,  # noqa: E402
                                training_ratios)
@@ -45,6 +47,8 @@ from benchmarks.report import (f1_table, markdown, merge_peaks, optimisations, s
 
 def worker(spec_path: str, out_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
+    if spec.get("engine") == "ours-onnx":
+        without_torch()
     out = measure_inference(spec) if spec["kind"] == "infer" else measure_training(spec)
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     Path(out_path).write_text(json.dumps(out))
@@ -78,8 +82,9 @@ def inference_specs(args) -> list[tuple[str, dict]]:
         if (run / "re").is_dir():
             engines += [("ours", p, ["ner", "re"]) for p in ("fp32", "bf16")] + [("ours-hf", "bf16", ["ner", "re"])]
         if (run / "onnx" / "manifest.json").exists():  # python -m ie.export run=RUN quantize=int8
-            tasks = ["ner", "re"] if (run / "re").is_dir() else ["ner"]
-            engines += [("ours-onnx", p, tasks) for p in ("fp32", "int8")]
+            engines += [("ours-onnx", p, ["ner"]) for p in ("fp32", "int8")]
+            if (run / "re").is_dir():
+                engines += [("ours-onnx", p, ["ner", "re"]) for p in ("fp32", "int8")]
         engines += [("pipeline", p, ["ner"]) for p in PIPELINE_PRECISIONS]
         for engine, precision, tasks in engines:
             specs.append((f"{corpus} {engine} {'+'.join(tasks)} {precision}",

@@ -87,6 +87,10 @@ class TaskHParams:
     # RE: weights of the classes in the training loss (ie/training/fit.py): none | balanced (inverse
     # frequency) | binary_balanced (no_relation pairs weigh as much as all relation pairs together)
     loss_weights: str = "none"
+    # RE: the classes each pair's training loss normalises over (ie/training/features.py): all | schema
+    # (no_relation and the relations Schema.admitted_relations allows for the pair's types and order, as
+    # the Predictor decodes), so no gradient pushes down classes a pair can never take
+    loss_classes: str = "all"
     warmup: float = 0.1  # fraction of training steps
     weight_decay: float = 0.01
     max_steps: int = -1  # > 0 overrides epochs (debugging)

@@ -33,9 +33,34 @@ def test_onnx_fp32_predicts_what_torch_fp32_predicts(run, request):
     exported = Predictor.from_pretrained(run, backend="onnx")
     reference = Predictor.from_pretrained(run, backend="transformers")
     assert set(exported.backends.values()) == {"onnx"}
+    for ours_model, torch_model in ((exported.ner_model, reference.ner_model), (exported.re_model, reference.re_model)):
+        if torch_model is None:  # a NER-only run
+            continue
+        assert ours_model.config.hidden_size == torch_model.config.hidden_size  # the checkpoint's config, as torch's
+        assert ours_model.config.id2label == torch_model.config.id2label
     ours, theirs = exported.predict(TEXTS), reference.predict(TEXTS)
     assert outputs(ours) == outputs(theirs)
     assert scores(ours) == pytest.approx(scores(theirs), abs=1e-4)
+
+
+@pytest.mark.parametrize("run", ["onnx_run_dir", "onnx_span_run_dir"])
+def test_the_range_budget_bounds_what_the_graphs_pool_without_changing_predictions(run, request, monkeypatch):
+    import ie.inference.predictor as predictor_module
+
+    run = request.getfixturevalue(run)
+    reference = Predictor.from_pretrained(run, backend="onnx").predict(TEXTS)
+    monkeypatch.setattr(predictor_module, "ONNX_MAX_RANGE_TOKENS", 64)
+    small = Predictor.from_pretrained(run, backend="onnx")
+    seen = []
+    for task, call in list(small._run.items()):
+        def recorded(inputs, call=call):
+            rows = inputs.get("pair_rows", inputs.get("span_rows"))
+            if rows is not None:
+                seen.append((len(rows), inputs["input_ids"].shape))
+            return call(inputs)
+        small._run[task] = recorded
+    assert outputs(small.predict(TEXTS)) == outputs(reference)
+    assert seen and all(ranges * width <= 64 or batch == 1 for ranges, (batch, width) in seen)
 
 
 def test_the_manifest_names_sources_and_graphs_with_hashes(onnx_run_dir):
@@ -182,3 +207,21 @@ def test_evaluate_names_the_run_folder_when_given_an_export_alone(onnx_run_dir):
     proc = subprocess.run([sys.executable, "evaluate.py", f"run={onnx_run_dir / 'onnx'}", "backend=onnx"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "no config.yaml" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_serving_requirements_are_the_projects_own():
+    """The torch-free install (README) must not drift from pyproject.toml's pins."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = {Requirement(r).name: Requirement(r) for r in
+               tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    lines = [line.strip() for line in (ROOT / "scripts" / "serve-requirements.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert lines, "no requirement listed"
+    for line in lines:
+        wanted = Requirement(line)
+        assert wanted.name in project, f"{line}: not a dependency of the project"
+        assert wanted.specifier == project[wanted.name].specifier, f"{line}: pyproject says {project[wanted.name]}"
+    assert not {"torch", "transformers"} & {Requirement(line).name for line in lines}

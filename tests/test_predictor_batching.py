@@ -28,6 +28,20 @@ def test_batches_respect_rows_and_padded_tokens_and_keep_order():
     assert [list(b) for b in token_budget_batches([0, 1], [5000, 6000], 32, 2048)] == [[0], [1]]  # too long: alone
 
 
+def test_batches_also_respect_pooled_ranges_times_width_where_asked():
+    """backend=onnx pools pair and span ranges densely: its batches bound ranges x padded width."""
+    rng = random.Random(1)
+    lengths = sorted(rng.randint(8, 200) for _ in range(300))
+    ranges = [rng.randint(0, 60) for _ in lengths]
+    items = list(range(len(lengths)))
+    batches = list(token_budget_batches(items, lengths, 32, 4096, ranges=ranges, max_range_tokens=3000))
+    assert [i for b in batches for i in b] == items
+    for b in batches:
+        widest = max(lengths[i] for i in b)
+        assert len(b) == 1 or (sum(ranges[i] for i in b) * widest <= 3000 and len(b) * widest <= 4096)
+    assert len(batches) > len(list(token_budget_batches(items, lengths, 32, 4096)))  # it did bind
+
+
 def test_chunks_and_batch_limits_do_not_change_predictions(run_dir, monkeypatch):
     reference = rounded(Predictor.from_pretrained(run_dir).predict(TEXTS))
     assert any(reference)

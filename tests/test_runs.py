@@ -153,3 +153,17 @@ def test_a_run_trains_re_with_loss_weights(tmp_path):
     results = train(compose_config("train", TINY + ["task=re", "trainer.re.loss_weights=binary_balanced",
                                                     f"paths.output_dir={tmp_path}", "trainer.report_to=[]"]))
     assert results["re"]["gold_entities"]["strict"]["micro"]["support"] > 0
+
+
+def test_re_trains_with_the_loss_over_each_pairs_admitted_classes(tmp_path):
+    results = train(compose_config("train", TINY + ["task=re", "trainer.re.loss_classes=schema",
+                                                    f"paths.output_dir={tmp_path}"]))
+    assert results["re"]["gold_entities"]["strict"]["micro"]["support"] > 0
+    assert (tmp_path / "re" / "model.safetensors").exists()
+
+
+def test_an_unknown_loss_classes_value_fails_before_training(tmp_path):
+    from ie.errors import ConfigError
+    with pytest.raises(ConfigError, match="trainer.re.loss_classes: expected one of all, schema, got 'types'"):
+        train(compose_config("train", TINY + ["task=re", "trainer.re.loss_classes=types", f"paths.output_dir={tmp_path}"]))
+    assert not (tmp_path / "re").exists()

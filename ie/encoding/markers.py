@@ -13,7 +13,7 @@ never silently dropped.
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -115,6 +115,19 @@ class MarkedWindow:
                 "tail_spans": [list(self.markers[t]) for _, t in self.pairs]}
 
 
+def pair_slices(windows, max_range_tokens: int | None):
+    """Each window, or (with ``max_range_tokens``) the window once per slice of its pairs whose count times
+    its width fits: a graph that pools pairs densely (``backend=onnx``) would otherwise hold a long
+    sentence's many pairs in one tensor."""
+    for window in windows:
+        per = max(1, max_range_tokens // len(window.input_ids)) if max_range_tokens else None
+        if per is None or len(window.pairs) <= per:
+            yield window
+            continue
+        for k in range(0, len(window.pairs), per):
+            yield replace(window, pairs=window.pairs[k:k + per])
+
+
 def _encode_window(tokenizer, pieces: WordPieces, spans: Sequence[Span], lo: int, hi: int,
                    pairs: Sequence[tuple[int, int]]) -> MarkedWindow:
     prefix, suffix = special_tokens(tokenizer)
@@ -203,7 +216,8 @@ def reachable_pairs(tokenizer, words: Sequence[str], entities: Sequence[tuple], 
 def collate_windows(rows: Sequence[dict], pad_id: int, multiple: int = 1) -> dict[str, np.ndarray]:
     """Pad windows into a batch (width rounded up to ``multiple``) and flatten their pairs: ``pair_rows[p]``
     is the batch row of pair ``p``. Rows carry ``input_ids``, ``head_spans``, ``tail_spans``, with word
-    shapes ``token_type_ids`` and, in training, per-pair ``labels``."""
+    shapes ``token_type_ids`` and, in training, per-pair ``labels`` (and ``allowed_classes``, the classes
+    each pair's loss normalises over)."""
     ids, mask = pad_ids([r["input_ids"] for r in rows], pad_id, multiple)
     batch = {"input_ids": ids, "attention_mask": mask,
              "pair_rows": np.array([i for i, r in enumerate(rows) for _ in r["head_spans"]], dtype=np.int64),
@@ -213,4 +227,6 @@ def collate_windows(rows: Sequence[dict], pad_id: int, multiple: int = 1) -> dic
         batch["token_type_ids"] = pad_ids([r["token_type_ids"] for r in rows], 0, multiple)[0]
     if "labels" in rows[0]:
         batch["labels"] = np.array([label for r in rows for label in r["labels"]], dtype=np.int64)
+    if "allowed_classes" in rows[0]:
+        batch["allowed_classes"] = np.array([m for r in rows for m in r["allowed_classes"]], dtype=bool)
     return batch

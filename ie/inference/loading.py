@@ -29,7 +29,7 @@ from ie.models.checkpoint import WEIGHTS_FILE, CheckpointError, SavedTokenizer, 
 log = logging.getLogger(__name__)
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
-BACKENDS = ("auto", "lean", "transformers")
+TORCH_BACKENDS = ("auto", "lean", "transformers")  # the torch side of run_checks.BACKENDS
 LEAN_MODELS = tuple(lean_bert.LEAN_CLASSES.values())
 
 
@@ -82,8 +82,8 @@ class TorchRunner:
 def load_run(run_dir: str | Path, tasks: Sequence[str], precision: str, backend: str) -> dict[str, LoadedTask]:
     """``run_dir/ner`` and ``run_dir/re`` (those of ``tasks`` that exist), loaded from safetensors, offline,
     checked against their schemas and against each other."""
-    if backend not in BACKENDS:
-        raise ConfigError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    if backend not in TORCH_BACKENDS:
+        raise ConfigError(f"backend must be one of {list(TORCH_BACKENDS)}, got {backend!r}")
     dtype = dtype_of(precision)
     run_dir, found = run_checks.tasks_found(run_dir, tasks)
     loaded = {task: _load_task(run_dir / task, task, dtype, backend) for task in found}

@@ -88,6 +88,9 @@ class OnnxModel:
 
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # no arena: with token and pair counts changing every call, the arena keeps the largest blocks it
+        # ever served (on the seeds, NER+RE int8 peaked 40 MiB higher with it, at the same speed)
+        options.enable_cpu_mem_arena = False
         if threads:
             options.intra_op_num_threads = threads
         try:
@@ -95,8 +98,9 @@ class OnnxModel:
         except Exception as err:  # onnxruntime raises its own Fail/InvalidProtobuf for a damaged file
             raise ExportError(f"{graph}: cannot load the graph ({type(err).__name__}: {err}); rebuild the "
                               f"export with: {rebuild_command(graph.parents[2], precision)}") from None
-        labels = read_json(graph.parent / "config.json")["id2label"]
-        self.config = SimpleNamespace(id2label={int(k): v for k, v in labels.items()}, num_labels=len(labels))
+        config = read_json(graph.parent / "config.json")  # the checkpoint's, as a torch model's .config shows it
+        config["id2label"] = {int(k): v for k, v in config["id2label"].items()}
+        self.config = SimpleNamespace(**{**config, "num_labels": len(config["id2label"])})
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.precision = precision
         self.model = self  # what Predictor.ner_model / re_model show, as for the torch runners

@@ -28,7 +28,7 @@ from ie.data.schema import NO_RELATION, Schema
 from ie.data.text import DEFAULT_SEGMENTER, check_segmenter, split_sentences
 from ie.encoding.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, neighbour_context, pad_ids
 from ie.encoding import shapes
-from ie.encoding.markers import collate_windows, reachable_pairs
+from ie.encoding.markers import collate_windows, pair_slices, reachable_pairs
 from ie.encoding.spans import candidate_spans
 from ie.errors import ConfigError
 from ie.inference import run_checks
@@ -41,8 +41,12 @@ from ie.inference.token_budget import token_budget_batches
 log = logging.getLogger(__name__)
 
 # Padded tokens per encoder batch, by precision: activation memory follows it (so the same bytes in both
-# precisions), and beyond it larger batches are barely faster.
-DEFAULT_MAX_BATCH_TOKENS = {"bf16": 2048, "fp32": 1024, "int8": 1024}
+# precisions), and beyond it larger batches are barely faster. int8 runs on ONNX Runtime, whose activations
+# show in the process's peak memory: 512 there, which was no slower than 1,024 on the seeds.
+DEFAULT_MAX_BATCH_TOKENS = {"bf16": 2048, "fp32": 1024, "int8": 512}
+# backend=onnx: the graphs pool pair and span ranges densely (ranges x tokens x hidden, ie/models/pooling.py),
+# so their batches also keep ranges x padded width under this (24 MiB per such tensor at hidden 384)
+ONNX_MAX_RANGE_TOKENS = 1 << 14
 SENTENCES_PER_CHUNK = 1024  # per pass through NER then RE: bounds memory on huge inputs, sorts well enough
 # Which RE classes a pair may take: "schema", those its entity types admit (recorded with predictions, so
 # a comparison keeps apart predictions made before, when the argmax ran over "all" classes).
@@ -107,6 +111,8 @@ class Predictor:
         self._allowed_cache: dict[tuple, np.ndarray] = {}  # (head type, tail type, head first) -> classes
         self.lost_pairs = 0  # candidate pairs too far apart for the RE window, since load
         self.backends = {task: runner.backend for task, runner in self._run.items()}  # what runs each task
+        self._max_range_tokens = {task: ONNX_MAX_RANGE_TOKENS if backend == "onnx" else None
+                                  for task, backend in self.backends.items()}
         self._tokenizer_lock = threading.Lock()  # see the module docstring: thread safety
 
     # --- loading --------------------------------------------------------------------------------
@@ -203,11 +209,13 @@ class Predictor:
                         jobs.append((s, window, self._token_types("ner", words, window.word_ids)))
         return jobs
 
-    def _ner_batches(self, jobs: list[tuple], batch_size: int, progress: bool):
-        """``(jobs of the batch, padded encoder inputs)`` within the token budget."""
+    def _ner_batches(self, jobs: list[tuple], batch_size: int, progress: bool, ranges: list[int] | None = None):
+        """``(jobs of the batch, padded encoder inputs)`` within the token budget (and the range budget,
+        ``ranges`` being each window's candidate spans)."""
         pad_id = self.ner_tokenizer.pad_token_id or 0
         lengths = [len(w.input_ids) for _, w, _ in jobs]
-        for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "NER"):
+        for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "NER",
+                                          ranges, self._max_range_tokens.get("ner")):
             ids, mask = pad_ids([w.input_ids for _, w, _ in batch], pad_id, PAD_TO_MULTIPLE)
             inputs = {"input_ids": ids, "attention_mask": mask}
             if self.word_shapes["ner"]:
@@ -219,7 +227,9 @@ class Predictor:
         """:meth:`word_tags` of a span head: every candidate span scored, then decoded to entities."""
         found: list[list[WordEntity]] = [[] for _ in sentences]  # candidates whose best label is a type
         alone = [[1.0] * len(words) for words in sentences]  # P(no entity) of each word's one-word span
-        for batch, inputs in self._ner_batches(jobs, batch_size, progress):
+        ranges = [len(candidate_spans(w, self.max_span_words)) for _, w, _ in jobs] \
+            if self._max_range_tokens.get("ner") else None
+        for batch, inputs in self._ner_batches(jobs, batch_size, progress, ranges):
             spans = [(row, s, candidate) for row, (s, window, _) in enumerate(batch)
                      for candidate in candidate_spans(window, self.max_span_words)]
             inputs.update(span_rows=np.array([row for row, _, _ in spans], dtype=np.int64),
@@ -261,7 +271,8 @@ class Predictor:
                     self.lost_pairs += sentence.lost
                     log.warning("sentence %d: %d candidate pair(s) lie further apart than the RE window "
                                 "(max_length=%d subwords) and were not scored", s, sentence.lost, self.re_max_length)
-                for window in sentence.windows(self.re_tokenizer, self.re_max_length):
+                for window in pair_slices(sentence.windows(self.re_tokenizer, self.re_max_length),
+                                          self._max_range_tokens.get("re")):
                     features = {"input_ids": window.input_ids, **window.pair_features()}
                     if self.word_shapes["re"]:
                         features["token_type_ids"] = self._token_types("re", words, window.word_ids)
@@ -270,7 +281,8 @@ class Predictor:
         jobs.sort(key=lambda job: len(job[2].input_ids))
         pad_id = self.re_tokenizer.pad_token_id or 0
         lengths = [len(w.input_ids) for _, _, w, _ in jobs]
-        for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "RE"):
+        for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "RE",
+                                          [len(w.pairs) for _, _, w, _ in jobs], self._max_range_tokens.get("re")):
             inputs = collate_windows([features for *_, features in batch], pad_id, PAD_TO_MULTIPLE)
             logits = self._run["re"](inputs)
             pairs = [(s, order[h], order[t]) for s, order, w, _ in batch for h, t in w.pairs]

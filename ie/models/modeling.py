@@ -67,13 +67,18 @@ class MarkerRelationModel(PreTrainedModel):
         self.encoder.set_input_embeddings(value)
 
     def forward(self, input_ids=None, attention_mask=None, pair_rows=None, head_spans=None, tail_spans=None,
-                labels=None, token_type_ids=None, **_):
+                labels=None, token_type_ids=None, allowed_classes=None, **_):
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
                               token_type_ids=token_type_ids).last_hidden_state
         pair = self.pairs.vectors(hidden, pair_rows, head_spans, tail_spans)
         logits = self.classifier(self.dropout(pair))
         weights = None if self.class_weights is None else self.class_weights.to(logits.device)
-        loss = nn.functional.cross_entropy(logits.float(), labels, weight=weights) if labels is not None else None
+        loss = None
+        if labels is not None:
+            scores = logits.float()
+            if allowed_classes is not None:  # trainer.re.loss_classes=schema: the softmax over a pair's own classes
+                scores = scores.masked_fill(~allowed_classes, float("-inf"))
+            loss = nn.functional.cross_entropy(scores, labels, weight=weights)
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 

@@ -3,6 +3,8 @@ pair reads between its mentions and what a candidate span reads over its words."
 
 from __future__ import annotations
 
+import sys
+
 import torch
 
 # Elements of hidden state gathered at once: bounds memory on long sentences with many ranges (the gather
@@ -13,7 +15,7 @@ POOL_BUDGET = 1 << 20
 def range_max(hidden: torch.Tensor, rows: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
     """Max over positions ``starts[k] <= p < ends[k]`` of batch row ``rows[k]``, for every k; zeros for an
     empty range."""
-    if torch.compiler.is_exporting() or torch.onnx.is_in_onnx_export():
+    if _exporting():
         return _dense_range_max(hidden, rows, starts, ends)
     chunk = max(1, POOL_BUDGET // max(1, hidden.size(1) * hidden.size(2)))
     pooled = []
@@ -28,6 +30,13 @@ def range_max(hidden: torch.Tensor, rows: torch.Tensor, starts: torch.Tensor, en
         states = hidden[rows[sl], lo:hi].masked_fill(~inside[..., None], float("-inf")).amax(1)
         pooled.append(torch.where(inside.any(1, keepdim=True), states, torch.zeros_like(states)))
     return torch.cat(pooled) if pooled else hidden.new_zeros(0, hidden.size(-1))
+
+
+def _exporting() -> bool:
+    """Under a graph export. ``torch.onnx`` is looked up, never imported here: importing it costs every
+    prediction process tens of modules, and an exporter that runs has imported it already."""
+    onnx = sys.modules.get("torch.onnx")
+    return torch.compiler.is_exporting() or (onnx is not None and onnx.is_in_onnx_export())
 
 
 def _dense_range_max(hidden: torch.Tensor, rows: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ from ie.encoding.align import WordPieces, encode_windows, first_subword_labels, 
 from ie.encoding.markers import reachable_pairs
 from ie.encoding.shapes import token_types, word_shapes as shapes_of
 from ie.encoding.spans import candidate_spans
+from ie.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,28 @@ def ner_span_features(ds: Dataset, tokenizer, max_length: int, stride: int, max_
     return Dataset.from_dict(rows)
 
 
-def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = "", word_shapes: str | None = None
-                ) -> Dataset:
+LOSS_CLASSES = ("all", "schema")
+
+
+def admitted_classes(schema, head: tuple, tail: tuple, gold: int) -> list[bool]:
+    """Per relation class, whether the pair (word spans ``(start, end, label)``) can take it: the rule the
+    Predictor decodes by, with the gold class always kept so the loss stays finite on any data."""
+    admitted = {NO_RELATION, *schema.admitted_relations(head[2], tail[2], head[0] < tail[0])}
+    return [label in admitted or c == gold for c, label in enumerate(schema.relation_labels)]
+
+
+def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = "", word_shapes: str | None = None,
+                loss_classes: str = "all") -> Dataset:
     """One row per marked window (usually one per sentence) with all its candidate pairs and their
-    labels; sentences without a candidate pair give none, and pairs that cannot fit are counted."""
+    labels; sentences without a candidate pair give none, and pairs that cannot fit are counted.
+    ``loss_classes="schema"`` adds each pair's ``allowed_classes`` (the classes its loss normalises over)."""
+    if loss_classes not in LOSS_CLASSES:
+        raise ConfigError(f"trainer.re.loss_classes: expected one of {', '.join(LOSS_CLASSES)}, got '{loss_classes}'")
     ent_names = ds.features["entities"].feature["label"].names
     rel_names = ds.features["relations"].feature["label"].names
     no_relation = schema.relation_labels.index(NO_RELATION)
     rows = {"input_ids": [], "head_spans": [], "tail_spans": [], "labels": [],
-            **({"token_type_ids": []} if word_shapes else {})}
+            **({"token_type_ids": []} if word_shapes else {}), **({"allowed_classes": []} if loss_classes == "schema" else {})}
     lost = 0
     for words, entities, relations in zip(ds["words"], ds["entities"], ds["relations"]):
         spans = [(e["start"], e["end"], ent_names[e["label"]]) for e in entities]
@@ -92,6 +106,10 @@ def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = ""
             for key, value in window.pair_features().items():
                 rows[key].append(value)
             rows["labels"].append([gold.get(pair, no_relation) for pair in window.pairs])
+            if loss_classes == "schema":
+                rows["allowed_classes"].append([admitted_classes(schema, sentence.spans[h], sentence.spans[t],
+                                                                 gold.get((h, t), no_relation))
+                                                for h, t in window.pairs])
     if lost:
         log.warning("%s: %d relation candidate(s) longer than max_length=%d were left out", split, lost, max_length)
     return Dataset.from_dict(rows)

@@ -146,7 +146,7 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     model = build_re_model(cfg.model, labels, len(tokenizer))
     transfer.maybe_init(cfg, "re", model, data.schema)
     featurize = lambda split: re_features(data.ner[split], tokenizer, hp.max_length, data.schema, split,  # noqa: E731
-                                          cfg.model.word_shapes)
+                                          cfg.model.word_shapes, hp.loss_classes)
     return _fit(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer, PAD_TO_MULTIPLE),
                 candidate_dev_metrics(labels), encoding=RE_ENCODING)
 

@@ -63,6 +63,9 @@ def encoder_identity(name_or_path: str) -> str:
 
 def cache_key(pre: DictConfig, fingerprint: str) -> str:
     trainer = {k: v for k, v in OmegaConf.to_container(pre.trainer).items() if k not in NOT_WEIGHTS}
+    for task in ("ner", "re"):  # settings added later count only where set off their default: older keys stay valid
+        if trainer.get(task, {}).get("loss_classes") == "all":
+            del trainer[task]["loss_classes"]
     model = OmegaConf.to_container(pre.model)
     identity = {"data": fingerprint, "segmenter": pre.data.segmenter,
                 "encoder": encoder_identity(model.pop("name_or_path")),
