@@ -81,6 +81,12 @@ class Schema:
         return [r.label for r in self.relations
                 if r.fits(head_label, tail_label) and (not r.symmetric or head_first)]
 
+    def pair_classes(self, head: tuple, tail: tuple) -> set[str]:
+        """The RE classes an ordered pair of word spans ``(start, end, label, ...)`` may be given:
+        ``no_relation`` and its :meth:`admitted_relations`. The Predictor decodes over them and
+        ``trainer.re.loss_classes=schema`` trains over them."""
+        return {NO_RELATION, *self.admitted_relations(head[2], tail[2], head[0] < tail[0])}
+
     def is_candidate(self, head_label: str, head_start: int, tail_label: str, tail_start: int) -> bool:
         """Whether an ordered pair could carry a relation (:meth:`admitted_relations`)."""
         return bool(self.admitted_relations(head_label, tail_label, head_start < tail_start))

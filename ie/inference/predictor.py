@@ -297,12 +297,11 @@ class Predictor:
         return results
 
     def _labels_allowed(self, head: tuple, tail: tuple) -> np.ndarray:
-        """Which RE classes the pair admits (``Schema.admitted_relations``, and ``no_relation`` always): a
-        label the schema rules out for it is never the answer, so it is never emitted; the score is the
-        softmax over the admitted classes."""
+        """Which RE classes the pair admits (``Schema.pair_classes``): a label the schema rules out for it is
+        never the answer, so it is never emitted; the score is the softmax over the admitted classes."""
         key = (head[2], tail[2], head[0] < tail[0])
         if key not in self._allowed_cache:
-            admitted = {NO_RELATION, *self.schema.admitted_relations(*key)}
+            admitted = self.schema.pair_classes(head, tail)
             self._allowed_cache[key] = np.array([label in admitted for label in self._re_labels])
         return self._allowed_cache[key]
 

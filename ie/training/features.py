@@ -72,7 +72,7 @@ LOSS_CLASSES = ("all", "schema")
 def admitted_classes(schema, head: tuple, tail: tuple, gold: int) -> list[bool]:
     """Per relation class, whether the pair (word spans ``(start, end, label)``) can take it: the rule the
     Predictor decodes by, with the gold class always kept so the loss stays finite on any data."""
-    admitted = {NO_RELATION, *schema.admitted_relations(head[2], tail[2], head[0] < tail[0])}
+    admitted = schema.pair_classes(head, tail)
     return [label in admitted or c == gold for c, label in enumerate(schema.relation_labels)]
 
 
