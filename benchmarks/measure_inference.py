@@ -35,7 +35,7 @@ def seed_documents(n: int) -> list[str]:
 
 
 def conll04_documents(split: str = "test") -> list[str]:
-    from ie.data.conll04 import read_records as read_conll04_records
+    from ie.data.formats.conll04 import read_records as read_conll04_records
     from ie.data.schema import Schema
 
     folder = ROOT / "data" / "conll04"

@@ -10,7 +10,7 @@ thinc, about 220 MiB).
 
 Every configuration runs in a fresh process of this script (``--worker``), so its peak resident
 memory is its own. Inputs: the seed articles repeated to ``--docs`` documents, and the 288 CoNLL04
-test sentences as short documents (text = tokens joined by single spaces, as ``ie.data.conll04`` reads
+test sentences as short documents (text = tokens joined by single spaces, as ``ie.data.formats.conll04`` reads
 them). Words are whitespace-split words. Times include sentence splitting, tokenisation, batching
 and aggregation. The baseline is ``transformers.pipeline("token-classification",
 aggregation_strategy="simple")`` over the same NER checkpoint, reading long documents in windows of

@@ -210,8 +210,10 @@ class PredictConfig(InferenceConfig):
     input: Any = "-"  # a file, a folder of .txt, a .jsonl, a glob, "-" (stdin), or a list of these
     input_format: str = "auto"  # auto (.jsonl files and stdin starting with "{" are JSONL) | text | jsonl
     output: str = "-"  # format=jsonl: a file or "-" (stdout); format=brat: a folder
-    format: str = "jsonl"  # jsonl | brat (ie/inference/writers.py)
-    overwrite: bool = False  # format=brat: replace existing .ann files
+    # jsonl | brat | label_studio | doccano | spacy | conll (ie/inference/writers.py, ie/data/formats/)
+    format: str = "jsonl"
+    overwrite: bool = False  # replace existing .ann files (brat) or the output file
+    drop_relations: bool = False  # format=spacy|conll hold entities only: write them without the relations
     progress: Optional[bool] = None  # a progress bar on stderr; default: when stderr is a terminal
     # Sharded prediction (ie/inference/shards.py): this process predicts the documents whose id hashes to
     # `shard` of `num_shards`; merge=true then checks that the shards wrote every input once (and joins JSONL).
@@ -233,6 +235,23 @@ class ServeConfig(InferenceConfig):
     max_body_bytes: int = 4_000_000  # per request body: larger is 413
     max_batch_texts: int = 64  # concurrent requests share a Predictor call up to this many texts
     max_wait_ms: float = 5.0  # how long a request waits for others to share its batch
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+@dataclass
+class ConvertConfig:
+    """``python -m ie.convert``: annotated documents from one format to another (ie/data/convert.py)."""
+
+    input: str = MISSING  # a file, or a folder for brat (and for conll: a folder of *.conll)
+    input_format: str = MISSING  # brat | label_studio | doccano | spacy | conll
+    output: str = MISSING
+    output_format: str = MISSING
+    # validate against this schema (labels, relation signatures, words); null: <input>/schema.json for brat
+    # input when it is there, else no label check
+    schema: Optional[str] = None
+    segmenter: str = "spacy_keep_hyphens"  # the words of the token formats and of validation, as data.segmenter
+    drop_relations: bool = False  # output_format=spacy|conll hold entities only: write them without the relations
+    overwrite: bool = False  # replace an existing output
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
@@ -279,3 +298,4 @@ def register() -> None:
     store.store(name="predict_schema", node=PredictConfig)
     store.store(name="serve_schema", node=ServeConfig)
     store.store(name="export_schema", node=ExportConfig)
+    store.store(name="convert_schema", node=ConvertConfig)

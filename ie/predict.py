@@ -4,13 +4,15 @@
     python -m ie.predict run=latest input=folder/ output=predictions.jsonl
     cat docs.jsonl | python -m ie.predict run=latest input=- > predictions.jsonl
     python -m ie.predict run=latest input=new_articles/ format=brat output=to_correct/
+    python -m ie.predict run=latest input=new_articles/ format=label_studio output=tasks.json  # pre-annotations
     python -m ie.predict run=latest input=corpus/ output=out.jsonl shard=I num_shards=N    # out-0000I-of-0000N.jsonl
     python -m ie.predict run=latest input=corpus/ output=out.jsonl num_shards=N merge=true # checks, writes out.jsonl
 
 Input: plain text files (the id is the file name without ``.txt``), folders of ``*.txt``, ``.jsonl``
 files with one ``{"id": ..., "text": ...}`` per line, or ``-`` for stdin (JSONL if its first non-blank
 line starts with ``{``, else one text); several as ``input=[a,b]``. Every input is read and checked,
-and the output checked, before anything is predicted or written. Formats: :mod:`ie.inference.writers`.
+and the output checked, before anything is predicted or written. Formats: :mod:`ie.inference.writers`
+(jsonl, brat, and the annotation tools' label_studio, doccano, spacy, conll).
 The config is ``configs/predict.yaml`` (``ie.config.PredictConfig``).
 """
 
@@ -26,11 +28,14 @@ def predict(cfg) -> dict:
     from omegaconf import OmegaConf
 
     from ie.inference.batch import check_documents, make_writer, run_predictions
-    from ie.inference.inputs import read_inputs
+    from ie.inference.inputs import InputError, read_inputs
     from ie.inference.predictor import Predictor
     from ie.inference.shards import merge_shards, select_shard, shard_output
     from ie.runs import resolve_run
 
+    if cfg.num_shards > 1 and cfg.format not in ("jsonl", "brat"):
+        raise InputError(f"num_shards > 1 writes format=jsonl or brat (merge=true joins them); format={cfg.format}: "
+                         "convert the merged output with python -m ie.convert")
     inputs = OmegaConf.to_container(cfg.input) if OmegaConf.is_config(cfg.input) else cfg.input
     docs = read_inputs(inputs, cfg.input_format)
     if cfg.merge:
@@ -41,11 +46,12 @@ def predict(cfg) -> dict:
     docs = select_shard(docs, cfg.shard, cfg.num_shards)
     output = shard_output(cfg.output, cfg.format, cfg.shard, cfg.num_shards)
     run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
-    make_writer(cfg.format, output, cfg.overwrite).check(docs)
+    make_writer(cfg.format, output, cfg.overwrite, drop_relations=cfg.drop_relations).check(docs)
     predictor = Predictor.from_pretrained(run_dir, device=cfg.device, precision=cfg.precision,
                                           decoding=cfg.decoding, backend=cfg.backend)
     check_documents(docs, predictor.max_chars)
-    counts = run_predictions(predictor, docs, output, cfg.format, cfg.batch_size, cfg.progress, cfg.overwrite)
+    counts = run_predictions(predictor, docs, output, cfg.format, cfg.batch_size, cfg.progress, cfg.overwrite,
+                             drop_relations=cfg.drop_relations, model_version=f"ie:{run_dir}")
     where = "stdout" if output == "-" else output
     log.info("%d documents, %d entities, %d relations -> %s (%s, run %s)", counts["documents"],
              counts["entities"], counts["relations"], where, cfg.format, run_dir)

@@ -33,7 +33,7 @@ def parse_split_options(options: Sequence[str], doc_ids: Sequence[str]) -> dict[
 
 def check_folder(folder: Path, schema_path: Path | None, split_options: Sequence[str], segmenter: str = "spacy") -> int:
     """Print the problems and per-split counts of a brat folder; 1 if any error was found."""
-    from ie.data.brat import read_folder
+    from ie.data.formats.brat import read_folder
     from ie.data.schema import Schema, SchemaError
     from ie.data.validate import label_counts, overlap_problems, validate_document
 

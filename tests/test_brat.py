@@ -1,6 +1,6 @@
 import pytest
 
-from ie.data.brat import AnnotationError, read_document, read_folder, write_document
+from ie.data.formats.brat import AnnotationError, read_document, read_folder, write_document
 from ie.data.documents import Document, EntityAnnotation, RelationAnnotation
 
 TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe."

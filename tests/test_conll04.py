@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from ie.data.conll04 import read_records as read_conll04_records
+from ie.data.formats.conll04 import read_records as read_conll04_records
 from ie.data.dataset import build_datasets
 from ie.data.problems import ValidationError
 from ie.data.readers import load_records

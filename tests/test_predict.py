@@ -1,5 +1,5 @@
 """The predict CLI and its readers and writers: inputs in every form, JSONL and brat out, and the
-pre-annotation round trip predict -> brat -> ie.data.brat reader -> the same entities and relations."""
+pre-annotation round trip predict -> brat -> ie.data.formats.brat reader -> the same entities and relations."""
 
 import io
 import json
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ie.data.brat import read_document
+from ie.data.formats.brat import read_document
 from ie.data.schema import Schema
 from ie.inference.batch import run_predictions
 from ie.inference.inputs import InputDocument, InputError, read_inputs
@@ -20,7 +20,7 @@ TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe.\r\nThey signed a roadmap.
 
 
 def _as_brat(prediction: Prediction):
-    """Entities and relations of a prediction in the form ie.data.brat reads them back."""
+    """Entities and relations of a prediction in the form ie.data.formats.brat reads them back."""
     ents = [(e.label, e.start, e.end, e.text) for e in prediction.entities]
     rels = [(r.label, prediction.entities.index(r.head), prediction.entities.index(r.tail))
             for r in prediction.relations]
@@ -82,7 +82,7 @@ def test_missing_input_and_unsafe_brat_ids_fail_clearly(tmp_path):
 
 
 def test_predict_cli_brat_round_trip_on_a_seed_article(run_dir, tmp_path):
-    """Pre-annotation: the CLI writes brat files that ie.data.brat reads back as exactly what the Predictor
+    """Pre-annotation: the CLI writes brat files that ie.data.formats.brat reads back as exactly what the Predictor
     returned, next to a byte-exact copy of the text; existing annotations are never replaced."""
     out = tmp_path / "preannotated"
     source = SEEDS / f"{TEST_DOC}.txt"

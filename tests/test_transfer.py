@@ -10,8 +10,8 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from transformers import AutoTokenizer, set_seed
 
-from ie.data.brat import read_records as read_brat_records
-from ie.data.conll04 import read_records as read_conll04_records
+from ie.data.formats.brat import read_records as read_brat_records
+from ie.data.formats.conll04 import read_records as read_conll04_records
 from ie.data.corpus import load_corpus
 from ie.data.label_map import LabelMap, LabelMapError
 from ie.data.problems import ValidationError

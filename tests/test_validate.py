@@ -3,8 +3,8 @@ from collections import Counter
 
 import pytest
 
-from ie.data.brat import AnnotationError, read_document, read_folder
-from ie.data.brat import read_records as read_brat_records
+from ie.data.formats.brat import AnnotationError, read_document, read_folder
+from ie.data.formats.brat import read_records as read_brat_records
 from ie.data.problems import ValidationError
 from ie.data.validate import label_counts, validate_document
 from ie.validate import main

@@ -30,3 +30,13 @@ class ValidationError(IEError, ValueError):
         shown = "\n".join(str(p) for p in self.problems[:SHOWN])
         more = f"\n... and {len(self.problems) - SHOWN} more" if len(self.problems) > SHOWN else ""
         super().__init__(f"{len(self.problems)} annotation error(s):\n{shown}{more}")
+
+
+class AnnotationError(IEError, ValueError):
+    """A problem in an annotation file that stops it being read at all, located by file and line (or by
+    task, item or document where the format has no lines worth naming)."""
+
+    def __init__(self, path, line: int | None, reason: str):
+        self.path, self.line, self.reason = str(path), line, reason
+        where = f"{path}:{line}" if line else f"{path}"
+        super().__init__(f"{where}: {reason}")

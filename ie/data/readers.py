@@ -2,8 +2,9 @@
 
 A reader takes a path, the schema, a list for validation warnings, an optional label map and the
 segmenter that makes words of raw text (:mod:`ie.data.text`), and returns validated sentence records
-per document; it raises :class:`~ie.data.problems.ValidationError` with every problem it found. A new
-format is one module with a ``read_records`` function and one entry in :data:`READERS`.
+per document; it raises :class:`~ie.data.problems.ValidationError` with every problem it found. Every
+format of :data:`ie.data.formats.FORMATS` is a reader through the same validation; CoNLL04's benchmark
+JSON has its own. A new format is one module in :mod:`ie.data.formats` and one entry there.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from ie.data import brat, conll04
+from ie.data.formats import FORMATS, Format, conll04
 from ie.data.label_map import LabelMap
-from ie.data.records import SentenceRecord
+from ie.data.records import SentenceRecord, documents_records
 from ie.data.schema import Schema
 from ie.data.text import DEFAULT_SEGMENTER, check_segmenter
 from ie.errors import ConfigError
@@ -22,7 +23,16 @@ from ie.errors import ConfigError
 log = logging.getLogger(__name__)
 
 Reader = Callable[[str | Path, Schema, list | None, LabelMap | None, str], dict[str, list[SentenceRecord]]]
-READERS: dict[str, Reader] = {"brat": brat.read_records, "conll04": conll04.read_records}
+
+
+def _documents_reader(fmt: Format) -> Reader:
+    def read_records(path, schema, warnings=None, label_map=None, segmenter=DEFAULT_SEGMENTER):
+        return documents_records(fmt.read(path), schema, warnings, label_map, segmenter)
+    return read_records
+
+
+READERS: dict[str, Reader] = {**{name: _documents_reader(fmt) for name, fmt in FORMATS.items()},
+                              "conll04": conll04.read_records}
 
 
 def load_records(fmt: str, path: str | Path, schema: Schema, warnings: list | None = None,

@@ -16,7 +16,7 @@ from typing import Iterable, Mapping, Sequence
 from ie.data.bio import spans_to_tags
 from ie.data.documents import Document
 from ie.data.label_map import LabelMap
-from ie.data.problems import ValidationError
+from ie.data.problems import Problem, ValidationError
 from ie.data.schema import Schema
 from ie.data.text import DEFAULT_SEGMENTER, Sentence, split_sentences
 from ie.data.validate import validate_document
@@ -42,7 +42,8 @@ def document_records(doc: Document, schema: Schema, sentences: Sequence[Sentence
                      edge_punctuation: str = "error", warnings: list | None = None,
                      expect_annotations: bool = True, label_map: LabelMap | None = None,
                      segmenter: str = DEFAULT_SEGMENTER) -> list[SentenceRecord]:
-    """Segment with ``segmenter`` (unless pre-tokenised ``sentences`` are given) and validate one document; raises
+    """Segment with ``segmenter`` (unless pre-tokenised ``sentences`` are given, or the document has its own) and
+    validate one document; raises
     :class:`ValidationError` on any error and appends warnings to ``warnings`` when given.
 
     With ``label_map`` the document's labels are mapped to ``schema`` (the target) first, so the
@@ -50,7 +51,8 @@ def document_records(doc: Document, schema: Schema, sentences: Sequence[Sentence
     mapping_problems = []
     if label_map is not None:
         doc, mapping_problems = label_map.apply(doc)
-    sentences = split_sentences(doc.text, segmenter) if sentences is None else sentences
+    if sentences is None:
+        sentences = doc.sentences if doc.sentences is not None else split_sentences(doc.text, segmenter)
     problems, spans = validate_document(doc, schema, sentences, edge_punctuation, expect_annotations)
     problems = mapping_problems + problems
     errors = [p for p in problems if p.severity == "error"]
@@ -73,6 +75,30 @@ def document_records(doc: Document, schema: Schema, sentences: Sequence[Sentence
         (s, h), (_, t) = index[rel.head], index[rel.tail]
         if (h, t, rel.label) not in records[s].relations:  # a repeated line is a warning, kept once
             records[s].relations.append((h, t, rel.label))
+    return records
+
+
+def documents_records(docs: Iterable[Document], schema: Schema, warnings: list | None = None,
+                      label_map: LabelMap | None = None, segmenter: str = DEFAULT_SEGMENTER
+                      ) -> dict[str, list[SentenceRecord]]:
+    """Validated records of every document by id: what a reader returns once its format is parsed. Every
+    problem of every document is reported together; two documents with one id are an error."""
+    records: dict[str, list[SentenceRecord]] = {}
+    sources: dict[str, str] = {}
+    problems = []
+    for doc in docs:
+        if doc.id in records or doc.id in sources:
+            problems.append(Problem(doc.source or doc.id, None, f"document id '{doc.id}' repeats "
+                                                                f"(first in {sources[doc.id]})"))
+            continue
+        sources[doc.id] = doc.source or doc.id
+        try:
+            records[doc.id] = document_records(doc, schema, warnings=warnings, label_map=label_map,
+                                               segmenter=segmenter)
+        except ValidationError as error:
+            problems += error.problems
+    if problems:
+        raise ValidationError(problems)
     return records
 
 

@@ -14,10 +14,12 @@ from ie.inference.writers import WRITERS
 DOCS_PER_CALL = 16  # documents per Predictor.predict call: the progress bar's step
 
 
-def make_writer(fmt: str, output: str, overwrite: bool = False, stdout: TextIO | None = None):
+def make_writer(fmt: str, output: str, overwrite: bool = False, stdout: TextIO | None = None,
+                drop_relations: bool = False, model_version: str | None = None):
     if fmt not in WRITERS:
         raise InputError(f"format must be one of {list(WRITERS)}, got {fmt!r}")
-    return WRITERS[fmt](output, overwrite=overwrite, stdout=stdout)
+    return WRITERS[fmt](output, overwrite=overwrite, stdout=stdout, drop_relations=drop_relations,
+                        model_version=model_version)
 
 
 def check_documents(docs: Sequence[InputDocument], max_chars: int | None) -> None:
@@ -28,10 +30,11 @@ def check_documents(docs: Sequence[InputDocument], max_chars: int | None) -> Non
 
 def run_predictions(predictor, docs: Sequence[InputDocument], output: str, fmt: str = "jsonl",
                     batch_size: int = 32, progress: bool | None = None, overwrite: bool = False,
-                    stdout: TextIO | None = None) -> dict:
+                    stdout: TextIO | None = None, drop_relations: bool = False, model_version: str | None = None
+                    ) -> dict:
     """Predict ``docs`` and write them; returns counts (documents, entities, relations). Nothing is
     predicted before the writer has checked that every document can be written."""
-    writer = make_writer(fmt, output, overwrite, stdout)
+    writer = make_writer(fmt, output, overwrite, stdout, drop_relations, model_version)
     writer.check(docs)
     writer.open(predictor)
     counts = {"documents": 0, "entities": 0, "relations": 0}

@@ -1,4 +1,5 @@
-"""Output formats of batch prediction, by name (``format=``): JSONL, or brat files to correct.
+"""Output formats of batch prediction, by name (``format=``): JSONL, brat files to correct, or the files
+of an annotation tool to import as pre-annotations.
 
 A writer first checks, before anything is predicted, that it can write every document without
 replacing what must not be replaced; then it takes one prediction at a time, and on ``close`` it
@@ -12,7 +13,10 @@ and ``tail`` are indices into ``entities``. ``brat``: ``<id>.txt`` (a byte-exact
 project's reader skips it), plus the model's ``schema.json`` and ``annotation.conf`` unless the folder
 has them, so the folder opens in brat and ``python -m ie.validate`` checks it. Existing ``.ann`` files
 are never replaced unless ``overwrite=true``: a folder of human annotations must not be clobbered by
-mistake.
+mistake. ``label_studio``, ``doccano``, ``spacy``, ``conll``: one file in that format
+(:mod:`ie.data.formats`), written when every document is predicted; Label Studio's carries the scores
+as predictions. ``spacy`` and ``conll`` hold no relations, so with a relation model they are refused
+unless ``drop_relations=true``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from ie import atomic
-from ie.data.brat import format_ann
+from ie.data.documents import Document, EntityAnnotation, RelationAnnotation
+from ie.data.formats import FORMATS, Format
+from ie.data.formats.brat import format_ann
 from ie.inference.inputs import InputDocument, InputError, read_text_file
 from ie.inference.results import Prediction
 
@@ -43,7 +49,7 @@ class JsonlWriter:
     """JSON lines to stdout (``output=-``) or to a file written beside its target and renamed into
     place when complete: a failed run leaves no half file under the output's name."""
 
-    def __init__(self, output: str, overwrite: bool = False, stdout: TextIO | None = None):
+    def __init__(self, output: str, overwrite: bool = False, stdout: TextIO | None = None, **_):
         self.output, self.stdout = output, stdout or sys.stdout
         self.sink: TextIO | None = None
 
@@ -71,28 +77,21 @@ class JsonlWriter:
             Path(f"{self.output}.partial").replace(self.output)
 
 
-@dataclass(frozen=True)
-class _Ann:
-    id: str
-    label: str
-    start: int = 0
-    end: int = 0
-    text: str = ""
-    head: str = ""
-    tail: str = ""
+def prediction_document(doc_id: str, prediction: Prediction, source: str = "") -> Document:
+    """A prediction as an annotated document whose entities and relations carry the model's scores: what
+    every annotation format writes (:mod:`ie.data.formats`)."""
+    ids = {id(e): f"T{i}" for i, e in enumerate(prediction.entities, start=1)}
+    entities = [EntityAnnotation(ids[id(e)], e.label, e.start, e.end, e.text, score=e.score)
+                for e in prediction.entities]
+    relations = [RelationAnnotation(f"R{i}", r.label, ids[id(r.head)], ids[id(r.tail)], score=r.score)
+                 for i, r in enumerate(prediction.relations, start=1)]
+    return Document(doc_id, prediction.text, entities, relations, source=source or doc_id)
 
 
 def brat_ann(prediction: Prediction) -> str:
     """The ``.ann`` content of a prediction: T and R lines, then each score as an AnnotatorNotes line."""
-    ids = {id(e): f"T{i}" for i, e in enumerate(prediction.entities, start=1)}
-    entities = [_Ann(ids[id(e)], e.label, e.start, e.end, e.text) for e in prediction.entities]
-    relations = [_Ann(f"R{i}", r.label, head=ids[id(r.head)], tail=ids[id(r.tail)])
-                 for i, r in enumerate(prediction.relations, start=1)]
-    scored = [(a.id, e.score) for a, e in zip(entities, prediction.entities)]
-    scored += [(a.id, r.score) for a, r in zip(relations, prediction.relations)]
-    notes = "".join(f"#{n}\tAnnotatorNotes {ann_id}\tmodel score {score:.3f}\n"
-                    for n, (ann_id, score) in enumerate(scored, start=1))
-    return format_ann(entities, relations) + notes
+    doc = prediction_document("", prediction)
+    return format_ann(doc.entities, doc.relations)
 
 
 def _safe_name(doc: InputDocument) -> str:
@@ -104,7 +103,7 @@ def _safe_name(doc: InputDocument) -> str:
 class BratWriter:
     """``<id>.txt`` and ``<id>.ann`` per document in the folder ``output`` (see the module docstring)."""
 
-    def __init__(self, output: str, overwrite: bool = False, stdout: TextIO | None = None):
+    def __init__(self, output: str, overwrite: bool = False, stdout: TextIO | None = None, **_):
         if output == "-":
             raise InputError("format=brat writes files: give output=<folder>")
         self.folder, self.overwrite = Path(output), overwrite
@@ -139,4 +138,47 @@ class BratWriter:
         pass
 
 
-WRITERS = {"jsonl": JsonlWriter, "brat": BratWriter}
+class FormatWriter:
+    """One file of an annotation tool's format, written (atomically) once every document is predicted."""
+
+    def __init__(self, fmt: Format, output: str, overwrite: bool = False, stdout: TextIO | None = None,
+                 drop_relations: bool = False, model_version: str | None = None):
+        if output == "-":
+            raise InputError(f"format={fmt.name} writes a file: give output=<file{fmt.suffix}>")
+        self.fmt, self.output, self.overwrite = fmt, Path(output), overwrite
+        self.drop_relations, self.model_version = drop_relations, model_version
+        self.documents: list[Document] = []
+        self.segmenter = None
+
+    def check(self, docs: Sequence[InputDocument]) -> None:
+        if self.output.exists() and not self.overwrite:
+            raise InputError(f"{self.output} exists (it is never replaced without overwrite=true)")
+        if self.output.is_dir():
+            raise InputError(f"{self.output} is a folder; format={self.fmt.name} writes one file")
+
+    def open(self, predictor) -> None:
+        if not self.fmt.relations and getattr(predictor, "re_model", None) is not None and not self.drop_relations:
+            raise InputError(f"format={self.fmt.name} holds entities only, and this run predicts relations too: "
+                             "set drop_relations=true to write the entities alone, or use format=label_studio, "
+                             "doccano, brat or jsonl")
+        self.segmenter = predictor.segmenter  # the words the model read: entities are whole words of them
+
+    def write(self, doc: InputDocument, prediction: Prediction) -> None:
+        document = prediction_document(doc.id, prediction, doc.source)
+        if not self.fmt.relations:
+            document.relations = []
+        self.documents.append(document)
+
+    def close(self, complete: bool) -> None:
+        if complete:
+            self.fmt.write(self.documents, self.output, self.segmenter, self.model_version)
+
+
+def _format_writer(fmt: Format):
+    def make(output: str, **options) -> FormatWriter:
+        return FormatWriter(fmt, output, **options)
+    return make
+
+
+WRITERS = {"jsonl": JsonlWriter, "brat": BratWriter,
+           **{name: _format_writer(fmt) for name, fmt in FORMATS.items() if name != "brat"}}

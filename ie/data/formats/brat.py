@@ -11,20 +11,10 @@ from pathlib import Path
 
 from ie.data.documents import Document, EntityAnnotation, RelationAnnotation
 from ie.data.label_map import LabelMap
-from ie.data.problems import ValidationError
-from ie.data.records import SentenceRecord, document_records
+from ie.data.problems import AnnotationError
+from ie.data.records import SentenceRecord, documents_records
 from ie.data.schema import Schema
 from ie.data.text import DEFAULT_SEGMENTER
-from ie.errors import IEError
-
-
-class AnnotationError(IEError, ValueError):
-    """A problem in an annotation file, located by file and line."""
-
-    def __init__(self, path: str | Path, line: int | None, reason: str):
-        self.path, self.line, self.reason = str(path), line, reason
-        where = f"{path}:{line}" if line else f"{path}"
-        super().__init__(f"{where}: {reason}")
 
 
 def _read_utf8(path: Path) -> str:
@@ -110,9 +100,13 @@ def read_folder(folder: str | Path) -> list[Document]:
 
 
 def format_ann(entities, relations) -> str:
-    """brat lines for entities (anything with id/label/start/end/text) and relations (id/label/head/tail ids)."""
+    """brat lines for entities (anything with id/label/start/end/text) and relations (id/label/head/tail ids);
+    the scores of a prediction (a ``score`` that is not None) follow as AnnotatorNotes, which brat shows and
+    :func:`parse_ann` skips."""
     lines = [f"{e.id}\t{e.label} {e.start} {e.end}\t{e.text}" for e in entities]
     lines += [f"{r.id}\t{r.label} Arg1:{r.head} Arg2:{r.tail}" for r in relations]
+    scored = [(a.id, a.score) for a in [*entities, *relations] if getattr(a, "score", None) is not None]
+    lines += [f"#{n}\tAnnotatorNotes {ann_id}\tmodel score {score:.3f}" for n, (ann_id, score) in enumerate(scored, 1)]
     return "".join(line + "\n" for line in lines)
 
 
@@ -128,16 +122,20 @@ def write_document(doc: Document, folder: str | Path) -> Path:
     return ann
 
 
+read_documents = read_folder
+
+
 def read_records(folder: str | Path, schema: Schema, warnings: list | None = None, label_map: LabelMap | None = None,
                  segmenter: str = DEFAULT_SEGMENTER) -> dict[str, list[SentenceRecord]]:
     """All documents of a brat folder as validated records; every error of every file is reported."""
-    records, problems = {}, []
-    for doc in read_folder(folder):
-        try:
-            records[doc.id] = document_records(doc, schema, warnings=warnings, label_map=label_map,
-                                               segmenter=segmenter)
-        except ValidationError as error:
-            problems += error.problems
-    if problems:
-        raise ValidationError(problems)
-    return records
+    return documents_records(read_folder(folder), schema, warnings, label_map, segmenter)
+
+
+RELATIONS = True
+
+
+def write_documents(docs, folder: str | Path, segmenter: str = DEFAULT_SEGMENTER, model_version: str | None = None
+                    ) -> None:
+    """Every document as ``ID.txt`` + ``ID.ann`` in ``folder`` (scores, when there are, as AnnotatorNotes)."""
+    for doc in docs:
+        write_document(doc, folder)
