@@ -2,6 +2,7 @@
 
     python evaluate.py run=models/<run>|latest [split=test]
     python evaluate.py 'compare=[models/<runA>,models/<runB>]'   # or a multirun / cross-validation folder
+    python evaluate.py 'learning_curve=[models/multirun/<seeds sweep>,models/multirun/<conll04 sweep>]'
 """
 
 import logging
@@ -19,7 +20,10 @@ log = logging.getLogger("evaluate")
 @hydra.main(version_base="1.3", config_path="configs", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     with reported("evaluate.py"):
-        written = compare(cfg) if cfg.compare is not None else evaluate(cfg)
+        if cfg.learning_curve is not None:
+            written = learning_curve(cfg)
+        else:
+            written = compare(cfg) if cfg.compare is not None else evaluate(cfg)
     print("\nwritten:\n" + "\n".join(f"  {p}" for p in written))
 
 
@@ -54,6 +58,21 @@ def compare(cfg: DictConfig) -> list:
     written = write_comparison(result, out)
     print(format_comparison(result))
     return list(written.values())
+
+
+def learning_curve(cfg: DictConfig) -> list:
+    from datetime import datetime
+    from pathlib import Path
+
+    from ie.evaluation.learning_curve import learning_curve as curve, markdown, write_learning_curve
+
+    if cfg.run is not None or cfg.compare is not None:
+        raise ConfigError("give one of run=..., compare=[...] or learning_curve=[...]")
+    result = curve(list(cfg.learning_curve), split=cfg.split, batch_size=cfg.batch_size)
+    out = Path(cfg.output_dir or Path(cfg.paths.models_dir) / "learning_curve" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
+    written = write_learning_curve(result, out)
+    print(markdown(result))
+    return written
 
 
 if __name__ == "__main__":

@@ -48,6 +48,11 @@ class DataConfig:
     # Training only: copies of each training document with every entity mention swapped for another of the
     # same type from the training split (ie/data/augment.py); 0: none.
     mention_replacement: int = 0
+    # A learning curve (ie/data/subsample.py): train on `train_units` of the training documents, or on training
+    # sentences holding `train_entities` entities; `train_sample` seeds the draw. null: the whole training split.
+    train_units: Optional[int] = None
+    train_entities: Optional[int] = None
+    train_sample: int = 0
 
 
 @dataclass
@@ -192,6 +197,9 @@ class InferenceConfig:
 class EvalConfig(InferenceConfig):
     run: Optional[str] = None  # a run folder, or "latest"
     compare: Optional[List[str]] = None  # run folders and/or folders of runs (a multirun, a CV sweep)
+    # the sweeps of experiment=learning_curve and learning_curve_conll04: F1 against training entities
+    # (ie/evaluation/learning_curve.py), written to output_dir
+    learning_curve: Optional[List[str]] = None
     baseline: Optional[str] = None  # compare: group name or run folder; default: the first group
     # compare: config (runs with the same settings are one group, whatever folder they are in) | folder (each
     # entry of compare=[...] is one group: a recipe whose settings differ per fold, as nested CV chooses them)
@@ -214,6 +222,9 @@ class PredictConfig(InferenceConfig):
     format: str = "jsonl"
     overwrite: bool = False  # replace existing .ann files (brat) or the output file
     drop_relations: bool = False  # format=spacy|conll hold entities only: write them without the relations
+    # uncertainty: also rank the documents, most uncertain first, into ORDER.tsv beside the output
+    # (ie/inference/uncertainty.py), so an annotator corrects the most informative first
+    order: Optional[str] = None
     progress: Optional[bool] = None  # a progress bar on stderr; default: when stderr is a terminal
     # Sharded prediction (ie/inference/shards.py): this process predicts the documents whose id hashes to
     # `shard` of `num_shards`; merge=true then checks that the shards wrote every input once (and joins JSONL).

@@ -4,6 +4,7 @@
     python -m ie.predict run=latest input=folder/ output=predictions.jsonl
     cat docs.jsonl | python -m ie.predict run=latest input=- > predictions.jsonl
     python -m ie.predict run=latest input=new_articles/ format=brat output=to_correct/
+    python -m ie.predict run=latest input=new_articles/ format=brat output=to_correct/ order=uncertainty  # + ORDER.tsv
     python -m ie.predict run=latest input=new_articles/ format=label_studio output=tasks.json  # pre-annotations
     python -m ie.predict run=latest input=corpus/ output=out.jsonl shard=I num_shards=N    # out-0000I-of-0000N.jsonl
     python -m ie.predict run=latest input=corpus/ output=out.jsonl num_shards=N merge=true # checks, writes out.jsonl
@@ -27,12 +28,14 @@ def predict(cfg) -> dict:
     """Read the inputs, load the run and write the predictions; returns the counts."""
     from omegaconf import OmegaConf
 
-    from ie.inference.batch import check_documents, make_writer, run_predictions
+    from ie.inference.batch import check_documents, check_order, make_writer, run_predictions
     from ie.inference.inputs import InputError, read_inputs
     from ie.inference.predictor import Predictor
     from ie.inference.shards import merge_shards, select_shard, shard_output
     from ie.runs import resolve_run
 
+    if cfg.num_shards > 1 and cfg.order is not None:
+        raise InputError("order=uncertainty ranks all documents together: run it without num_shards")
     if cfg.num_shards > 1 and cfg.format not in ("jsonl", "brat"):
         raise InputError(f"num_shards > 1 writes format=jsonl or brat (merge=true joins them); format={cfg.format}: "
                          "convert the merged output with python -m ie.convert")
@@ -47,14 +50,17 @@ def predict(cfg) -> dict:
     output = shard_output(cfg.output, cfg.format, cfg.shard, cfg.num_shards)
     run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
     make_writer(cfg.format, output, cfg.overwrite, drop_relations=cfg.drop_relations).check(docs)
+    check_order(cfg.order, output, cfg.format, cfg.overwrite)
     predictor = Predictor.from_pretrained(run_dir, device=cfg.device, precision=cfg.precision,
                                           decoding=cfg.decoding, backend=cfg.backend)
     check_documents(docs, predictor.max_chars)
     counts = run_predictions(predictor, docs, output, cfg.format, cfg.batch_size, cfg.progress, cfg.overwrite,
-                             drop_relations=cfg.drop_relations, model_version=f"ie:{run_dir}")
+                             drop_relations=cfg.drop_relations, model_version=f"ie:{run_dir}", order=cfg.order)
     where = "stdout" if output == "-" else output
     log.info("%d documents, %d entities, %d relations -> %s (%s, run %s)", counts["documents"],
              counts["entities"], counts["relations"], where, cfg.format, run_dir)
+    if "order" in counts:
+        log.info("documents ranked by the model's uncertainty, most uncertain first -> %s", counts["order"])
     return counts
 
 

@@ -5,9 +5,11 @@ import json
 import pytest
 
 from ie.evaluation.scoring import evaluate_run
+from ie.inference.batch import run_predictions
+from ie.inference.inputs import InputDocument
 from ie.inference.predictor import Predictor
 from ie.training.train import train
-from tests.conftest import compose_config
+from tests.conftest import SEEDS, TEST_DOC, compose_config
 
 
 @pytest.mark.slow
@@ -17,8 +19,15 @@ def test_main_job_trains_and_extracts(tmp_path):
     # far above the chance level of a random model; loose enough for a one-document test split
     assert results["ner"]["strict"]["micro"]["f1"] > 0.4
     assert results["re"]["gold_entities"]["strict"]["micro"]["f1"] > 0.2
-    prediction = Predictor.from_pretrained(tmp_path)("Denis Manturov met Emomali Rahmon in Dushanbe.")
+    predictor = Predictor.from_pretrained(tmp_path)
+    prediction = predictor("Denis Manturov met Emomali Rahmon in Dushanbe.")
     assert {"PER"} <= {e.label for e in prediction.entities}
+    # order=uncertainty on a case whose answer is known: the test article, never seen, ranks above a training one
+    docs = [InputDocument(name, (SEEDS / f"{name}.txt").read_text(encoding="utf-8"), name)
+            for name in ("000_cfc1bba1020dc4b0", TEST_DOC)]
+    run_predictions(predictor, docs, str(tmp_path / "to_correct"), "brat", order="uncertainty")
+    ranking = (tmp_path / "to_correct" / "ORDER.tsv").read_text(encoding="utf-8").splitlines()
+    assert [line.split("\t")[1] for line in ranking[1:]] == [TEST_DOC, "000_cfc1bba1020dc4b0"]
 
 
 @pytest.mark.slow

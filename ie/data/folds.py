@@ -71,7 +71,18 @@ def inner_fold_splits(outer: Mapping[str, list[str]], inner_fold: int) -> dict[s
 
 def apply_data_config(records: dict[str, list], data_cfg) -> tuple[dict[str, list], dict]:
     """Records and splits as the data config asks: ``data.splits`` as given, or fold ``data.fold`` of
-    ``data.folds`` (which then replaces ``data.splits``), or inside it inner fold ``data.inner_fold``."""
+    ``data.folds`` (which then replaces ``data.splits``), or inside it inner fold ``data.inner_fold``; then
+    the training split cut to ``data.train_units`` or ``data.train_entities`` (:mod:`ie.data.subsample`)."""
+    from ie.data.subsample import subsample_training
+
+    records, splits = _fold_splits(records, data_cfg)
+    if data_cfg.get("train_units") is None and data_cfg.get("train_entities") is None:
+        return records, splits
+    named = resolve_splits(list(records), splits, "data.splits")
+    return subsample_training(records, named, data_cfg)
+
+
+def _fold_splits(records: dict[str, list], data_cfg) -> tuple[dict[str, list], dict]:
     folds = data_cfg.get("folds", 0)
     if not folds:
         if data_cfg.get("inner_fold") is not None:

@@ -203,7 +203,7 @@ def _mean_std(values: Sequence[float]) -> dict:
             "n": len(values), "values": list(values)}
 
 
-def _totals(counts: KeyedCounts, metric: str) -> Counts:
+def totals(counts: KeyedCounts, metric: str) -> Counts:
     total: Counts = {}
     for sentence in counts.values():
         add_counts(total, sentence.get(metric, {}))
@@ -223,13 +223,13 @@ def summarize(group: Group) -> dict:
                  "config": dict(identity(group.runs[0]))}
     for metric in metrics_of(group):
         labels = labels_of(schema, metric)
-        scores = [scores_from_counts(_totals(rep, metric), labels) for rep in replicates.values()]
+        scores = [scores_from_counts(totals(rep, metric), labels) for rep in replicates.values()]
         entry = {k: _mean_std([s["micro"][k] for s in scores]) for k in ("precision", "recall", "f1")}
         entry["macro_f1"] = _mean_std([s["macro"]["f1"] for s in scores])
         entry["per_type_f1"] = {t: _mean_std([s["per_type"][t]["f1"] for s in scores]) for t in labels}
         entry["support"] = scores[0]["micro"]["support"]
         if out["folds"]:
-            entry["per_fold_f1"] = _mean_std([scores_from_counts(_totals(r.counts, metric), labels)["micro"]["f1"]
+            entry["per_fold_f1"] = _mean_std([scores_from_counts(totals(r.counts, metric), labels)["micro"]["f1"]
                                               for r in group.runs])
         out["metrics"][metric] = entry
     out["errors"] = _mean_breakdown([run.errors for run in group.runs], len(replicates))

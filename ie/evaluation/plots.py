@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path) -> Path:
     path = Path(path)
     tmp = path.with_name(path.stem + ".tmp.png")
     fig.savefig(tmp, dpi=120, bbox_inches="tight")
@@ -38,7 +38,7 @@ def confusion_heatmap(matrix: Mapping[str, Mapping[str, int]], title: str, path:
             if values[i, j]:
                 ax.text(j, i, str(values[i, j]), ha="center", va="center",
                         color="white" if values[i, j] > top / 2 else "black", fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def f1_per_type(series: Mapping[str, Mapping[str, tuple[float, float]]], types: Sequence[str], title: str,
@@ -58,4 +58,4 @@ def f1_per_type(series: Mapping[str, Mapping[str, tuple[float, float]]], types: 
     ax.set_title(title)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)

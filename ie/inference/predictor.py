@@ -334,6 +334,12 @@ class Predictor:
 
     def predict(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
         """Predictions for each text; what each kind of input gives is in :mod:`ie.inference.inputs`."""
+        return [prediction for prediction, _ in self.predict_with_word_confidence(texts, batch_size)]
+
+    def predict_with_word_confidence(self, texts: Sequence[str], batch_size: int = 32
+                                     ) -> list[tuple[Prediction, list[float]]]:
+        """Each prediction with the probability of each of its words' decoded tags, in reading order: how sure
+        the model was outside its entities too (:mod:`ie.inference.uncertainty` ranks documents by it)."""
         if isinstance(texts, str) or not isinstance(texts, Sequence):
             raise TypeError(f"predict() takes a list of strings, got {type(texts).__name__}")
         for i, text in enumerate(texts):
@@ -342,18 +348,21 @@ class Predictor:
             raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
         out_entities: list[list[Entity]] = [[] for _ in texts]
         out_relations: list[list[Relation]] = [[] for _ in texts]
+        confidences: list[list[float]] = [[] for _ in texts]
         for chunk in self._chunks(texts):
             words = [[tok.text for tok in sent.tokens] for _, sent in chunk]
-            ents = self.tag_words(words, batch_size, documents=[d for d, _ in chunk])
+            tags, probs = self.word_tags(words, batch_size, documents=[d for d, _ in chunk])
+            ents = [scored_entities(t, p) for t, p in zip(tags, probs)]
             rels = self.classify_pairs(words, ents, batch_size)
-            for (d, sent), sent_ents, sent_rels in zip(chunk, ents, rels):
+            for (d, sent), sent_ents, sent_rels, sent_probs in zip(chunk, ents, rels, probs):
                 objs = []
                 for start, end, label, score in sent_ents:
                     a, b = sent.tokens[start].start, sent.tokens[end - 1].end
                     objs.append(Entity(label, a, b, texts[d][a:b], score))
                 out_entities[d].extend(objs)
                 out_relations[d].extend(Relation(label, objs[h], objs[t], score) for h, t, label, score in sent_rels)
-        return [Prediction(text, e, r) for text, e, r in zip(texts, out_entities, out_relations)]
+                confidences[d].extend(sent_probs)
+        return [(Prediction(text, e, r), c) for text, e, r, c in zip(texts, out_entities, out_relations, confidences)]
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
