@@ -1,5 +1,6 @@
-"""``python -m ie.validate FOLDER [--schema PATH] [--split NAME=ID,ID ...] [--debug]``: check a brat folder
-against the schema and its texts (the checks are :mod:`ie.data.validate`).
+"""``python -m ie.validate PATH [--format brat|label_studio|doccano|spacy|conll] [--schema PATH] [--split NAME=ID,ID
+...] [--debug]``: check annotations (a brat folder by default) against the schema and their texts (the checks
+are :mod:`ie.data.validate`, the ones training makes).
 
 Prints every problem as ``file:line: severity: reason`` on stderr and the label counts per split on
 stdout; exits 1 if any error was found.
@@ -31,16 +32,18 @@ def parse_split_options(options: Sequence[str], doc_ids: Sequence[str]) -> dict[
     return {name: ids for name, ids in resolve_splits(doc_ids, splits, "--split").items() if ids or name != "rest"}
 
 
-def check_folder(folder: Path, schema_path: Path | None, split_options: Sequence[str], segmenter: str = "spacy") -> int:
-    """Print the problems and per-split counts of a brat folder; 1 if any error was found."""
-    from ie.data.formats.brat import read_folder
+def check_folder(folder: Path, schema_path: Path | None, split_options: Sequence[str], segmenter: str = "spacy",
+                 fmt: str = "brat") -> int:
+    """Print the problems and per-split counts of annotations in format ``fmt``; 1 if any error was found."""
+    from ie.data.formats import get_format
     from ie.data.schema import Schema, SchemaError
     from ie.data.validate import label_counts, overlap_problems, validate_document
 
-    docs = read_folder(folder)
+    docs = get_format(fmt, "--format").read(folder)
     if schema_path is None and not (folder / "schema.json").is_file():
-        raise SchemaError(f"{folder / 'schema.json'}: no schema file; pass one with --schema PATH "
-                          "(for example --schema seeds/schema.json)")
+        where = folder / "schema.json" if folder.is_dir() else folder
+        raise SchemaError(f"{where}: no schema {'file' if folder.is_dir() else 'beside a single file'}; pass one "
+                          "with --schema PATH (for example --schema seeds/schema.json)")
     schema = Schema.load(schema_path or folder / "schema.json")
     splits = parse_split_options(split_options, [doc.id for doc in docs])
     problems = [p for doc in docs for p in validate_document(doc, schema, segmenter=segmenter)[0]]
@@ -62,8 +65,10 @@ def check_folder(folder: Path, schema_path: Path | None, split_options: Sequence
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ie.validate",
-                                     description="Validate a folder of brat annotations against the schema.")
-    parser.add_argument("folder", type=Path)
+                                     description="Validate annotations (a brat folder, or another format's file) "
+                                                 "against the schema.")
+    parser.add_argument("folder", type=Path, help="a brat folder, or the file of --format")
+    parser.add_argument("--format", default="brat", help="brat (default), label_studio, doccano, spacy, conll")
     parser.add_argument("--schema", type=Path, help="schema JSON (default: FOLDER/schema.json)")
     parser.add_argument("--split", action="append", default=[], metavar="NAME[=ID,ID]",
                         help="a split and its document ids (repeatable); a split without ids takes every "
@@ -73,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(spacy, spacy_keep_hyphens): an annotation must start and end at word boundaries")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an expected error")
     args = parser.parse_args(argv)
-    return guarded("ie.validate", lambda: check_folder(args.folder, args.schema, args.split, args.segmenter),
-                   args.debug)
+    return guarded("ie.validate", lambda: check_folder(args.folder, args.schema, args.split, args.segmenter,
+                                                       args.format), args.debug)
 
 
 if __name__ == "__main__":

@@ -229,3 +229,13 @@ def test_the_training_config_reads_a_tool_export_with_the_seeds_splits(tmp_path,
     records, splits = load_corpus(cfg.data, schema)
     assert splits["test"] == [TEST_DOC] and len(splits["train"]) == 4
     assert records == load_records("brat", SEEDS, schema, segmenter=cfg.data.segmenter)
+
+
+def test_ie_validate_checks_a_tool_export(tmp_path):
+    convert(str(SEEDS), "brat", str(tmp_path / "tasks.json"), "label_studio")
+    base = [sys.executable, "-m", "ie.validate", str(tmp_path / "tasks.json"), "--format", "label_studio"]
+    proc = subprocess.run(base + ["--schema", str(SEEDS / "schema.json"), "--segmenter", SEGMENTER], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "all: 5 documents, 213 entities, 103 relations" in proc.stdout, proc.stderr
+    proc = subprocess.run(base, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "no schema beside a single file; pass one with --schema PATH" in proc.stderr

@@ -42,7 +42,8 @@ def validate_document(doc: Document, schema: Schema, sentences: Sequence[Sentenc
     elif expect_annotations and not doc.entities and not doc.relations:
         problems.append(Problem(path, None, "no annotations (an unannotated text trains the model that nothing "
                                             "in it is an entity)", "warning"))
-    sentences = split_sentences(doc.text, segmenter) if sentences is None else sentences
+    if sentences is None:  # the document's own words where its format gave them (CoNLL, spaCy)
+        sentences = doc.sentences if doc.sentences is not None else split_sentences(doc.text, segmenter)
     spans = _locate_entities(doc, schema, sentences, edge_punctuation, problems)
     problems += _overlaps(doc, spans, path)
     problems += _relation_problems(doc, schema, spans, path)
