@@ -81,6 +81,13 @@ def _task_document(task, index: int, path: Path, counts: dict) -> Document | Non
         raise AnnotationError(path, None, f"{where}: annotation has no 'result' list")
     doc_id = str(task["data"].get("doc_id", task.get("id", index)))
     source = f"{path}[{where}]"
+    entities, region_ids, pending = _spans(result, text, path, where, counts)
+    relations = _relations(pending, region_ids, {e.id: e.start for e in entities}, path, where)
+    return Document(doc_id, text, entities, relations, source=source)
+
+
+def _spans(result: list, text: str, path: Path, where: str, counts: dict):
+    """The entities of a result list, the entity id of each region id, and the relation items to read after."""
     utf16 = _utf16_to_code_points(text) if any(ord(c) > 0xFFFF for c in text) else None
     entities, pending, region_ids = [], [], {}
     for k, item in enumerate(result):
@@ -100,7 +107,10 @@ def _task_document(task, index: int, path: Path, counts: dict) -> Document | Non
             pending.append((k, item))
         else:
             counts["other results"] += 1
-    starts = {e.id: e.start for e in entities}
+    return entities, region_ids, pending
+
+
+def _relations(pending: list, region_ids: dict, starts: dict, path: Path, where: str) -> list[RelationAnnotation]:
     relations = []
     for k, item in pending:
         labels = item.get("labels") or []
@@ -119,7 +129,7 @@ def _task_document(task, index: int, path: Path, counts: dict) -> Document | Non
         if direction == "left" or (direction == "bi" and starts[tail] < starts[head]):
             head, tail = tail, head
         relations.append(RelationAnnotation(f"R{len(relations) + 1}", labels[0], head, tail))
-    return Document(doc_id, text, entities, relations, source=source)
+    return relations
 
 
 def read_documents(path: str | Path) -> list[Document]:
