@@ -13,12 +13,12 @@ from tests.conftest import SEEDS
 GOLD = [[(0, 2, "PER"), (3, 4, "LOC")], [(1, 2, "ORG")], [(0, 1, "DATE"), (2, 4, "EVENT")], [(0, 1, "LOC")]] * 5
 
 
-def fake_run(root, name, lr, seed, hit_rate, fold=None, folds=0, sentences=range(len(GOLD))):
+def fake_run(root, name, lr, seed, hit_rate, fold=None, folds=0, sentences=range(len(GOLD)), inner=None):
     """A run folder as training leaves it (config.yaml, ner/, predictions), without a model."""
     run = root / name
     (run / "ner").mkdir(parents=True)
     config = {"seed": seed, "run_name": "fake", "data": {"schema": str(SEEDS / "schema.json"), "folds": folds,
-                                                          "fold": fold or 0},
+                                                          "fold": fold or 0, "inner_fold": inner},
               "trainer": {"ner": {"learning_rate": lr}}, "paths": {"output_dir": str(run)}}
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     rng = random.Random(f"{name}")
@@ -70,6 +70,23 @@ def test_folds_of_one_seed_are_pooled(tmp_path):
     metric = group["metrics"]["ner.strict"]
     assert group["folds"] == [0, 1] and metric["f1"]["n"] == 1 and metric["per_fold_f1"]["n"] == 2
     assert metric["support"] == sum(len(g) for g in GOLD)  # pooled: every test sentence once
+
+
+def test_nested_folds_get_a_bootstrap_stratified_by_outer_fold(tmp_path):
+    """Nested CV: each outer fold's inner folds test other sentences (an article is an inner test article of
+    several outer folds), so sentences are resampled within each outer fold, not across."""
+    tested = {0: (range(0, 5), range(5, 10)), 1: (range(5, 10), range(10, 15))}  # outer fold -> its inner folds
+    for name, lr, hit in (("a", 1e-4, 0.5), ("b", 5e-4, 0.95)):
+        for outer, inner_sentences in tested.items():
+            for inner, sentences in enumerate(inner_sentences):
+                fake_run(tmp_path / "nested", f"{name}{outer}{inner}", lr, 1, hit, fold=outer, folds=3,
+                         sentences=sentences, inner=inner)
+    result = compare_runs([tmp_path / "nested"], samples=300)
+    a, b = result["groups"].values()
+    assert a["seeds"] == [(1, 0), (1, 1)] and a["metrics"]["ner.strict"]["f1"]["n"] == 2
+    boot = b["against_baseline"]["ner.strict"]["bootstrap"]
+    assert boot["stratified_by"] == "replicate" and boot["excludes_zero"]
+    assert boot["difference"] == pytest.approx(b["against_baseline"]["ner.strict"]["f1"])
 
 
 def test_bootstrap_is_seeded_and_zero_for_identical_systems():

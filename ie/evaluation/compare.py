@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from ie import atomic
 from ie.data.schema import Schema
 from ie.errors import ConfigError
-from ie.evaluation.bootstrap import paired_bootstrap
+from ie.evaluation.bootstrap import paired_bootstrap, paired_bootstrap_by_stratum
 from ie.evaluation.compare_report import comparison_markdown
 from ie.evaluation.error_analysis import breakdown
 from ie.evaluation.metrics import Counts, add_counts, scores_from_counts
@@ -258,12 +258,23 @@ def _sentence_array(group: Group, metric: str, keys: Sequence[tuple]) -> np.ndar
 
 
 def bootstrap_against(base: Group, other: Group, metric: str, samples: int, seed: int) -> dict:
-    base_keys = {frozenset(rep) for rep in base.replicates().values()}
-    other_keys = {frozenset(rep) for rep in other.replicates().values()}
-    if len(base_keys | other_keys) != 1:
-        return {"skipped": "the runs were not scored on the same test sentences"}
-    keys = sorted(next(iter(base_keys)))
-    return paired_bootstrap(_sentence_array(base, metric, keys), _sentence_array(other, metric, keys), samples, seed)
+    base_reps, other_reps = base.replicates(), other.replicates()
+    base_keys = {frozenset(rep) for rep in base_reps.values()}
+    other_keys = {frozenset(rep) for rep in other_reps.values()}
+    if len(base_keys | other_keys) == 1:
+        keys = sorted(next(iter(base_keys)))
+        return paired_bootstrap(_sentence_array(base, metric, keys), _sentence_array(other, metric, keys), samples,
+                                seed)
+    if base_reps.keys() == other_reps.keys() and all(base_reps[r].keys() == other_reps[r].keys() for r in base_reps):
+        # nested cross-validation: each replicate (seed, outer fold) tests its own sentences, the same in both
+        strata = []
+        for replicate in sorted(base_reps, key=str):
+            keys = sorted(base_reps[replicate])
+            strata.append(tuple(np.array([[sum(row[i] for row in reps[replicate][k].get(metric, {}).values())
+                                           for i in range(3)] for k in keys], dtype=float)
+                                for reps in (base_reps, other_reps)))
+        return paired_bootstrap_by_stratum(strata, samples, seed)
+    return {"skipped": "the runs were not scored on the same test sentences"}
 
 
 # --- the comparison ------------------------------------------------------------------------------
