@@ -88,7 +88,8 @@ def test_a_new_format_is_one_reader_and_one_entry(monkeypatch, schema, tmp_path)
     (tmp_path / "a.tsv").write_text("a\tLipetsk is a city.\tCITY\t0\t7\n", encoding="utf-8")
     with pytest.raises(ValidationError, match="unknown entity label 'CITY'"):
         load_corpus(cfg, schema)
-    with pytest.raises(ConfigError, match=r"data.format: unknown format 'xml' \(known: brat, conll04, tsv\)"):
+    with pytest.raises(ConfigError, match=r"data.format: unknown format 'xml' \(known: brat, label_studio, doccano, spacy, conll, "
+                                          r"conll04, tsv\)"):
         readers.load_records("xml", tmp_path, schema)
 
 
