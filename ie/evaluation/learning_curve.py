@@ -50,7 +50,7 @@ def _size(run: Run) -> str:
     for key in ("data.train_units", "data.train_entities"):
         if run.config.get(key, "None") != "None":
             return f"{key.split('.')[-1]}={run.config[key]}"
-    return "all"
+    return "all of the split"
 
 
 def _mean_std(values: Sequence[float]) -> dict:
@@ -85,9 +85,10 @@ def trend(points: Sequence[dict], metric: str) -> dict | None:
     sxx = sum((x - mx) ** 2 for x, _ in xy)
     slope = sum((x - mx) * (y - my) for x, y in xy) / sxx
     largest = max(p["training_entities"]["mean"] for p in points)
+    def at(entities: float) -> float:  # a straight line in log2 runs past 1: F1 cannot
+        return min(1.0, my + slope * (math.log2(entities) - mx))
     return {"gain_per_doubling": slope, "intercept": my - slope * mx, "points": len(xy),
-            "at_2x_largest": my + slope * (math.log2(2 * largest) - mx),
-            "at_4x_largest": my + slope * (math.log2(4 * largest) - mx), "largest_entities": largest}
+            "at_2x_largest": at(2 * largest), "at_4x_largest": at(4 * largest), "largest_entities": largest}
 
 
 def learning_curve(paths: Sequence[str | Path], split: str = "test", batch_size: int = 32) -> dict:
