@@ -310,3 +310,20 @@ def register() -> None:
     store.store(name="serve_schema", node=ServeConfig)
     store.store(name="export_schema", node=ExportConfig)
     store.store(name="convert_schema", node=ConvertConfig)
+
+
+def run_command(command: str, config_name: str, action) -> None:
+    """A ``python -m ie.<command>`` entry point: compose ``configs/<config_name>.yaml`` with the command line
+    and run ``action(cfg)``, an expected error printed as one line (:func:`ie.errors.reported`)."""
+    import hydra
+
+    from ie.errors import reported
+
+    register()
+
+    def task(cfg) -> None:
+        with reported(command):
+            action(cfg)
+
+    task.__module__ = command  # Hydra names the job after it: "predict", as when the command's own file was it
+    hydra.main(version_base="1.3", config_path=str(PROJECT_ROOT / "configs"), config_name=config_name)(task)()

@@ -21,20 +21,10 @@ def convert(cfg) -> dict:
                segmenter=cfg.segmenter, drop_relations=cfg.drop_relations, overwrite=cfg.overwrite)
 
 
-def _main(cfg) -> None:
-    from ie.errors import reported
-
-    with reported("ie.convert"):
-        convert(cfg)
-
-
 def main() -> None:
-    import hydra
+    from ie.config import run_command
 
-    from ie.config import register
-
-    register()
-    hydra.main(version_base="1.3", config_path="../configs", config_name="convert")(_main)()
+    run_command("ie.convert", "convert", convert)
 
 
 if __name__ == "__main__":

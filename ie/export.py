@@ -31,20 +31,10 @@ def export(cfg) -> dict:
     return manifest
 
 
-def _main(cfg) -> None:
-    from ie.errors import reported
-
-    with reported("ie.export"):
-        export(cfg)
-
-
 def main() -> None:
-    import hydra
+    from ie.config import run_command
 
-    from ie.config import register
-
-    register()
-    hydra.main(version_base="1.3", config_path="../configs", config_name="export")(_main)()
+    run_command("ie.export", "export", export)
 
 
 if __name__ == "__main__":

@@ -64,20 +64,10 @@ def predict(cfg) -> dict:
     return counts
 
 
-def _main(cfg) -> None:
-    from ie.errors import reported
-
-    with reported("ie.predict"):
-        predict(cfg)
-
-
 def main() -> None:
-    import hydra
+    from ie.config import run_command
 
-    from ie.config import register
-
-    register()
-    hydra.main(version_base="1.3", config_path="../configs", config_name="predict")(_main)()
+    run_command("ie.predict", "predict", predict)
 
 
 if __name__ == "__main__":

@@ -37,20 +37,10 @@ def serve(cfg) -> None:
     uvicorn.run(app, host=cfg.host, port=cfg.port, log_level="info", timeout_graceful_shutdown=30)
 
 
-def _main(cfg) -> None:
-    from ie.errors import reported
-
-    with reported("ie.serve"):
-        serve(cfg)
-
-
 def main() -> None:
-    import hydra
+    from ie.config import run_command
 
-    from ie.config import register
-
-    register()
-    hydra.main(version_base="1.3", config_path="../configs", config_name="serve")(_main)()
+    run_command("ie.serve", "serve", serve)
 
 
 if __name__ == "__main__":

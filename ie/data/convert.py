@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from ie import atomic
-from ie.data.formats import get_format
+from ie.data.formats import brat, get_format
 from ie.data.formats.label_studio import labeling_config
 from ie.data.records import documents_records
 from ie.data.schema import Schema
@@ -64,9 +64,8 @@ def convert(input: str, input_format: str, output: str, output_format: str, sche
         with atomic.replacing(output_path) as folder:
             folder.mkdir()
             target.write(docs, folder, segmenter)
-            if known is not None:  # a data folder like seeds/: brat reads annotation.conf, training schema.json
-                known.save(folder / "schema.json")
-                (folder / "annotation.conf").write_text(known.to_brat_conf(), encoding="utf-8")
+            if known is not None:
+                brat.write_schema_files(folder, known)
     else:
         target.write(docs, output_path, segmenter)
         if output_format == "label_studio" and known is not None:

@@ -22,10 +22,9 @@ def _draw(units: list[str], sample: int) -> list[str]:
 
 
 def subsample_training(records: dict[str, list], splits: Mapping, data_cfg) -> tuple[dict[str, list], dict]:
-    """Records and splits with the training split cut as ``data.train_units`` / ``train_entities`` ask."""
+    """Records and splits with the training split cut as ``data.train_units`` / ``train_entities`` ask (one of
+    them is set: :func:`ie.data.folds.apply_data_config` calls this only then)."""
     units, entities = data_cfg.get("train_units"), data_cfg.get("train_entities")
-    if units is None and entities is None:
-        return records, splits
     if units is not None and entities is not None:
         raise ConfigError("data.train_units and data.train_entities: give one of them, not both")
     splits = dict(splits)
@@ -50,7 +49,8 @@ def subsample_training(records: dict[str, list], splits: Mapping, data_cfg) -> t
             break
         chosen.append(unit)
         held += len(sentences[unit].entities)
-    kept = {doc_id: rs for doc_id, rs in records.items() if doc_id not in set(train)}
+    training = set(train)
+    kept = {doc_id: rs for doc_id, rs in records.items() if doc_id not in training}
     kept.update({unit: [sentences[unit]] for unit in sorted(chosen)})
     splits["train"] = sorted(chosen)
     return kept, splits

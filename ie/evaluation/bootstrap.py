@@ -29,6 +29,10 @@ def paired_bootstrap(base: np.ndarray, other: np.ndarray, samples: int = 1000, s
 
     diffs = f1(other.astype(float)) - f1(base.astype(float))
     observed = float(micro_f1(other.sum(axis=1)).mean() - micro_f1(base.sum(axis=1)).mean())
+    return _interval(diffs, observed, level, samples, seed)
+
+
+def _interval(diffs: np.ndarray, observed: float, level: float, samples: int, seed: int) -> dict:
     low, high = np.quantile(diffs, [(1 - level) / 2, 1 - (1 - level) / 2])
     return {"difference": observed, "ci_low": float(low), "ci_high": float(high), "level": level,
             "samples": samples, "seed": seed, "excludes_zero": bool(low > 0 or high < 0)}
@@ -50,8 +54,4 @@ def paired_bootstrap_by_stratum(strata: list[tuple[np.ndarray, np.ndarray]], sam
         weights = rng.multinomial(n, np.full(n, 1.0 / n), size=samples)
         diffs += micro_f1(weights @ other.astype(float)) - micro_f1(weights @ base.astype(float))
         observed += float(micro_f1(other.sum(axis=0)) - micro_f1(base.sum(axis=0)))
-    diffs, observed = diffs / len(strata), observed / len(strata)
-    low, high = np.quantile(diffs, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return {"difference": observed, "ci_low": float(low), "ci_high": float(high), "level": level,
-            "samples": samples, "seed": seed, "excludes_zero": bool(low > 0 or high < 0),
-            "stratified_by": "replicate"}
+    return {**_interval(diffs / len(strata), observed / len(strata), level, samples, seed), "stratified_by": "replicate"}

@@ -251,10 +251,15 @@ def _mean_breakdown(tables: Sequence[dict], replicates: int) -> dict:
     return total
 
 
-def _sentence_array(group: Group, metric: str, keys: Sequence[tuple]) -> np.ndarray:
+def _replicate_array(replicate: KeyedCounts, metric: str, keys: Sequence[tuple]) -> np.ndarray:
+    """``(sentences, 3)``: each sentence's micro ``[tp, fp, fn]`` for ``metric`` in one replicate."""
+    return np.array([[sum(row[i] for row in replicate[k].get(metric, {}).values()) for i in range(3)] for k in keys],
+                    dtype=float)
+
+
+def _sentence_array(replicates: dict, metric: str, keys: Sequence[tuple]) -> np.ndarray:
     """``(replicates, sentences, 3)``: each sentence's micro ``[tp, fp, fn]`` for ``metric``."""
-    return np.array([[[sum(row[i] for row in rep[k].get(metric, {}).values()) for i in range(3)] for k in keys]
-                     for rep in group.replicates().values()], dtype=float)
+    return np.array([_replicate_array(rep, metric, keys) for rep in replicates.values()], dtype=float)
 
 
 def bootstrap_against(base: Group, other: Group, metric: str, samples: int, seed: int) -> dict:
@@ -263,16 +268,12 @@ def bootstrap_against(base: Group, other: Group, metric: str, samples: int, seed
     other_keys = {frozenset(rep) for rep in other_reps.values()}
     if len(base_keys | other_keys) == 1:
         keys = sorted(next(iter(base_keys)))
-        return paired_bootstrap(_sentence_array(base, metric, keys), _sentence_array(other, metric, keys), samples,
-                                seed)
+        return paired_bootstrap(_sentence_array(base_reps, metric, keys), _sentence_array(other_reps, metric, keys),
+                                samples, seed)
     if base_reps.keys() == other_reps.keys() and all(base_reps[r].keys() == other_reps[r].keys() for r in base_reps):
         # nested cross-validation: each replicate (seed, outer fold) tests its own sentences, the same in both
-        strata = []
-        for replicate in sorted(base_reps, key=str):
-            keys = sorted(base_reps[replicate])
-            strata.append(tuple(np.array([[sum(row[i] for row in reps[replicate][k].get(metric, {}).values())
-                                           for i in range(3)] for k in keys], dtype=float)
-                                for reps in (base_reps, other_reps)))
+        strata = [(_replicate_array(base_reps[r], metric, sorted(base_reps[r])),
+                   _replicate_array(other_reps[r], metric, sorted(base_reps[r]))) for r in sorted(base_reps, key=str)]
         return paired_bootstrap_by_stratum(strata, samples, seed)
     return {"skipped": "the runs were not scored on the same test sentences"}
 

@@ -30,7 +30,7 @@ from typing import Sequence, TextIO
 from ie import atomic
 from ie.data.documents import Document, EntityAnnotation, RelationAnnotation
 from ie.data.formats import FORMATS, Format
-from ie.data.formats.brat import format_ann
+from ie.data.formats.brat import format_ann, write_schema_files
 from ie.inference.inputs import InputDocument, InputError, read_text_file
 from ie.inference.results import Prediction
 
@@ -120,13 +120,8 @@ class BratWriter:
 
     def open(self, predictor) -> None:
         """The folder, with the predictor's schema as ``schema.json`` and ``annotation.conf``."""
-        schema = predictor.schema
         self.folder.mkdir(parents=True, exist_ok=True)
-        # A data folder like seeds/: brat reads annotation.conf, ie.validate and training read schema.json.
-        if not (self.folder / "annotation.conf").exists():
-            (self.folder / "annotation.conf").write_text(schema.to_brat_conf(), encoding="utf-8")
-        if not (self.folder / "schema.json").exists():
-            schema.save(self.folder / "schema.json")
+        write_schema_files(self.folder, predictor.schema)
 
     def write(self, doc: InputDocument, prediction: Prediction) -> Path:
         name = _safe_name(doc)

@@ -134,6 +134,16 @@ def read_records(folder: str | Path, schema: Schema, warnings: list | None = Non
 RELATIONS = True
 
 
+def write_schema_files(folder: str | Path, schema: Schema) -> None:
+    """``schema.json`` (what ``ie.validate`` and training read) and brat's ``annotation.conf`` in ``folder``,
+    each unless the folder has it, so the folder is a data folder like ``seeds/``."""
+    folder = Path(folder)
+    if not (folder / "annotation.conf").exists():
+        (folder / "annotation.conf").write_text(schema.to_brat_conf(), encoding="utf-8")
+    if not (folder / "schema.json").exists():
+        schema.save(folder / "schema.json")
+
+
 def write_documents(docs, folder: str | Path, segmenter: str = DEFAULT_SEGMENTER, model_version: str | None = None
                     ) -> None:
     """Every document as ``ID.txt`` + ``ID.ann`` in ``folder`` (scores, when there are, as AnnotatorNotes)."""
