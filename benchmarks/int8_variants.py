@@ -1,12 +1,14 @@
-"""Which int8 quantisation to ship: each variant of ONNX Runtime's dynamic quantisation against the fp32 graph.
+"""Which int8 quantisation to ship: each variant against the fp32 graph, and against itself under batching.
 
     python benchmarks/int8_variants.py --run RUN [--texts seeds/*.txt] [--markdown FILE]
 
-``RUN`` must hold an export (``python -m ie.export run=RUN``). Each variant quantises the run's fp32 graphs
+``RUN`` must hold an export (``python -m ie.export run=RUN``) and its config (the static variants calibrate
+on sentences of its training split, as ``ie.export`` does). Each variant quantises the run's fp32 graphs
 into a copy of the export, and the Predictor (``backend="onnx"``, ``precision="int8"``) reads the texts
-with it. Reported: how many entities and relations differ from what the fp32 graph finds on the same texts
-(label and offsets; a relation also by its arguments), and the graph sizes. No label is read, so the texts
-may be any the model was not tuned on; the default is the seed articles' raw text.
+with it, all in one call and then one text per call. Reported: how many entities and relations differ from
+what the fp32 graph finds on the same texts (label and offsets; a relation also by its arguments), how many
+differ between the two ways of batching, and the graph sizes. No label is read, so the texts may be any the
+model was not tuned on; the default is the seed articles' raw text.
 """
 
 from __future__ import annotations
@@ -21,50 +23,71 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# name -> quantize_dynamic options (weights QInt8 in all); without op_types_to_quantize it quantises every op
-# it can, the embedding Gathers included
+# name -> (quantize_dynamic options, or None for static) and, for static, the op types it quantises
 VARIANTS = {
-    "default (per-tensor)": {},
-    "per-channel": {"per_channel": True},
-    "per-channel, reduce_range": {"per_channel": True, "reduce_range": True},
-    "per-channel, MatMul only": {"per_channel": True, "op_types_to_quantize": ["MatMul"]},
-    "per-channel, MatMul only, reduce_range": {"per_channel": True, "op_types_to_quantize": ["MatMul"],
-                                               "reduce_range": True},
+    "dynamic, per-tensor": ({}, None),
+    "dynamic, per-channel": ({"per_channel": True}, None),
+    "dynamic, per-channel, MatMul only": ({"per_channel": True, "op_types_to_quantize": ["MatMul"]}, None),
+    "static, MatMul only": (None, ["MatMul"]),
+    "static, MatMul and Gather": (None, ["MatMul", "Gather"]),
 }
 
 
-def found(predictor, texts: list[str]) -> tuple[set, set]:
+def found(predictor, texts: list[str], one_per_call: bool = False) -> tuple[set, set]:
+    predictions = ([p for text in texts for p in predictor.predict([text])] if one_per_call
+                   else predictor.predict(texts))
     entities, relations = set(), set()
-    for d, prediction in enumerate(predictor.predict(texts)):
+    for d, prediction in enumerate(predictions):
         entities |= {(d, e.label, e.start, e.end) for e in prediction.entities}
         relations |= {(d, r.label, r.head.start, r.head.end, r.tail.start, r.tail.end) for r in prediction.relations}
     return entities, relations
 
 
-def compare(run: Path, texts: list[str]) -> list[dict]:
+def quantize_copy(run: Path, copy: Path, dynamic: dict | None, static_ops: list | None) -> float:
+    """The run's export in ``copy`` with its int8 graphs made by one variant; the largest graph's MB."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    from ie.inference import onnx_quantize
     from ie.inference.onnx_backend import GRAPHS, export_dir
-    from ie.inference.onnx_export import INT8_OPTIONS
+
+    shutil.copytree(export_dir(run), copy, ignore=shutil.ignore_patterns(GRAPHS["int8"]))
+    tasks = sorted(p for p in copy.iterdir() if (p / GRAPHS["fp32"]).exists())
+    if dynamic is None:
+        sentences, _ = onnx_quantize.calibration_sentences(run, "train", 256)
+        feeds = onnx_quantize.calibration_feeds(copy, sentences)
+    for task_dir in tasks:
+        source, target = task_dir / GRAPHS["fp32"], task_dir / GRAPHS["int8"]
+        if dynamic is not None:
+            quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, **dynamic)
+        else:
+            onnx_quantize.quantize(source, target, feeds[task_dir.name], op_types=static_ops)
+    return max((t / GRAPHS["int8"]).stat().st_size for t in tasks) / 1e6
+
+
+def shipped(dynamic: dict | None, static_ops: list | None) -> bool:
+    from ie.inference import onnx_quantize
+
+    return dynamic is None and static_ops == onnx_quantize.STATIC_OPTIONS["op_types_to_quantize"]
+
+
+def compare(run: Path, texts: list[str]) -> list[dict]:
+    from ie.inference.onnx_backend import export_dir
     from ie.inference.predictor import Predictor
 
-    source = export_dir(run)
-    reference = found(Predictor.from_pretrained(source, backend="onnx", precision="fp32"), texts)
+    reference = found(Predictor.from_pretrained(export_dir(run), backend="onnx", precision="fp32"), texts)
     rows = [{"variant": "fp32 (the reference)", "entities": len(reference[0]), "relations": len(reference[1])}]
     with tempfile.TemporaryDirectory(prefix="int8-") as tmp:
-        for name, options in VARIANTS.items():
-            copy = Path(tmp) / "export"
-            shutil.rmtree(copy, ignore_errors=True)
-            shutil.copytree(source, copy, ignore=shutil.ignore_patterns(GRAPHS["int8"]))
-            sizes = []
-            for task_dir in sorted(p for p in copy.iterdir() if (p / GRAPHS["fp32"]).exists()):
-                target = task_dir / GRAPHS["int8"]
-                quantize_dynamic(str(task_dir / GRAPHS["fp32"]), str(target), weight_type=QuantType.QInt8, **options)
-                sizes.append(target.stat().st_size / 1e6)
-            entities, relations = found(Predictor.from_pretrained(copy, backend="onnx", precision="int8"), texts)
-            rows.append({"variant": name + (" (shipped)" if options == INT8_OPTIONS else ""),
+        for i, (name, (dynamic, static_ops)) in enumerate(VARIANTS.items()):
+            copy = Path(tmp) / str(i)
+            size = quantize_copy(run, copy, dynamic, static_ops)
+            predictor = Predictor.from_pretrained(copy, backend="onnx", precision="int8")
+            entities, relations = found(predictor, texts)
+            alone = found(predictor, texts, one_per_call=True)
+            rows.append({"variant": name + (" (shipped)" if shipped(dynamic, static_ops) else ""),
                          "entities_changed": len(entities ^ reference[0]),
-                         "relations_changed": len(relations ^ reference[1]), "mb_per_graph": max(sizes)})
+                         "relations_changed": len(relations ^ reference[1]),
+                         "entities_batch_dependent": len(entities ^ alone[0]),
+                         "relations_batch_dependent": len(relations ^ alone[1]), "mb_per_graph": size})
             print(rows[-1], flush=True)
     return rows
 
@@ -73,9 +96,12 @@ def markdown(rows: list[dict], command: str) -> str:
     ref, variants = rows[0], rows[1:]
     lines = [f"`{command}`", "",
              f"Against the fp32 graph's {ref['entities']} entities and {ref['relations']} relations on the same texts "
-             "(the symmetric difference: found by one and not the other):", "",
-             "| int8 variant | entities changed | relations changed | MB per graph |", "|---|---:|---:|---:|"]
-    lines += [f"| {r['variant']} | {r['entities_changed']} | {r['relations_changed']} | {r['mb_per_graph']:.0f} |"
+             "(the symmetric difference: found by one and not the other), and between all texts in one call and "
+             "one text per call:", "",
+             "| int8 variant | entities changed | relations changed | changed by batching (entities / relations) "
+             "| MB per graph |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['variant']} | {r['entities_changed']} | {r['relations_changed']} | "
+              f"{r['entities_batch_dependent']} / {r['relations_batch_dependent']} | {r['mb_per_graph']:.0f} |"
               for r in variants]
     return "\n".join(lines) + "\n"
 

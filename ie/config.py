@@ -271,7 +271,11 @@ class ExportConfig:
     """``python -m ie.export``: a run's checkpoints as ONNX graphs for backend=onnx (ie/inference/onnx_export.py)."""
 
     run: str = MISSING  # a run folder, or "latest"
-    quantize: Optional[str] = None  # null: the fp32 graphs | int8: also ONNX Runtime's dynamic int8 quantisation
+    quantize: Optional[str] = None  # null: the fp32 graphs | int8: also an int8 graph (ie/inference/onnx_quantize.py)
+    # int8 activation scales: train = fixed, from sentences of the run's training split (static: a text's result
+    # does not depend on its batch) | null = per call (dynamic: needs no data, but depends on the batch)
+    calibration: Optional[str] = "train"
+    calibration_sentences: int = 256  # at most this many, evenly spaced over the split
     opset: Optional[int] = None  # ONNX opset; null: the exporter's default
     measure: bool = True  # time torch and the export on this CPU and record it in the manifest (backend=auto reads it)
     paths: PathsConfig = field(default_factory=PathsConfig)

@@ -2,7 +2,7 @@
 ``backend=onnx`` (ONNX Runtime, no torch needed to serve them).
 
     python -m ie.export run=latest                      # RUN/onnx/: fp32 graphs, manifest with hashes and timings
-    python -m ie.export run=models/seeds/<time> quantize=int8
+    python -m ie.export run=models/seeds/<time> quantize=int8     # static int8, calibrated on its training split
     python -m ie.predict run=latest backend=onnx precision=int8 input=article.txt
 
 The config is ``configs/export.yaml`` (``ie.config.ExportConfig``); how it works: :mod:`ie.inference.onnx_export`.
@@ -21,11 +21,15 @@ def export(cfg) -> dict:
     from ie.runs import resolve_run
 
     run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
-    manifest = export_run(run_dir, quantize=cfg.quantize, opset=cfg.opset, measure=cfg.measure)
+    manifest = export_run(run_dir, quantize=cfg.quantize, opset=cfg.opset, measure=cfg.measure,
+                          calibration=cfg.calibration, calibration_sentences=cfg.calibration_sentences)
     for task, entry in manifest["tasks"].items():
         for precision, graph in entry["graphs"].items():
             log.info("%s %s: %s/onnx/%s/%s (%.1f MB, max |logit - torch| %.2g)", task, precision, run_dir, task,
                      graph["file"], graph["bytes"] / 1e6, graph["max_abs_logit_diff"])
+    if manifest["int8"]:
+        log.info("int8: %s%s", manifest["int8"]["method"], "" if "calibration" not in manifest["int8"] else
+                 " ({sentences} of the {split} split's {of} sentences)".format(**manifest["int8"]["calibration"]))
     if "timings" in manifest:
         log.info("ms per document on this CPU: %s", manifest["timings"]["ms_per_doc"])
     return manifest

@@ -225,3 +225,62 @@ def test_the_serving_requirements_are_the_projects_own():
         assert wanted.name in project, f"{line}: not a dependency of the project"
         assert wanted.specifier == project[wanted.name].specifier, f"{line}: pyproject says {project[wanted.name]}"
     assert not {"torch", "transformers"} & {Requirement(line).name for line in lines}
+
+
+def _alone_and_together(predictor) -> tuple[list, list]:
+    """Each text's word confidences and relation scores, predicted with all texts in one call and alone."""
+    def read(texts):
+        return [(confidence, [r.score for r in prediction.relations])
+                for prediction, confidence in predictor.predict_with_word_confidence(texts)]
+    return read(TEXTS), [read([text])[0] for text in TEXTS]
+
+
+def test_static_int8_gives_a_text_the_same_result_alone_or_batched(onnx_run_dir):
+    """Calibrated activation scales are the same in every call, so a service's answer to a text does not
+    depend on the requests it was batched with (dynamic int8 computes them over the whole batch)."""
+    manifest = json.loads((onnx_run_dir / "onnx" / "manifest.json").read_text())
+    assert manifest["int8"]["method"] == "static"
+    assert manifest["int8"]["calibration"]["split"] == "train" and manifest["int8"]["calibration"]["sentences"] > 0
+    together, alone = _alone_and_together(Predictor.from_pretrained(onnx_run_dir, backend="onnx", precision="int8"))
+    for (words_a, relations_a), (words_b, relations_b) in zip(together, alone):
+        assert words_a == pytest.approx(words_b, abs=1e-6) and relations_a == pytest.approx(relations_b, abs=1e-6)
+
+
+def test_int8_without_calibration_is_dynamic_and_says_so(run_dir, tmp_path):
+    from ie.inference.onnx_export import export_run
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("onnx", "trainer"))
+    manifest = export_run(run, quantize="int8", measure=False, calibration=None)
+    assert manifest["int8"]["method"] == "dynamic" and "calibration" not in manifest["int8"]
+    predictions = Predictor.from_pretrained(run, backend="onnx", precision="int8").predict(TEXTS)
+    assert len(predictions) == len(TEXTS)
+    assert all(text[e.start:e.end] == e.text for p, text in zip(predictions, TEXTS) for e in p.entities)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"calibration": "dev"}, r"calibration must be null \(dynamic int8\) or train, got 'dev'"),
+    ({"calibration_sentences": 0}, "calibration_sentences must be at least 1"),
+    ({"config": None}, r"config.yaml: not found, so no training sentences to calibrate int8 with; .*calibration=null"),
+])
+def test_static_int8_without_its_data_is_refused_before_exporting(run_dir, tmp_path, change, message):
+    from ie.errors import ConfigError
+    from ie.inference.onnx_export import export_run
+
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("onnx", "trainer"))
+    if "config" in change:
+        (run / "config.yaml").unlink()
+    options = {k: v for k, v in change.items() if k != "config"}
+    with pytest.raises(ConfigError, match=message):
+        export_run(run, quantize="int8", measure=False, **options)
+    assert not (run / "onnx").exists()
+
+
+def test_freed_memory_goes_back_unless_the_process_set_its_own_malloc_thresholds():
+    code = "from ie.inference.memory import return_freed_memory; print(return_freed_memory())"
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("MALLOC_")}
+    default = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env)
+    own = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={**env, "MALLOC_MMAP_THRESHOLD_": "65536"})
+    assert (default.stdout.strip(), own.stdout.strip()) == ("True", "False")

@@ -1,8 +1,9 @@
 """A run's checkpoints exported to ONNX for :mod:`ie.inference.onnx_backend` (``python -m ie.export``).
 
 Each task's model (the transformers class it was trained as, fp32) goes through torch's exporter
-(``torch.onnx.export``, dynamo) with batch, token and pair/span counts dynamic; ``quantize=int8`` adds
-ONNX Runtime's dynamic int8 quantisation of it (weights int8, activations quantised per call). The graphs
+(``torch.onnx.export``, dynamo) with batch, token and pair/span counts dynamic; ``quantize=int8`` adds an
+int8 graph (:mod:`ie.inference.onnx_quantize`: static, calibrated on the run's training sentences, or
+dynamic with ``calibration=null``). The graphs
 are checked against torch on inputs of another shape than they were traced with, and the export is
 written under a temporary name and renamed into place, so a failed export never leaves a half one.
 ``measure=true`` then times the Predictor on each backend and precision on this CPU and records it in
@@ -26,7 +27,7 @@ import torch
 
 from ie.atomic import write_text
 from ie.errors import ConfigError
-from ie.inference import loading, onnx_backend
+from ie.inference import loading, onnx_backend, onnx_quantize
 from ie.inference.onnx_backend import COPIED, EXPORT_DIR, FORMAT_VERSION, GRAPHS, MANIFEST, ExportError
 from ie.models.checkpoint import WEIGHTS_FILE
 
@@ -121,45 +122,28 @@ def check_graph(model: torch.nn.Module, kind: str, graph: Path, precision: str) 
     return worst
 
 
-# ONNX Runtime's dynamic quantisation with per-channel int8 weights, of every op it quantises (the MatMuls
-# and the embedding Gathers: 24 MB a graph against 91 in fp32). Chosen by agreement with the fp32 graph on
-# the seed articles' text, no labels read (benchmarks/int8_variants.py; the table is in docs/serving.md).
-INT8_OPTIONS = {"per_channel": True}
-
-
-def quantize_int8(source: Path, target: Path) -> None:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    root = logging.getLogger()  # the quantiser logs to it: a line per tensor, and advice on pre-processing
-    root.addFilter(_quantiser_chatter)
-    try:
-        quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, **INT8_OPTIONS)
-    finally:
-        root.removeFilter(_quantiser_chatter)
-
-
-def _quantiser_chatter(record: logging.LogRecord) -> bool:
-    return record.levelno > logging.WARNING or (record.levelno == logging.WARNING and
-                                                "consider to run pre-processing" not in record.getMessage())
-
-
 def export_run(run_dir: str | Path, quantize: str | None = None, opset: int | None = None,
-               measure: bool = True) -> dict:
+               measure: bool = True, calibration: str | None = "train", calibration_sentences: int = 256) -> dict:
     """Write ``run_dir/onnx/`` (replacing an older export) and return its manifest."""
     if quantize not in QUANTIZE:
         raise ConfigError(f"quantize must be null or int8, got {quantize!r}")
     run_dir = Path(run_dir)
     loaded = loading.load_run(run_dir, ("ner", "re"), "fp32", "transformers")
+    sentences, calibrated = (onnx_quantize.calibration_sentences(run_dir, calibration, calibration_sentences)
+                             if quantize and calibration else (None, None))  # checked before the slow export
     dest = run_dir / EXPORT_DIR
     tmp = run_dir / f".{EXPORT_DIR}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     manifest = {"format_version": FORMAT_VERSION, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "torch": torch.__version__, "onnxruntime": _version("onnxruntime"), "opset": opset,
-                "int8": INT8_OPTIONS if quantize else None, "tasks": {}}
+                "int8": None, "tasks": {}}
     try:
         for task, entry in loaded.items():
-            manifest["tasks"][task] = _export_task(run_dir, task, entry, tmp / task, quantize, opset)
+            manifest["tasks"][task] = _export_task(run_dir, task, entry, tmp / task, opset)
         write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+        if quantize:
+            manifest["int8"] = _quantize_tasks(loaded, manifest, tmp, sentences, calibrated)
+            write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         _replace(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -169,7 +153,24 @@ def export_run(run_dir: str | Path, quantize: str | None = None, opset: int | No
     return manifest
 
 
-def _export_task(run_dir: Path, task: str, entry, folder: Path, quantize: str | None, opset: int | None) -> dict:
+def _quantize_tasks(loaded: dict, manifest: dict, folder: Path, sentences: list | None, calibrated: dict | None
+                    ) -> dict:
+    """The int8 graph of each task in ``folder`` (an export with its fp32 graphs and manifest written)."""
+    feeds = onnx_quantize.calibration_feeds(folder, sentences) if sentences is not None else {}
+    for task, entry in loaded.items():
+        source, target = folder / task / GRAPHS["fp32"], folder / task / GRAPHS["int8"]
+        log.info("%s: quantising to int8 (%s)", task, "static" if calibrated else "dynamic")
+        onnx_quantize.quantize(source, target, feeds.get(task, []) if calibrated else None)
+        graph = {"file": GRAPHS["int8"], "max_abs_logit_diff": check_graph(entry.model, manifest["tasks"][task]["kind"],
+                                                                            target, "int8"),
+                 "sha256": onnx_backend.sha256(target), "bytes": target.stat().st_size}
+        manifest["tasks"][task]["graphs"]["int8"] = graph
+    if calibrated:
+        return {"method": "static", **onnx_quantize.STATIC_OPTIONS, "calibration": calibrated}
+    return {"method": "dynamic", **onnx_quantize.DYNAMIC_OPTIONS}
+
+
+def _export_task(run_dir: Path, task: str, entry, folder: Path, opset: int | None) -> dict:
     kind = _kind(task, entry.info)
     folder.mkdir(parents=True)
     for name in COPIED:
@@ -182,10 +183,6 @@ def _export_task(run_dir: Path, task: str, entry, folder: Path, quantize: str | 
     if graphs["fp32"]["max_abs_logit_diff"] > TOLERANCE:
         raise ExportError(f"{folder / GRAPHS['fp32']}: the exported {task} graph differs from torch by "
                           f"{graphs['fp32']['max_abs_logit_diff']:.2g} in a logit (tolerance {TOLERANCE})")
-    if quantize:
-        quantize_int8(folder / GRAPHS["fp32"], folder / GRAPHS["int8"])
-        graphs["int8"] = {"file": GRAPHS["int8"], "max_abs_logit_diff": check_graph(entry.model, kind,
-                                                                                     folder / GRAPHS["int8"], "int8")}
     for precision, graph in graphs.items():
         graph["sha256"] = onnx_backend.sha256(folder / graph["file"])
         graph["bytes"] = (folder / graph["file"]).stat().st_size

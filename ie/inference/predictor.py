@@ -26,8 +26,8 @@ import numpy as np
 from ie.data.bio import spans_to_tags
 from ie.data.schema import NO_RELATION, Schema
 from ie.data.text import DEFAULT_SEGMENTER, check_segmenter, split_sentences
-from ie.encoding.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, neighbour_context, pad_ids
 from ie.encoding import shapes
+from ie.encoding.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, neighbour_context, pad_ids
 from ie.encoding.markers import collate_windows, pair_slices, reachable_pairs
 from ie.encoding.spans import candidate_spans
 from ie.errors import ConfigError
@@ -35,14 +35,14 @@ from ie.inference import run_checks
 from ie.inference.decoding import (COUNTED, DEFAULTS as DEFAULT_DECODINGS, SPAN_DECODERS, WordEntity,
                                    check_decoding, decode_many, scored_entities)
 from ie.inference.inputs import DEFAULT_MAX_CHARS, check_text
+from ie.inference.memory import return_freed_memory
 from ie.inference.results import Entity, Prediction, Relation
 from ie.inference.token_budget import token_budget_batches
 
 log = logging.getLogger(__name__)
 
-# Padded tokens per encoder batch, by precision: activation memory follows it (so the same bytes in both
-# precisions), and beyond it larger batches are barely faster. int8 runs on ONNX Runtime, whose activations
-# show in the process's peak memory: 512 there, which was no slower than 1,024 on the seeds.
+# Padded tokens per encoder batch, by precision: activation memory follows it (the same bytes in both precisions),
+# and larger batches are barely faster. int8 runs on ONNX Runtime: 512 there, no slower than 1,024 on the seeds.
 DEFAULT_MAX_BATCH_TOKENS = {"bf16": 2048, "fp32": 1024, "int8": 512}
 # backend=onnx: the graphs pool pair and span ranges densely (ranges x tokens x hidden, ie/models/pooling.py),
 # so their batches also keep ranges x padded width under this (24 MiB per such tensor at hidden 384)
@@ -387,10 +387,12 @@ def _runner(model, device: str, precision: str):
 
 
 def _load_run(run_dir, tasks: Sequence[str], precision: str, backend: str) -> dict:
-    """The run's checkpoints as ``backend`` runs them (``auto``: :func:`ie.inference.onnx_backend.auto_picks_onnx`)."""
+    """The run's checkpoints as ``backend`` runs them (``auto``: :func:`ie.inference.onnx_backend.auto_picks_onnx`),
+    in a process that returns the activations it frees to the system (:mod:`ie.inference.memory`)."""
     from ie.inference import onnx_backend
 
     run_checks.check_backend(backend)
+    return_freed_memory()
     if backend == "onnx" or (backend == "auto" and onnx_backend.auto_picks_onnx(run_dir, precision)):
         return onnx_backend.load_run(run_dir, tasks, precision)
     from ie.inference import loading
