@@ -1,6 +1,6 @@
 """Load test of ``python -m ie.serve`` on localhost, beside in-process ``Predictor.predict`` on the same texts.
 
-    python benchmarks/serve_load.py --run RUN [--clients 1 8 32] [--seconds 20] [--precision bf16]
+    python benchmarks/serve_load.py --run RUN [--clients 1 8 32] [--seconds 20] [--precision bf16|int8] [--backend onnx]
         [--json docs/serving_load.json] [--markdown docs/serving_load.md]
 
 The service runs in its own process (as deployed); each level of concurrency is a fixed time (at most 60 s)
@@ -91,16 +91,25 @@ async def load(url: str, sentences: list[str], clients: int, seconds: float) -> 
             "errors": errors, "timeouts": timeouts}
 
 
+def _batches(port: int) -> tuple[int, int]:
+    """Predictor calls and texts the service has made so far (its /v1/health counters)."""
+    import httpx
+
+    health = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=30).json()
+    return health["batches"], health["texts"]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def serve(run: str, precision: str, port: int) -> subprocess.Popen:
+def serve(run: str, precision: str, backend: str, port: int) -> subprocess.Popen:
     import httpx
 
-    proc = subprocess.Popen([sys.executable, "-m", "ie.serve", f"run={run}", f"port={port}", f"precision={precision}"],
+    proc = subprocess.Popen([sys.executable, "-m", "ie.serve", f"run={run}", f"port={port}", f"precision={precision}",
+                             f"backend={backend}"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while True:
@@ -116,18 +125,20 @@ def serve(run: str, precision: str, port: int) -> subprocess.Popen:
 
 def markdown(result: dict) -> str:
     base = result["in_process"]
-    lines = [f"Service: `python -m ie.serve run={result['run']} precision={result['precision']}`; "
+    lines = [f"Service: `python -m ie.serve run={result['run']} precision={result['precision']} "
+             f"backend={result.get('backend', 'auto')}`; "
              f"{base['sentences']} seed sentences, one per request, {result['seconds']} s per level.", "",
-             "| clients | requests/s | p50 ms | p95 ms | errors | timeouts | vs in-process |",
-             "|---:|---:|---:|---:|---:|---:|---|"]
+             "| clients | requests/s | p50 ms | p95 ms | errors | timeouts | texts per Predictor call | vs in-process |",
+             "|---:|---:|---:|---:|---:|---:|---:|---|"]
     for level in result["levels"]:
         if level["clients"] == 1:
             versus = f"p95 {level['p95_ms'] / base['p95_ms']:.2f}x of one `predict` call ({base['p95_ms']:.1f} ms)"
         else:
             versus = (f"{level['requests_per_s'] / base['batched_per_s']:.0%} of batched `predict` "
                       f"({base['batched_per_s']:.1f} sentences/s)")
+        per_call = "–" if level.get("texts_per_batch") is None else f"{level['texts_per_batch']:.1f}"
         lines.append(f"| {level['clients']} | {level['requests_per_s']:.1f} | {level['p50_ms']:.1f} | "
-                     f"{level['p95_ms']:.1f} | {level['errors']} | {level['timeouts']} | {versus} |")
+                     f"{level['p95_ms']:.1f} | {level['errors']} | {level['timeouts']} | {per_call} | {versus} |")
     return "\n".join(lines) + "\n"
 
 
@@ -136,7 +147,8 @@ def main() -> None:
     parser.add_argument("--run", required=True)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8"])
+    parser.add_argument("--backend", default="auto", help="as ie.serve backend=...: auto, lean, transformers, onnx")
     parser.add_argument("--json")
     parser.add_argument("--markdown")
     args = parser.parse_args()
@@ -144,16 +156,20 @@ def main() -> None:
         parser.error(f"--seconds must be in (0, {MAX_SECONDS}]")
     from ie.inference.predictor import Predictor
 
-    predictor = Predictor.from_pretrained(args.run, precision=args.precision)
+    predictor = Predictor.from_pretrained(args.run, precision=args.precision, backend=args.backend)
     sentences = seed_sentences(predictor.segmenter)
-    result = {"run": args.run, "precision": args.precision, "seconds": args.seconds,
+    result = {"run": args.run, "precision": args.precision, "backend": args.backend, "seconds": args.seconds,
               "in_process": in_process(predictor, sentences), "levels": []}
     del predictor  # the service loads its own, in its own process
     port = _free_port()
-    proc = serve(args.run, args.precision, port)
+    proc = serve(args.run, args.precision, args.backend, port)
     try:
         for clients in args.clients:
+            before = _batches(port)
             result["levels"].append(asyncio.run(load(f"http://127.0.0.1:{port}", sentences, clients, args.seconds)))
+            after = _batches(port)
+            result["levels"][-1]["texts_per_batch"] = ((after[1] - before[1]) / (after[0] - before[0])
+                                                       if after[0] > before[0] else None)
     finally:
         proc.terminate()
         proc.wait(timeout=60)

@@ -2,7 +2,7 @@
 ``backend=onnx`` (ONNX Runtime, no torch needed to serve them).
 
     python -m ie.export run=latest                      # RUN/onnx/: fp32 graphs, manifest with hashes and timings
-    python -m ie.export run=models/seeds/<time> quantize=int8     # static int8, calibrated on its training split
+    python -m ie.export run=models/seeds/<time> quantize=int8     # + int8 (dynamic; calibration=train: static)
     python -m ie.predict run=latest backend=onnx precision=int8 input=article.txt
 
 The config is ``configs/export.yaml`` (``ie.config.ExportConfig``); how it works: :mod:`ie.inference.onnx_export`.

@@ -235,33 +235,47 @@ def _alone_and_together(predictor) -> tuple[list, list]:
     return read(TEXTS), [read([text])[0] for text in TEXTS]
 
 
-def test_static_int8_gives_a_text_the_same_result_alone_or_batched(onnx_run_dir):
-    """Calibrated activation scales are the same in every call, so a service's answer to a text does not
-    depend on the requests it was batched with (dynamic int8 computes them over the whole batch)."""
-    manifest = json.loads((onnx_run_dir / "onnx" / "manifest.json").read_text())
-    assert manifest["int8"]["method"] == "static"
-    assert manifest["int8"]["calibration"]["split"] == "train" and manifest["int8"]["calibration"]["sentences"] > 0
-    together, alone = _alone_and_together(Predictor.from_pretrained(onnx_run_dir, backend="onnx", precision="int8"))
+def _assert_the_same(together, alone):
     for (words_a, relations_a), (words_b, relations_b) in zip(together, alone):
         assert words_a == pytest.approx(words_b, abs=1e-6) and relations_a == pytest.approx(relations_b, abs=1e-6)
 
 
-def test_int8_without_calibration_is_dynamic_and_says_so(run_dir, tmp_path):
+def test_dynamic_int8_gives_a_text_the_same_result_alone_or_batched(onnx_run_dir):
+    """Dynamic int8 scales activations over a whole call, so the Predictor gives it one window per call: a
+    service's answer to a text then does not depend on the requests it was batched with."""
+    manifest = json.loads((onnx_run_dir / "onnx" / "manifest.json").read_text())
+    assert manifest["int8"]["method"] == "dynamic" and "calibration" not in manifest["int8"]
+    predictor = Predictor.from_pretrained(onnx_run_dir, backend="onnx", precision="int8")
+    calls = []
+    for task, call in list(predictor._run.items()):
+        def counted(inputs, call=call):
+            calls.append(len(inputs["input_ids"]))
+            return call(inputs)
+        predictor._run[task] = counted
+    _assert_the_same(*_alone_and_together(predictor))
+    assert calls and set(calls) == {1}
+    assert predictor.ner_model.scales_per_call and not Predictor.from_pretrained(
+        onnx_run_dir, backend="onnx", precision="fp32").ner_model.scales_per_call
+
+
+def test_static_int8_is_calibrated_on_the_training_split_and_batches_freely(run_dir, tmp_path):
     from ie.inference.onnx_export import export_run
 
     run = tmp_path / "run"
     shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("onnx", "trainer"))
-    manifest = export_run(run, quantize="int8", measure=False, calibration=None)
-    assert manifest["int8"]["method"] == "dynamic" and "calibration" not in manifest["int8"]
-    predictions = Predictor.from_pretrained(run, backend="onnx", precision="int8").predict(TEXTS)
-    assert len(predictions) == len(TEXTS)
-    assert all(text[e.start:e.end] == e.text for p, text in zip(predictions, TEXTS) for e in p.entities)
+    manifest = export_run(run, quantize="int8", measure=False, calibration="train", calibration_sentences=5)
+    assert manifest["int8"]["method"] == "static"
+    assert manifest["int8"]["calibration"]["split"] == "train" and manifest["int8"]["calibration"]["sentences"] == 5
+    predictor = Predictor.from_pretrained(run, backend="onnx", precision="int8")
+    assert not predictor.ner_model.scales_per_call  # fixed scales: windows are batched
+    _assert_the_same(*_alone_and_together(predictor))
 
 
 @pytest.mark.parametrize("change, message", [
     ({"calibration": "dev"}, r"calibration must be null \(dynamic int8\) or train, got 'dev'"),
-    ({"calibration_sentences": 0}, "calibration_sentences must be at least 1"),
-    ({"config": None}, r"config.yaml: not found, so no training sentences to calibrate int8 with; .*calibration=null"),
+    ({"calibration": "train", "calibration_sentences": 0}, "calibration_sentences must be at least 1"),
+    ({"calibration": "train", "config": None},
+     r"config.yaml: not found, so no training sentences to calibrate int8 with; .*calibration=null"),
 ])
 def test_static_int8_without_its_data_is_refused_before_exporting(run_dir, tmp_path, change, message):
     from ie.errors import ConfigError

@@ -108,6 +108,8 @@ class OnnxModel:
         self.precision = precision
         self.model = self  # what Predictor.ner_model / re_model show, as for the torch runners
         self.recorded: list[dict] | None = None  # a list: every call's inputs are kept (int8 calibration)
+        # dynamic int8 scales activations over the whole call, so the Predictor gives it one window per call
+        self.scales_per_call = False
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         feed = {name: inputs[name] for name in self.input_names}
@@ -142,6 +144,9 @@ def load_run(run_dir: str | Path, tasks, precision: str, threads: int | None = N
         check_fresh(run_dir, task, entry)
         info = run_checks.read_info(folder / task, task, weights=False)
         model = OnnxModel(graph, precision, threads)
+        # an int8 export without a method is from before static int8 existed: dynamic
+        method = (manifest.get("int8") or {}).get("method", "dynamic")
+        model.scales_per_call = precision == "int8" and method == "dynamic"
         run_checks.check_labels(folder / task, [model.config.id2label[i] for i in range(model.config.num_labels)],
                                 info)
         loaded[task] = LoadedTask(model, SavedTokenizer(folder / task), info)

@@ -2,8 +2,7 @@
 
 Each task's model (the transformers class it was trained as, fp32) goes through torch's exporter
 (``torch.onnx.export``, dynamo) with batch, token and pair/span counts dynamic; ``quantize=int8`` adds an
-int8 graph (:mod:`ie.inference.onnx_quantize`: static, calibrated on the run's training sentences, or
-dynamic with ``calibration=null``). The graphs
+int8 graph (:mod:`ie.inference.onnx_quantize`: dynamic, or static with ``calibration=train``). The graphs
 are checked against torch on inputs of another shape than they were traced with, and the export is
 written under a temporary name and renamed into place, so a failed export never leaves a half one.
 ``measure=true`` then times the Predictor on each backend and precision on this CPU and records it in
@@ -123,7 +122,7 @@ def check_graph(model: torch.nn.Module, kind: str, graph: Path, precision: str) 
 
 
 def export_run(run_dir: str | Path, quantize: str | None = None, opset: int | None = None,
-               measure: bool = True, calibration: str | None = "train", calibration_sentences: int = 256) -> dict:
+               measure: bool = True, calibration: str | None = None, calibration_sentences: int = 256) -> dict:
     """Write ``run_dir/onnx/`` (replacing an older export) and return its manifest."""
     if quantize not in QUANTIZE:
         raise ConfigError(f"quantize must be null or int8, got {quantize!r}")

@@ -31,11 +31,10 @@ from ie.encoding.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, neigh
 from ie.encoding.markers import collate_windows, pair_slices, reachable_pairs
 from ie.encoding.spans import candidate_spans
 from ie.errors import ConfigError
-from ie.inference import run_checks
+from ie.inference import run_checks, runners
 from ie.inference.decoding import (COUNTED, DEFAULTS as DEFAULT_DECODINGS, SPAN_DECODERS, WordEntity,
                                    check_decoding, decode_many, scored_entities)
 from ie.inference.inputs import DEFAULT_MAX_CHARS, check_text
-from ie.inference.memory import return_freed_memory
 from ie.inference.results import Entity, Prediction, Relation
 from ie.inference.token_budget import token_budget_batches
 
@@ -92,7 +91,7 @@ class Predictor:
                               "viterbi")
         self.max_chars, self.max_batch_tokens = max_chars, max_batch_tokens
         # each model behind one call, NumPy inputs -> float32 logits, whatever runs it
-        self._run = {task: _runner(model, device, precision)
+        self._run = {task: runners.runner(model, device, precision)
                      for task, model in (("ner", ner_model), ("re", re_model)) if model is not None}
         self.ner_model = getattr(self._run.get("ner"), "model", None)
         self.re_model = getattr(self._run.get("re"), "model", None)
@@ -113,6 +112,10 @@ class Predictor:
         self.backends = {task: runner.backend for task, runner in self._run.items()}  # what runs each task
         self._max_range_tokens = {task: ONNX_MAX_RANGE_TOKENS if backend == "onnx" else None
                                   for task, backend in self.backends.items()}
+        # a graph that scales its activations per call (dynamic int8) reads one window per call, so that a
+        # text's result does not depend on what else is predicted with it
+        self._windows_per_call = {task: 1 if getattr(runner, "scales_per_call", False) else None
+                                  for task, runner in self._run.items()}
         self._tokenizer_lock = threading.Lock()  # see the module docstring: thread safety
 
     # --- loading --------------------------------------------------------------------------------
@@ -131,7 +134,7 @@ class Predictor:
         faster on this CPU at this precision, else lean where it can, else transformers); ``precision="int8"``
         needs onnx. ``self.backends`` says which ran. ``max_batch_tokens``: padded tokens per encoder batch; ``None``
         takes 2,048 in bf16 and 1,024 in fp32, the same activation memory."""
-        loaded = _load_run(run_dir, tasks, precision, backend)
+        loaded = runners.load_run(run_dir, tasks, precision, backend)
         kwargs: dict = {"device": device, "precision": precision, "max_chars": max_chars, "decoding": decoding,
                         "max_batch_tokens": max_batch_tokens}
         if "ner" in loaded:
@@ -214,8 +217,9 @@ class Predictor:
         ``ranges`` being each window's candidate spans)."""
         pad_id = self.ner_tokenizer.pad_token_id or 0
         lengths = [len(w.input_ids) for _, w, _ in jobs]
-        for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "NER",
-                                          ranges, self._max_range_tokens.get("ner")):
+        for batch in token_budget_batches(jobs, lengths, self._windows_per_call["ner"] or batch_size,
+                                          self.max_batch_tokens, progress and "NER", ranges,
+                                          self._max_range_tokens.get("ner")):
             ids, mask = pad_ids([w.input_ids for _, w, _ in batch], pad_id, PAD_TO_MULTIPLE)
             inputs = {"input_ids": ids, "attention_mask": mask}
             if self.word_shapes["ner"]:
@@ -281,8 +285,9 @@ class Predictor:
         jobs.sort(key=lambda job: len(job[2].input_ids))
         pad_id = self.re_tokenizer.pad_token_id or 0
         lengths = [len(w.input_ids) for _, _, w, _ in jobs]
-        for batch in token_budget_batches(jobs, lengths, batch_size, self.max_batch_tokens, progress and "RE",
-                                          [len(w.pairs) for _, _, w, _ in jobs], self._max_range_tokens.get("re")):
+        for batch in token_budget_batches(jobs, lengths, self._windows_per_call["re"] or batch_size,
+                                          self.max_batch_tokens, progress and "RE", [len(w.pairs) for _, _, w, _ in jobs],
+                                          self._max_range_tokens.get("re")):
             inputs = collate_windows([features for *_, features in batch], pad_id, PAD_TO_MULTIPLE)
             logits = self._run["re"](inputs)
             pairs = [(s, order[h], order[t]) for s, order, w, _ in batch for h, t in w.pairs]
@@ -373,28 +378,3 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
 def _softmax(logits: np.ndarray) -> np.ndarray:
     return np.exp(_log_softmax(logits))
 
-
-def _runner(model, device: str, precision: str):
-    """``model`` behind one call, NumPy inputs -> float32 logits: an exported graph runs itself; a torch
-    module is wrapped (torch is imported only then)."""
-    if getattr(model, "backend", None) == "onnx":
-        from ie.inference.onnx_backend import check_runs
-
-        return check_runs(model, device, precision)
-    from ie.inference import loading
-
-    return loading.TorchRunner(model, device, precision)
-
-
-def _load_run(run_dir, tasks: Sequence[str], precision: str, backend: str) -> dict:
-    """The run's checkpoints as ``backend`` runs them (``auto``: :func:`ie.inference.onnx_backend.auto_picks_onnx`),
-    in a process that returns the activations it frees to the system (:mod:`ie.inference.memory`)."""
-    from ie.inference import onnx_backend
-
-    run_checks.check_backend(backend)
-    return_freed_memory()
-    if backend == "onnx" or (backend == "auto" and onnx_backend.auto_picks_onnx(run_dir, precision)):
-        return onnx_backend.load_run(run_dir, tasks, precision)
-    from ie.inference import loading
-
-    return loading.load_run(run_dir, tasks, precision, backend)

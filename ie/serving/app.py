@@ -164,9 +164,10 @@ def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None 
     async def extract(request: ExtractRequest):
         texts = checked_texts(request, limits)
         predictions = await batcher.submit(texts)
+        # plain JSON types already: a JSONResponse skips FastAPI's walk of the answer (jsonable_encoder)
         if request.texts is None:
-            return predictions[0].to_dict()
-        return {"predictions": [p.to_dict() for p in predictions]}
+            return JSONResponse(predictions[0].to_dict())
+        return JSONResponse({"predictions": [p.to_dict() for p in predictions]})
 
     @app.get("/v1/health")
     async def health():
