@@ -225,7 +225,7 @@ def bars(report: dict, table: dict | None = None) -> list[str]:
 
 NOTES = """Notes: words are whitespace-split words of the input. Times cover the whole call (sentence splitting,
 tokenisation, batching, aggregation), after a warm-up call, each configuration in a fresh process (peak RSS
-is that process's ru_maxrss). Latency: one CoNLL04 sentence per call, batch of 1, cycling through the first
+is that process's VmHWM: ru_maxrss would carry over this script's own size at the fork). Latency: one CoNLL04 sentence per call, batch of 1, cycling through the first
 sentences. The pipeline reads each text in windows of the tokenizer's model_max_length with stride = the
 checkpoint's stride; its bf16 variants are torch.autocast around the fp32 model (bf16_autocast) and the
 model loaded with dtype=torch.bfloat16 (bf16_weights, as our Predictor's precision="bf16" does); ratios

@@ -51,12 +51,20 @@ def in_process(predictor, sentences: list[str]) -> dict:
         start = time.perf_counter()
         predictor.predict([text])
         latencies.append(time.perf_counter() - start)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     predictor.predict(sentences)
     batched = len(sentences) / (time.perf_counter() - start)
     return {"sentences": len(sentences), "p50_ms": 1000 * percentile(latencies, 0.5),
             "p95_ms": 1000 * percentile(latencies, 0.95), "one_by_one_per_s": len(latencies) / sum(latencies),
-            "batched_per_s": batched}
+            "batched_per_s": batched, "batched_cpu_ms_per_sentence": 1000 * (time.process_time() - cpu) / len(sentences)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux /proc), all its threads."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def load(url: str, sentences: list[str], clients: int, seconds: float) -> dict:
@@ -105,11 +113,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(run: str, precision: str, backend: str, port: int) -> subprocess.Popen:
+def serve(run: str, precision: str, backend: str, port: int, overrides: list[str]) -> subprocess.Popen:
     import httpx
 
     proc = subprocess.Popen([sys.executable, "-m", "ie.serve", f"run={run}", f"port={port}", f"precision={precision}",
-                             f"backend={backend}"],
+                             f"backend={backend}", *overrides],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while True:
@@ -126,10 +134,11 @@ def serve(run: str, precision: str, backend: str, port: int) -> subprocess.Popen
 def markdown(result: dict) -> str:
     base = result["in_process"]
     lines = [f"Service: `python -m ie.serve run={result['run']} precision={result['precision']} "
-             f"backend={result.get('backend', 'auto')}`; "
+             f"backend={result.get('backend', 'auto')}{''.join(' ' + o for o in result.get('serve_overrides', []))}`; "
              f"{base['sentences']} seed sentences, one per request, {result['seconds']} s per level.", "",
-             "| clients | requests/s | p50 ms | p95 ms | errors | timeouts | texts per Predictor call | vs in-process |",
-             "|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| clients | requests/s | p50 ms | p95 ms | errors | timeouts | texts per Predictor call | "
+             "CPU ms per request: service / load generator | vs in-process |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for level in result["levels"]:
         if level["clients"] == 1:
             versus = f"p95 {level['p95_ms'] / base['p95_ms']:.2f}x of one `predict` call ({base['p95_ms']:.1f} ms)"
@@ -137,8 +146,12 @@ def markdown(result: dict) -> str:
             versus = (f"{level['requests_per_s'] / base['batched_per_s']:.0%} of batched `predict` "
                       f"({base['batched_per_s']:.1f} sentences/s)")
         per_call = "–" if level.get("texts_per_batch") is None else f"{level['texts_per_batch']:.1f}"
+        cpu = (f"{level['service_cpu_ms_per_request']:.1f} / {level['client_cpu_ms_per_request']:.1f}"
+               if "service_cpu_ms_per_request" in level else "–")
         lines.append(f"| {level['clients']} | {level['requests_per_s']:.1f} | {level['p50_ms']:.1f} | "
-                     f"{level['p95_ms']:.1f} | {level['errors']} | {level['timeouts']} | {per_call} | {versus} |")
+                     f"{level['p95_ms']:.1f} | {level['errors']} | {level['timeouts']} | {per_call} | {cpu} | {versus} |")
+    if "batched_cpu_ms_per_sentence" in base:
+        lines += ["", f"In-process batched `predict`: {base['batched_cpu_ms_per_sentence']:.1f} CPU ms per sentence."]
     return "\n".join(lines) + "\n"
 
 
@@ -149,6 +162,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8"])
     parser.add_argument("--backend", default="auto", help="as ie.serve backend=...: auto, lean, transformers, onnx")
+    parser.add_argument("--serve-overrides", nargs="*", default=[], help="more ie.serve settings, e.g. predict_workers=2")
     parser.add_argument("--json")
     parser.add_argument("--markdown")
     args = parser.parse_args()
@@ -158,15 +172,21 @@ def main() -> None:
 
     predictor = Predictor.from_pretrained(args.run, precision=args.precision, backend=args.backend)
     sentences = seed_sentences(predictor.segmenter)
-    result = {"run": args.run, "precision": args.precision, "backend": args.backend, "seconds": args.seconds,
+    result = {"run": args.run, "precision": args.precision, "backend": args.backend,
+              "serve_overrides": args.serve_overrides, "seconds": args.seconds,
               "in_process": in_process(predictor, sentences), "levels": []}
     del predictor  # the service loads its own, in its own process
     port = _free_port()
-    proc = serve(args.run, args.precision, args.backend, port)
+    proc = serve(args.run, args.precision, args.backend, port, args.serve_overrides)
     try:
         for clients in args.clients:
             before = _batches(port)
+            service_cpu, client_cpu = cpu_seconds(proc.pid), time.process_time()
             result["levels"].append(asyncio.run(load(f"http://127.0.0.1:{port}", sentences, clients, args.seconds)))
+            level = result["levels"][-1]
+            # where the 2 cores went: the service, and this load generator beside it
+            level["service_cpu_ms_per_request"] = 1000 * (cpu_seconds(proc.pid) - service_cpu) / max(level["requests"], 1)
+            level["client_cpu_ms_per_request"] = 1000 * (time.process_time() - client_cpu) / max(level["requests"], 1)
             after = _batches(port)
             result["levels"][-1]["texts_per_batch"] = ((after[1] - before[1]) / (after[0] - before[0])
                                                        if after[0] > before[0] else None)

@@ -246,6 +246,7 @@ class ServeConfig(InferenceConfig):
     max_body_bytes: int = 4_000_000  # per request body: larger is 413
     max_batch_texts: int = 64  # concurrent requests share a Predictor call up to this many texts
     max_wait_ms: float = 5.0  # how long a request waits for others to share its batch
+    predict_workers: int = 1  # batches predicted at once, each in its own thread (docs/serving.md, load test)
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 

@@ -25,7 +25,8 @@ def build_app(cfg):
     predictor = Predictor.from_pretrained(run_dir, device=cfg.device, precision=cfg.precision,
                                           decoding=cfg.decoding, backend=cfg.backend, max_chars=cfg.max_chars)
     limits = Limits(max_chars=cfg.max_chars, max_texts=cfg.max_texts, max_body_bytes=cfg.max_body_bytes,
-                    max_batch_texts=cfg.max_batch_texts, max_wait_ms=cfg.max_wait_ms)
+                    max_batch_texts=cfg.max_batch_texts, max_wait_ms=cfg.max_wait_ms,
+                    predict_workers=cfg.predict_workers)
     return create_app(predictor, limits, run_dir)
 
 

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from html.parser import HTMLParser
 from concurrent.futures import ThreadPoolExecutor
@@ -112,6 +113,31 @@ def test_stopping_the_batcher_answers_what_it_holds():
         return [task.result() for task in pending]
 
     assert asyncio.run(scenario()) == [[f"T{i}"] for i in range(5)]
+
+
+def test_two_predict_workers_run_two_batches_at_once_and_answer_each_caller():
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def slow(texts):
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return [t.upper() for t in texts]
+
+    async def scenario():
+        batcher = MicroBatcher(slow, max_batch_texts=2, max_wait_ms=0, workers=2)
+        await batcher.start()
+        answers = await asyncio.gather(*(batcher.submit([f"t{i}"]) for i in range(8)))
+        await batcher.stop()
+        return answers
+
+    assert asyncio.run(scenario()) == [[f"T{i}"] for i in range(8)]
+    assert most == 2
 
 
 def _free_port() -> int:

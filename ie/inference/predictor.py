@@ -44,8 +44,9 @@ log = logging.getLogger(__name__)
 # and larger batches are barely faster. int8 runs on ONNX Runtime: 512 there, no slower than 1,024 on the seeds.
 DEFAULT_MAX_BATCH_TOKENS = {"bf16": 2048, "fp32": 1024, "int8": 512}
 # backend=onnx: the graphs pool pair and span ranges densely (ranges x tokens x hidden, ie/models/pooling.py),
-# so their batches also keep ranges x padded width under this (24 MiB per such tensor at hidden 384)
-ONNX_MAX_RANGE_TOKENS = 1 << 14
+# so their batches also keep ranges x padded width under this (12 MiB per such tensor at hidden 384; with
+# 16,384, NER+RE int8 on 100 seed documents peaked 35 MiB higher)
+ONNX_MAX_RANGE_TOKENS = 1 << 13
 SENTENCES_PER_CHUNK = 1024  # per pass through NER then RE: bounds memory on huge inputs, sorts well enough
 # Which RE classes a pair may take: "schema", those its entity types admit (recorded with predictions, so
 # a comparison keeps apart predictions made before, when the argmax ran over "all" classes).

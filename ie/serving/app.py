@@ -38,6 +38,7 @@ class Limits:
     max_body_bytes: int = 4_000_000
     max_batch_texts: int = 64  # per Predictor call, over the requests combined
     max_wait_ms: float = 5.0  # how long the first request of a batch waits for others
+    predict_workers: int = 1  # batches predicted at once
 
 
 class ExtractRequest(BaseModel):
@@ -136,7 +137,7 @@ def model_info(predictor, run_dir: str | Path | None) -> dict:
 
 
 def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None = None) -> FastAPI:
-    batcher = MicroBatcher(predictor.predict, limits.max_batch_texts, limits.max_wait_ms)
+    batcher = MicroBatcher(predictor.predict, limits.max_batch_texts, limits.max_wait_ms, limits.predict_workers)
     limits = replace(limits, max_chars=min(limits.max_chars, predictor.max_chars or limits.max_chars))
     page_html = PAGE.read_text(encoding="utf-8")
 

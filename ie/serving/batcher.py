@@ -2,8 +2,8 @@
 
 The encoder is fastest on full batches, but a service gets one or two texts per request. Requests that
 arrive while the model is busy, or within ``max_wait_ms`` of the first one waiting, are predicted
-together (up to ``max_batch_texts``), each caller getting back its own texts' predictions. One worker
-thread runs the model, so the event loop stays free to accept requests meanwhile.
+together (up to ``max_batch_texts``), each caller getting back its own texts' predictions. Worker threads
+(``workers``, one by default) run the model, so the event loop stays free to accept requests meanwhile.
 """
 
 from __future__ import annotations
@@ -30,10 +30,12 @@ class BatchStats:
 
 class MicroBatcher:
     def __init__(self, predict: Callable[[list[str]], Sequence], max_batch_texts: int = 64,
-                 max_wait_ms: float = 5.0):
-        if max_batch_texts < 1 or max_wait_ms < 0:
-            raise ValueError(f"max_batch_texts must be >= 1 and max_wait_ms >= 0, got {max_batch_texts}, {max_wait_ms}")
+                 max_wait_ms: float = 5.0, workers: int = 1):
+        if max_batch_texts < 1 or max_wait_ms < 0 or workers < 1:
+            raise ValueError(f"max_batch_texts and workers must be >= 1 and max_wait_ms >= 0, got "
+                             f"{max_batch_texts}, {workers}, {max_wait_ms}")
         self.predict, self.max_batch_texts, self.max_wait = predict, max_batch_texts, max_wait_ms / 1000
+        self.workers = workers  # batches predicted at once (each in its own thread)
         self.stats = BatchStats()
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
@@ -41,7 +43,7 @@ class MicroBatcher:
 
     async def start(self) -> None:
         self._queue = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="predict")
         self._worker = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -85,23 +87,32 @@ class MicroBatcher:
         return batch
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+        """Collect a batch whenever a worker is free, and predict it there while the next one collects."""
+        free = asyncio.Semaphore(self.workers)
+        running: set[asyncio.Task] = set()
         while True:
+            await free.acquire()
             batch = await self._collect()
-            texts = [text for request, _ in batch for text in request]
-            try:
-                predictions = await loop.run_in_executor(self._executor, self.predict, texts)
-            except Exception as error:  # every caller of the batch gets the error; the worker goes on
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-            else:
-                self.stats.add(len(batch), len(texts))
-                start = 0
-                for request, future in batch:
-                    if not future.done():
-                        future.set_result(list(predictions[start:start + len(request)]))
-                    start += len(request)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+            task = asyncio.create_task(self._predict(batch))
+            running.add(task)
+            task.add_done_callback(lambda done: (running.discard(done), free.release()))
+
+    async def _predict(self, batch: list[tuple[list[str], asyncio.Future]]) -> None:
+        loop = asyncio.get_running_loop()
+        texts = [text for request, _ in batch for text in request]
+        try:
+            predictions = await loop.run_in_executor(self._executor, self.predict, texts)
+        except Exception as error:  # every caller of the batch gets the error; the worker goes on
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+        else:
+            self.stats.add(len(batch), len(texts))
+            start = 0
+            for request, future in batch:
+                if not future.done():
+                    future.set_result(list(predictions[start:start + len(request)]))
+                start += len(request)
+        finally:
+            for _ in batch:
+                self._queue.task_done()
