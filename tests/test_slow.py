@@ -39,7 +39,10 @@ def test_two_processes_train_like_one(tmp_path):
 
     from tests.conftest import ROOT
 
-    overrides = ["trainer.ner.epochs=10", "trainer.re.epochs=10", "trainer.disable_tqdm=true"]
+    # one pre-training cache for both: the single process builds it, torchrun's processes reuse it (they
+    # refuse to build it each on their own)
+    overrides = ["trainer.ner.epochs=10", "trainer.re.epochs=10", "trainer.disable_tqdm=true",
+                 f"pretrain.cache_dir={tmp_path / 'pretrained'}"]
     launchers = {1: [sys.executable, "train.py"],
                  2: [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "train.py"]}
     metrics, seconds = {}, {}
