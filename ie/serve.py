@@ -16,11 +16,17 @@ log = logging.getLogger(__name__)
 
 
 def build_app(cfg):
-    """The app for a serve config: the run's Predictor loaded (and checked) before any port is opened."""
+    """The app for a serve config: the settings and the run's Predictor checked before any port is opened."""
+    from ie.errors import ConfigError
     from ie.inference.predictor import Predictor
     from ie.runs import resolve_run
     from ie.serving.app import Limits, create_app
 
+    for name in ("max_batch_texts", "predict_workers"):
+        if cfg[name] < 1:
+            raise ConfigError(f"{name} must be at least 1, got {cfg[name]}")
+    if cfg.max_wait_ms < 0:
+        raise ConfigError(f"max_wait_ms must be at least 0, got {cfg.max_wait_ms}")
     run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
     predictor = Predictor.from_pretrained(run_dir, device=cfg.device, precision=cfg.precision,
                                           decoding=cfg.decoding, backend=cfg.backend, max_chars=cfg.max_chars)

@@ -177,6 +177,14 @@ def test_the_command_reports_a_missing_run_in_one_line(tmp_path):
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("setting, message", [("predict_workers=0", "predict_workers must be at least 1, got 0"),
+                                              ("max_wait_ms=-1", "max_wait_ms must be at least 0, got -1.0")])
+def test_a_bad_batching_setting_is_one_line_before_the_model_loads(run_dir, setting, message):
+    proc = subprocess.run([sys.executable, "-m", "ie.serve", f"run={run_dir}", setting], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+    assert proc.returncode == 1 and proc.stderr.strip() == f"ie.serve: error: {message}"
+
+
 class _PageMarks(HTMLParser):
     """The highlighted entities of the page's text (not those in the relations table)."""
 
