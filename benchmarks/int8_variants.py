@@ -14,6 +14,7 @@ model was not tuned on; the default is the seed articles' raw text.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -45,8 +46,9 @@ def found(predictor, texts: list[str], one_per_call: bool = False) -> tuple[set,
     return entities, relations
 
 
-def quantize_copy(run: Path, copy: Path, dynamic: dict | None, static_ops: list | None) -> float:
-    """The run's export in ``copy`` with its int8 graphs made by one variant; the largest graph's MB."""
+def quantize_copy(run: Path, copy: Path, dynamic: dict | None, static_ops: list | None, feeds: dict | None) -> float:
+    """The run's export in ``copy`` with its int8 graphs made by one variant (a static one from ``feeds``, the
+    fp32 graphs' recorded calibration inputs per task); the largest graph's MB."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from ie.inference import onnx_quantize
@@ -54,9 +56,6 @@ def quantize_copy(run: Path, copy: Path, dynamic: dict | None, static_ops: list 
 
     shutil.copytree(export_dir(run), copy, ignore=shutil.ignore_patterns(GRAPHS["int8"]))
     tasks = sorted(p for p in copy.iterdir() if (p / GRAPHS["fp32"]).exists())
-    if dynamic is None:
-        sentences, _ = onnx_quantize.calibration_sentences(run, "train", 256)
-        feeds = onnx_quantize.calibration_feeds(copy, sentences)
     for task_dir in tasks:
         source, target = task_dir / GRAPHS["fp32"], task_dir / GRAPHS["int8"]
         if dynamic is not None:
@@ -64,6 +63,15 @@ def quantize_copy(run: Path, copy: Path, dynamic: dict | None, static_ops: list 
         else:
             onnx_quantize.quantize(source, target, feeds[task_dir.name], op_types=static_ops)
     return max((t / GRAPHS["int8"]).stat().st_size for t in tasks) / 1e6
+
+
+def calibration_feeds(run: Path) -> dict:
+    """What ``ie.export calibration=train`` calibrates on: the fp32 graphs' inputs on 256 training sentences."""
+    from ie.inference import onnx_quantize
+    from ie.inference.onnx_backend import export_dir
+
+    sentences, _ = onnx_quantize.calibration_sentences(run, "train", 256)
+    return onnx_quantize.calibration_feeds(export_dir(run), sentences)
 
 
 def shipped(dynamic: dict | None, one_window: bool) -> bool:
@@ -79,10 +87,15 @@ def compare(run: Path, texts: list[str]) -> list[dict]:
 
     reference = found(Predictor.from_pretrained(export_dir(run), backend="onnx", precision="fp32"), texts)
     rows = [{"variant": "fp32 (the reference)", "entities": len(reference[0]), "relations": len(reference[1])}]
+    feeds = calibration_feeds(run) if any(dynamic is None for dynamic, _, _ in VARIANTS.values()) else None
+    built: dict[str, tuple[Path, float]] = {}  # graphs by how they were quantised: variants may differ only in use
     with tempfile.TemporaryDirectory(prefix="int8-") as tmp:
-        for i, (name, (dynamic, static_ops, one_window)) in enumerate(VARIANTS.items()):
-            copy = Path(tmp) / str(i)
-            size = quantize_copy(run, copy, dynamic, static_ops)
+        for name, (dynamic, static_ops, one_window) in VARIANTS.items():
+            key = json.dumps([dynamic, static_ops], sort_keys=True)
+            if key not in built:
+                copy = Path(tmp) / str(len(built))
+                built[key] = copy, quantize_copy(run, copy, dynamic, static_ops, feeds)
+            copy, size = built[key]
             predictor = Predictor.from_pretrained(copy, backend="onnx", precision="int8")
             predictor._windows_per_call = {task: 1 if one_window else None for task in predictor._windows_per_call}
             entities, relations = found(predictor, texts)

@@ -17,22 +17,16 @@ log = logging.getLogger(__name__)
 
 def build_app(cfg):
     """The app for a serve config: the settings and the run's Predictor checked before any port is opened."""
-    from ie.errors import ConfigError
     from ie.inference.predictor import Predictor
     from ie.runs import resolve_run
     from ie.serving.app import Limits, create_app
 
-    for name in ("max_batch_texts", "predict_workers"):
-        if cfg[name] < 1:
-            raise ConfigError(f"{name} must be at least 1, got {cfg[name]}")
-    if cfg.max_wait_ms < 0:
-        raise ConfigError(f"max_wait_ms must be at least 0, got {cfg.max_wait_ms}")
+    limits = Limits(max_chars=cfg.max_chars, max_texts=cfg.max_texts, max_body_bytes=cfg.max_body_bytes,
+                    max_batch_texts=cfg.max_batch_texts, max_wait_ms=cfg.max_wait_ms,
+                    predict_workers=cfg.predict_workers)  # checks the batching settings before the model loads
     run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
     predictor = Predictor.from_pretrained(run_dir, device=cfg.device, precision=cfg.precision,
                                           decoding=cfg.decoding, backend=cfg.backend, max_chars=cfg.max_chars)
-    limits = Limits(max_chars=cfg.max_chars, max_texts=cfg.max_texts, max_body_bytes=cfg.max_body_bytes,
-                    max_batch_texts=cfg.max_batch_texts, max_wait_ms=cfg.max_wait_ms,
-                    predict_workers=cfg.predict_workers)
     return create_app(predictor, limits, run_dir)
 
 

@@ -135,6 +135,8 @@ def load_run(run_dir: str | Path, tasks, precision: str, threads: int | None = N
         raise RunNotFoundError(f"run folder not found: {run_dir}")
     manifest = read_manifest(run_dir)
     folder, found = run_checks.tasks_found(export_dir(run_dir), tasks)
+    # an int8 export without a method is from before static int8 existed: dynamic
+    scales_per_call = precision == "int8" and (manifest.get("int8") or {}).get("method", "dynamic") == "dynamic"
     loaded = {}
     for task in found:
         entry = manifest["tasks"].get(task)
@@ -144,9 +146,7 @@ def load_run(run_dir: str | Path, tasks, precision: str, threads: int | None = N
         check_fresh(run_dir, task, entry)
         info = run_checks.read_info(folder / task, task, weights=False)
         model = OnnxModel(graph, precision, threads)
-        # an int8 export without a method is from before static int8 existed: dynamic
-        method = (manifest.get("int8") or {}).get("method", "dynamic")
-        model.scales_per_call = precision == "int8" and method == "dynamic"
+        model.scales_per_call = scales_per_call
         run_checks.check_labels(folder / task, [model.config.id2label[i] for i in range(model.config.num_labels)],
                                 info)
         loaded[task] = LoadedTask(model, SavedTokenizer(folder / task), info)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ie.inference.inputs import DEFAULT_MAX_CHARS, InputError, check_text
 from ie.runs import METRICS_FILE
-from ie.serving.batcher import MicroBatcher
+from ie.serving.batcher import MicroBatcher, check_batching
 
 PAGE = Path(__file__).with_name("page.html")  # one self-contained page: no external assets
 
@@ -39,6 +39,9 @@ class Limits:
     max_batch_texts: int = 64  # per Predictor call, over the requests combined
     max_wait_ms: float = 5.0  # how long the first request of a batch waits for others
     predict_workers: int = 1  # batches predicted at once
+
+    def __post_init__(self):
+        check_batching(self.max_batch_texts, self.max_wait_ms, self.predict_workers)
 
 
 class ExtractRequest(BaseModel):

@@ -13,6 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
+from ie.errors import ConfigError
+
 
 @dataclass
 class BatchStats:
@@ -28,12 +30,18 @@ class BatchStats:
         self.sizes[requests] = self.sizes.get(requests, 0) + 1
 
 
+def check_batching(max_batch_texts: int, max_wait_ms: float, predict_workers: int) -> None:
+    """The batching settings, by the names ``ie.serve`` gives them: one line for the first out of range."""
+    for name, value, least in (("max_batch_texts", max_batch_texts, 1), ("predict_workers", predict_workers, 1),
+                               ("max_wait_ms", max_wait_ms, 0)):
+        if value < least:
+            raise ConfigError(f"{name} must be at least {least}, got {value}")
+
+
 class MicroBatcher:
     def __init__(self, predict: Callable[[list[str]], Sequence], max_batch_texts: int = 64,
                  max_wait_ms: float = 5.0, workers: int = 1):
-        if max_batch_texts < 1 or max_wait_ms < 0 or workers < 1:
-            raise ValueError(f"max_batch_texts and workers must be >= 1 and max_wait_ms >= 0, got "
-                             f"{max_batch_texts}, {workers}, {max_wait_ms}")
+        check_batching(max_batch_texts, max_wait_ms, workers)
         self.predict, self.max_batch_texts, self.max_wait = predict, max_batch_texts, max_wait_ms / 1000
         self.workers = workers  # batches predicted at once (each in its own thread)
         self.stats = BatchStats()
