@@ -37,7 +37,7 @@ def evaluate(cfg: DictConfig) -> list:
         raise ConfigError("give exactly one of run=<run folder|latest> or compare=[<runs or folders>]")
     run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
     result = evaluate_run(run_dir, split=cfg.split, batch_size=cfg.batch_size, precision=cfg.precision,
-                          device=cfg.device, decoding=cfg.decoding, backend=cfg.backend)
+                          device=cfg.device, decoding=cfg.decoding, backend=cfg.backend, threads=cfg.threads)
     written = write_evaluation(result, cfg.output or run_dir / f"eval_{cfg.split}.json")
     print(format_report(result))
     return written

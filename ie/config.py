@@ -191,6 +191,9 @@ class InferenceConfig:
     # auto | lean (ie/models/lean_bert.py) | transformers | onnx (the run's export: python -m ie.export);
     # see ie/inference/loading.py and ie/inference/onnx_backend.py
     backend: str = "auto"
+    # cores one model call uses; null: all (ie.serve: the cores shared among predict_workers). Torch has one
+    # pool per process, so a torch backend sets the process's (Predictor.from_pretrained threads=)
+    threads: Optional[int] = None
 
 
 @dataclass
@@ -246,7 +249,9 @@ class ServeConfig(InferenceConfig):
     max_body_bytes: int = 4_000_000  # per request body: larger is 413
     max_batch_texts: int = 64  # concurrent requests share a Predictor call up to this many texts
     max_wait_ms: float = 5.0  # how long a request waits for others to share its batch
-    predict_workers: int = 1  # batches predicted at once, each in its own thread (docs/serving.md, load test)
+    # batches predicted at once, each in its own thread on cores/predict_workers cores unless threads= says
+    # otherwise: one batch's single-threaded steps (tokenising, decoding) overlap the other's matmuls (docs/serving.md)
+    predict_workers: int = 2
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 

@@ -52,7 +52,7 @@ def predict(cfg) -> dict:
     make_writer(cfg.format, output, cfg.overwrite, drop_relations=cfg.drop_relations).check(docs)
     check_order(cfg.order, output, cfg.format, cfg.overwrite)
     predictor = Predictor.from_pretrained(run_dir, device=cfg.device, precision=cfg.precision,
-                                          decoding=cfg.decoding, backend=cfg.backend)
+                                          decoding=cfg.decoding, backend=cfg.backend, threads=cfg.threads)
     check_documents(docs, predictor.max_chars)
     counts = run_predictions(predictor, docs, output, cfg.format, cfg.batch_size, cfg.progress, cfg.overwrite,
                              drop_relations=cfg.drop_relations, model_version=f"ie:{run_dir}", order=cfg.order)

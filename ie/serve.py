@@ -26,8 +26,19 @@ def build_app(cfg):
                     predict_workers=cfg.predict_workers)  # checks the batching settings before the model loads
     run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
     predictor = Predictor.from_pretrained(run_dir, device=cfg.device, precision=cfg.precision,
-                                          decoding=cfg.decoding, backend=cfg.backend, max_chars=cfg.max_chars)
+                                          decoding=cfg.decoding, backend=cfg.backend, max_chars=cfg.max_chars,
+                                          threads=worker_threads(cfg.threads, cfg.predict_workers))
     return create_app(predictor, limits, run_dir)
+
+
+def worker_threads(threads: int | None, predict_workers: int) -> int | None:
+    """Cores per model call: as set, else the cores shared among the workers (two workers on one core
+    each keep both busy through each other's single-threaded steps; docs/serving_load.md)."""
+    from ie.inference.onnx_backend import threads as cores
+
+    if threads is not None or predict_workers == 1:
+        return threads
+    return max(1, cores() // predict_workers)
 
 
 def serve(cfg) -> None:

@@ -298,3 +298,19 @@ def test_freed_memory_goes_back_unless_the_process_set_its_own_malloc_thresholds
     own = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={**env, "MALLOC_MMAP_THRESHOLD_": "65536"})
     assert (default.stdout.strip(), own.stdout.strip()) == ("True", "False")
+
+
+def test_threads_sets_the_cores_of_each_call_without_changing_predictions(onnx_run_dir):
+    import torch
+
+    every = Predictor.from_pretrained(onnx_run_dir, backend="onnx")
+    one = Predictor.from_pretrained(onnx_run_dir, backend="onnx", threads=1)
+    assert one.threads == 1 and every.threads is None
+    assert one.ner_model.session.get_session_options().intra_op_num_threads == 1
+    assert outputs(one.predict(TEXTS)) == outputs(every.predict(TEXTS))
+    before = torch.get_num_threads()
+    try:  # torch has one pool per process: a torch backend sets it
+        Predictor.from_pretrained(onnx_run_dir, backend="lean", threads=1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

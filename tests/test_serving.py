@@ -97,6 +97,18 @@ def test_schema_and_health_describe_the_model(client, predictor, run_dir):
     assert schema["schema"] == predictor.schema.to_dict() and schema["run"] == str(run_dir)
     assert schema["backends"] == predictor.backends and "metrics" in schema
     assert client.get("/docs").status_code == 200 and "/v1/extract" in client.get("/openapi.json").json()["paths"]
+    health = client.get("/v1/health").json()
+    assert health["predict_workers"] == 1 and health["threads"] is None  # as the fixture loaded it
+
+
+def test_workers_share_the_cores_unless_threads_is_set(monkeypatch):
+    from ie.inference import onnx_backend
+    from ie.serve import worker_threads
+
+    monkeypatch.setattr(onnx_backend, "threads", lambda: 8)
+    assert worker_threads(None, 1) is None  # one worker: the runtime's default, every core
+    assert worker_threads(None, 2) == 4 and worker_threads(None, 3) == 2 and worker_threads(None, 16) == 1
+    assert worker_threads(3, 2) == 3  # as set
 
 
 def test_stopping_the_batcher_answers_what_it_holds():
@@ -177,8 +189,10 @@ def test_the_command_reports_a_missing_run_in_one_line(tmp_path):
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("setting, message", [("predict_workers=0", "predict_workers must be at least 1, got 0"),
-                                              ("max_wait_ms=-1", "max_wait_ms must be at least 0, got -1.0")])
+@pytest.mark.parametrize("setting, message", [
+    ("predict_workers=0", "predict_workers must be at least 1, got 0"),
+    ("max_wait_ms=-1", "max_wait_ms must be at least 0, got -1.0"),
+    ("threads=0", "threads must be a whole number of at least 1 (or null: all cores), got 0")])
 def test_a_bad_batching_setting_is_one_line_before_the_model_loads(run_dir, setting, message):
     proc = subprocess.run([sys.executable, "-m", "ie.serve", f"run={run_dir}", setting], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, env={**os.environ, "HYDRA_FULL_ERROR": "0"})

@@ -22,8 +22,8 @@ from ie.runs import CONFIG_FILE, RunError
 
 
 def predict_split(run_dir: str | Path, split: str = "test", batch_size: int = 32, precision: str = "fp32",
-                  device: str = "cpu", decoding: str | None = None, backend: str = "auto"
-                  ) -> tuple[Schema, dict, list[dict]]:
+                  device: str = "cpu", decoding: str | None = None, backend: str = "auto",
+                  threads: int | None = None) -> tuple[Schema, dict, list[dict]]:
     """The run's schema, a header (split, documents, lost pairs) and one record per sentence with gold
     and predicted entities (word spans) and relations (indices into those entities)."""
     run_dir = Path(run_dir)
@@ -38,7 +38,7 @@ def predict_split(run_dir: str | Path, split: str = "test", batch_size: int = 32
                           "train.py evaluate_split=...)")
     sentences = [r for doc_id in splits[split] for r in records[doc_id]]
     predictor = Predictor.from_pretrained(run_dir, device=device, precision=precision, decoding=decoding,
-                                          backend=backend)
+                                          backend=backend, threads=threads)
     diffs = schema.differences(predictor.schema)
     if diffs:
         raise CheckpointError(f"{run_dir}: checkpoint schema differs from the data's {cfg.data.schema}: "

@@ -85,10 +85,10 @@ def score_predictions(schema: Schema, header: dict, rows: Sequence[dict]) -> dic
 
 def evaluate_run(run_dir: str | Path, split: str = "test", batch_size: int = 32, precision: str = "fp32",
                  device: str = "cpu", write: bool = True, decoding: str | None = None,
-                 backend: str = "auto") -> dict:
+                 backend: str = "auto", threads: int | None = None) -> dict:
     """Predict ``split`` with the run's checkpoints and score it; with ``write``, keep the per-sentence
     predictions in the run folder for comparisons and cross-validation."""
-    schema, header, rows = predict_split(run_dir, split, batch_size, precision, device, decoding, backend)
+    schema, header, rows = predict_split(run_dir, split, batch_size, precision, device, decoding, backend, threads)
     if write:
         write_predictions(predictions_path(run_dir, split), header, rows)
     return score_predictions(schema, header, rows)

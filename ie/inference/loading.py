@@ -79,12 +79,15 @@ class TorchRunner:
         return logits.float().cpu().numpy()
 
 
-def load_run(run_dir: str | Path, tasks: Sequence[str], precision: str, backend: str) -> dict[str, LoadedTask]:
+def load_run(run_dir: str | Path, tasks: Sequence[str], precision: str, backend: str,
+             threads: int | None = None) -> dict[str, LoadedTask]:
     """``run_dir/ner`` and ``run_dir/re`` (those of ``tasks`` that exist), loaded from safetensors, offline,
-    checked against their schemas and against each other."""
+    checked against their schemas and against each other. ``threads``: the process's intra-op threads."""
     if backend not in TORCH_BACKENDS:
         raise ConfigError(f"backend must be one of {list(TORCH_BACKENDS)}, got {backend!r}")
     dtype = dtype_of(precision)
+    if threads is not None:
+        torch.set_num_threads(threads)
     run_dir, found = run_checks.tasks_found(run_dir, tasks)
     loaded = {task: _load_task(run_dir / task, task, dtype, backend) for task in found}
     run_checks.check_together(run_dir, loaded)

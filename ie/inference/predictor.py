@@ -118,13 +118,14 @@ class Predictor:
         self._windows_per_call = {task: 1 if getattr(runner, "scales_per_call", False) else None
                                   for task, runner in self._run.items()}
         self._tokenizer_lock = threading.Lock()  # see the module docstring: thread safety
+        self.threads: int | None = None  # cores per model call, as loaded (None: the runtime's default)
 
     # --- loading --------------------------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "fp32",
                         max_chars: int | None = DEFAULT_MAX_CHARS, tasks: Sequence[str] = ("ner", "re"),
                         decoding: str | None = None, backend: str = "auto",
-                        max_batch_tokens: int | None = None) -> "Predictor":
+                        max_batch_tokens: int | None = None, threads: int | None = None) -> "Predictor":
         """Load ``run_dir/ner`` and ``run_dir/re`` (either may be absent) from safetensors, offline;
         ``tasks`` picks which of the two to load (``("ner",)``: only ``ner/``, never ``re/``).
 
@@ -134,8 +135,10 @@ class Predictor:
         export, :mod:`ie.inference.onnx_backend`) or ``"auto"`` (default: onnx where the export was measured
         faster on this CPU at this precision, else lean where it can, else transformers); ``precision="int8"``
         needs onnx. ``self.backends`` says which ran. ``max_batch_tokens``: padded tokens per encoder batch; ``None``
-        takes 2,048 in bf16 and 1,024 in fp32, the same activation memory."""
-        loaded = runners.load_run(run_dir, tasks, precision, backend)
+        takes 2,048 in bf16 and 1,024 in fp32, the same activation memory. ``threads``: cores one model call
+        uses (``None``: all); fewer, with several calls at once, keeps every core busy through the single-
+        threaded steps (tokenising, decoding). Torch has one pool per process: a torch backend sets it."""
+        loaded = runners.load_run(run_dir, tasks, precision, backend, threads)
         kwargs: dict = {"device": device, "precision": precision, "max_chars": max_chars, "decoding": decoding,
                         "max_batch_tokens": max_batch_tokens}
         if "ner" in loaded:
@@ -153,7 +156,9 @@ class Predictor:
             kwargs.update(re_model=rel.model, re_tokenizer=rel.tokenizer, re_max_length=rel.info.max_length,
                           re_word_shapes=rel.info.extra.get("word_shapes"))
         segmenter = run_checks.segmenter_of(next(iter(loaded.values())).info)
-        return cls(run_checks.schema_of(loaded), segmenter=segmenter, **kwargs)
+        predictor = cls(run_checks.schema_of(loaded), segmenter=segmenter, **kwargs)
+        predictor.threads = threads
+        return predictor
 
     # --- word-level API (used by evaluation) ------------------------------------------------------
     def tag_words(self, sentences: Sequence[Sequence[str]], batch_size: int = 32, documents: Sequence | None = None

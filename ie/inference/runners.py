@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from ie.errors import ConfigError
 from ie.inference import run_checks
 from ie.inference.memory import return_freed_memory
 
@@ -22,15 +23,26 @@ def runner(model, device: str, precision: str):
     return loading.TorchRunner(model, device, precision)
 
 
-def load_run(run_dir, tasks: Sequence[str], precision: str, backend: str) -> dict:
+def check_threads(threads: int | None) -> int | None:
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ConfigError(f"threads must be a whole number of at least 1 (or null: all cores), got {threads!r}")
+    return threads
+
+
+def load_run(run_dir, tasks: Sequence[str], precision: str, backend: str, threads: int | None = None) -> dict:
     """The run's checkpoints as ``backend`` runs them (``auto``: :func:`ie.inference.onnx_backend.auto_picks_onnx`),
-    in a process that returns the activations it frees to the system (:mod:`ie.inference.memory`)."""
+    in a process that returns the activations it frees to the system (:mod:`ie.inference.memory`).
+
+    ``threads``: how many cores one model call uses (``None``: the runtime's default, all of them). ONNX
+    Runtime sets it per session; torch has one intra-op pool per process, so for a torch backend this sets
+    the process's (``torch.set_num_threads``)."""
     from ie.inference import onnx_backend
 
     run_checks.check_backend(backend)
+    check_threads(threads)
     return_freed_memory()
     if backend == "onnx" or (backend == "auto" and onnx_backend.auto_picks_onnx(run_dir, precision)):
-        return onnx_backend.load_run(run_dir, tasks, precision)
+        return onnx_backend.load_run(run_dir, tasks, precision, threads)
     from ie.inference import loading
 
-    return loading.load_run(run_dir, tasks, precision, backend)
+    return loading.load_run(run_dir, tasks, precision, backend, threads)

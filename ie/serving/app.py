@@ -177,6 +177,7 @@ def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None 
     async def health():
         stats = batcher.stats
         return {"status": "ok", "backends": predictor.backends, "precision": predictor.precision,
+                "predict_workers": limits.predict_workers, "threads": getattr(predictor, "threads", None),
                 "batches": stats.batches, "texts": stats.texts, "largest_batch": stats.largest,
                 "requests_per_batch": stats.sizes}
 
