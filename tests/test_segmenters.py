@@ -59,3 +59,28 @@ def test_the_predictor_reads_text_with_the_checkpoints_segmenter(run_dir, tmp_pa
 def test_checkpoints_that_read_text_differently_are_refused(run_dir, tmp_path):
     with pytest.raises(CheckpointError, match="different segmenters"):
         Predictor.from_pretrained(_with_segmenter(run_dir, tmp_path, "spacy", "spacy_keep_hyphens"))
+
+
+def _fresh_python(code: str) -> str:
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.split()
+
+
+def test_splitting_sentences_does_not_load_torch_and_torch_still_imports_after():
+    """thinc would import torch under spaCy (265 MiB): an ONNX service or ie.convert would carry it."""
+    out = _fresh_python("import sys\nfrom ie.data.text import split_sentences\n"
+                        "print(len(split_sentences('He met her. They signed.', 'spacy_keep_hyphens')))\n"
+                        "print('torch' in sys.modules)\nimport torch\nprint(int(torch.ones(3).sum()))")
+    assert out == ["2", "False", "3"]
+
+
+def test_a_process_with_torch_loaded_gets_spacy_as_it_is():
+    out = _fresh_python("import torch\nfrom ie.data.text import split_sentences\nimport thinc.compat\n"
+                        "print(len(split_sentences('He met her. They signed.')), thinc.compat.has_torch)")
+    assert out == ["2", "True"]

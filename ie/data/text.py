@@ -51,7 +51,9 @@ def check_segmenter(segmenter: str) -> str:
 
 @lru_cache(maxsize=len(SEGMENTERS))
 def _nlp(segmenter: str):
-    import spacy
+    from ie.data.spacy_runtime import import_spacy
+
+    spacy = import_spacy()
     from spacy.lang.char_classes import ALPHA, HYPHENS
     from spacy.util import compile_infix_regex
 

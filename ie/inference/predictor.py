@@ -58,6 +58,8 @@ __all__ = ["Entity", "Prediction", "Predictor", "Relation"]
 class Predictor:
     """Entities and relations from text, with the NER and RE checkpoints of one run."""
 
+    threads: int | None = None  # cores per model call, as from_pretrained loaded it (None: the runtime's default)
+
     def __init__(self, schema: Schema, ner_model=None, ner_tokenizer=None, re_model=None, re_tokenizer=None,
                  ner_max_length: int = 256, ner_stride: int = 32, re_max_length: int = 256,
                  device: str = "cpu", precision: str = "fp32", max_chars: int | None = DEFAULT_MAX_CHARS,
@@ -118,7 +120,6 @@ class Predictor:
         self._windows_per_call = {task: 1 if getattr(runner, "scales_per_call", False) else None
                                   for task, runner in self._run.items()}
         self._tokenizer_lock = threading.Lock()  # see the module docstring: thread safety
-        self.threads: int | None = None  # cores per model call, as loaded (None: the runtime's default)
 
     # --- loading --------------------------------------------------------------------------------
     @classmethod

@@ -19,18 +19,18 @@ from ie import atomic
 from ie.data.documents import Document, EntityAnnotation
 from ie.data.formats.words import document_sentences
 from ie.data.problems import AnnotationError
+from ie.data.spacy_runtime import import_spacy
 from ie.data.text import DEFAULT_SEGMENTER, Sentence, Token
 
 RELATIONS = False
 
 
 def _vocab():
-    import spacy
-
-    return spacy.blank("en").vocab
+    return import_spacy().blank("en").vocab
 
 
 def read_documents(path: str | Path) -> list[Document]:
+    import_spacy()  # before spacy.tokens: without torch where it is not loaded (ie/data/spacy_runtime.py)
     from spacy.tokens import DocBin
 
     path = Path(path)
@@ -105,6 +105,7 @@ def spacy_doc(doc: Document, vocab, segmenter: str = DEFAULT_SEGMENTER):
 
 def write_documents(docs: Sequence[Document], path: str | Path, segmenter: str = DEFAULT_SEGMENTER,
                     model_version: str | None = None) -> None:
+    import_spacy()  # before spacy.tokens: without torch where it is not loaded (ie/data/spacy_runtime.py)
     from spacy.tokens import DocBin
 
     vocab = _vocab()
