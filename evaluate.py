@@ -27,6 +27,13 @@ def main(cfg: DictConfig) -> None:
     print("\nwritten:\n" + "\n".join(f"  {p}" for p in written))
 
 
+def predict_options(cfg: DictConfig) -> dict:
+    """How a run is predicted, in every mode: run=, and the runs of compare= or learning_curve= that have
+    no predictions of the split yet."""
+    return {"precision": cfg.precision, "device": cfg.device, "decoding": cfg.decoding, "backend": cfg.backend,
+            "threads": cfg.threads}
+
+
 def evaluate(cfg: DictConfig) -> list:
     from ie.evaluation.outputs import write_evaluation
     from ie.evaluation.report import format_report
@@ -36,8 +43,7 @@ def evaluate(cfg: DictConfig) -> list:
     if cfg.run is None:
         raise ConfigError("give exactly one of run=<run folder|latest> or compare=[<runs or folders>]")
     run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
-    result = evaluate_run(run_dir, split=cfg.split, batch_size=cfg.batch_size, precision=cfg.precision,
-                          device=cfg.device, decoding=cfg.decoding, backend=cfg.backend, threads=cfg.threads)
+    result = evaluate_run(run_dir, split=cfg.split, batch_size=cfg.batch_size, **predict_options(cfg))
     written = write_evaluation(result, cfg.output or run_dir / f"eval_{cfg.split}.json")
     print(format_report(result))
     return written
@@ -53,7 +59,8 @@ def compare(cfg: DictConfig) -> list:
     if cfg.run is not None:
         raise ConfigError("give exactly one of run=<run folder|latest> or compare=[<runs or folders>]")
     result = compare_runs(list(cfg.compare), split=cfg.split, baseline=cfg.baseline, samples=cfg.bootstrap_samples,
-                          seed=cfg.bootstrap_seed, batch_size=cfg.batch_size, group_by=cfg.group_by)
+                          seed=cfg.bootstrap_seed, batch_size=cfg.batch_size, group_by=cfg.group_by,
+                          predict=predict_options(cfg))
     out = Path(cfg.output_dir or Path(cfg.paths.models_dir) / "compare" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
     written = write_comparison(result, out)
     print(format_comparison(result))
@@ -68,7 +75,7 @@ def learning_curve(cfg: DictConfig) -> list:
 
     if cfg.run is not None or cfg.compare is not None:
         raise ConfigError("give one of run=..., compare=[...] or learning_curve=[...]")
-    result = curve(list(cfg.learning_curve), split=cfg.split, batch_size=cfg.batch_size)
+    result = curve(list(cfg.learning_curve), split=cfg.split, batch_size=cfg.batch_size, predict=predict_options(cfg))
     out = Path(cfg.output_dir or Path(cfg.paths.models_dir) / "learning_curve" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
     written = write_learning_curve(result, out)
     print(markdown(result))

@@ -158,3 +158,17 @@ def test_group_by_folder_keeps_a_recipe_whose_settings_differ_per_fold_together(
     assert tuned["metrics"]["ner.strict"]["support"] == sum(len(g) for g in GOLD)
     with pytest.raises(ValueError, match="group_by: expected one of"):
         compare_runs(paths, group_by="seed")
+
+
+def test_a_run_without_predictions_is_predicted_as_the_command_says(run_dir, tmp_path):
+    """evaluate.py compare=[...] precision=bf16 decoding=argmax: a run that has no predictions of the split
+    yet is predicted with those settings, not silently with the defaults."""
+    import shutil
+
+    run = tmp_path / "sweep" / "0"
+    shutil.copytree(run_dir, run)
+    for old in run.glob("predictions_*.jsonl"):
+        old.unlink()
+    compare_runs([tmp_path / "sweep"], samples=10, predict={"precision": "bf16", "decoding": "argmax"})
+    header = json.loads((run / "predictions_test.jsonl").read_text(encoding="utf-8").splitlines()[0])["header"]
+    assert header["precision"] == "bf16" and header["decoding"] == "argmax"

@@ -93,12 +93,13 @@ def flatten(node, prefix: str = "") -> dict[str, str]:
     return {prefix[:-1]: str(node)}
 
 
-def load_run(path: Path, split: str, batch_size: int = 32) -> Run:
-    """A run's per-sentence counts, from its predictions file (predicted now if it has none)."""
+def load_run(path: Path, split: str, batch_size: int = 32, predict: dict | None = None) -> Run:
+    """A run's per-sentence counts, from its predictions file (predicted now if it has none, with the
+    ``predict`` options of :func:`ie.evaluation.scoring.evaluate_run`: precision, backend, decoding...)."""
     preds = predictions_path(path, split)
     if not preds.exists():
         log.info("%s: no %s, predicting %s now", path, preds.name, split)
-        evaluate_run(path, split=split, batch_size=batch_size)
+        evaluate_run(path, split=split, batch_size=batch_size, **(predict or {}))
     cfg = with_defaults(OmegaConf.load(path / CONFIG_FILE))
     schema = Schema.load(cfg.data.schema)
     header, rows = read_predictions(preds)
@@ -284,10 +285,13 @@ GROUP_BY = ("config", "folder")
 
 
 def compare_runs(paths: Sequence[str | Path], split: str = "test", baseline: str | None = None,
-                 samples: int = 1000, seed: int = 0, batch_size: int = 32, group_by: str = "config") -> dict:
+                 samples: int = 1000, seed: int = 0, batch_size: int = 32, group_by: str = "config",
+                 predict: dict | None = None) -> dict:
+    """``predict``: how a run without predictions of ``split`` is predicted (:func:`load_run`); runs with
+    them keep theirs, and how they were made (precision, decoding) is part of each group's identity."""
     if group_by not in GROUP_BY:
         raise ConfigError(f"group_by: expected one of {list(GROUP_BY)}, got '{group_by}'")
-    runs = [load_run(p, split, batch_size) for p in tqdm(find_runs(paths), desc="runs", unit="run")]
+    runs = [load_run(p, split, batch_size, predict) for p in tqdm(find_runs(paths), desc="runs", unit="run")]
     schemas = {json.dumps(r.schema.to_dict(), sort_keys=True) for r in runs}
     if len(schemas) > 1:
         raise ConfigError("compare: the runs use different schemas; their scores are not comparable")

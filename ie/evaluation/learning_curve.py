@@ -91,8 +91,9 @@ def trend(points: Sequence[dict], metric: str) -> dict | None:
             "at_2x_largest": at(2 * largest), "at_4x_largest": at(4 * largest), "largest_entities": largest}
 
 
-def learning_curve(paths: Sequence[str | Path], split: str = "test", batch_size: int = 32) -> dict:
-    runs = [load_run(p, split, batch_size) for p in find_runs(paths)]
+def learning_curve(paths: Sequence[str | Path], split: str = "test", batch_size: int = 32,
+                   predict: dict | None = None) -> dict:
+    runs = [load_run(p, split, batch_size, predict) for p in find_runs(paths)]
     cache: dict = {}
     by_point: dict = defaultdict(list)
     for run in runs:
