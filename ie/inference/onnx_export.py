@@ -160,10 +160,8 @@ def _quantize_tasks(loaded: dict, manifest: dict, folder: Path, sentences: list 
         source, target = folder / task / GRAPHS["fp32"], folder / task / GRAPHS["int8"]
         log.info("%s: quantising to int8 (%s)", task, "static" if calibrated else "dynamic")
         onnx_quantize.quantize(source, target, feeds.get(task, []) if calibrated else None)
-        graph = {"file": GRAPHS["int8"], "max_abs_logit_diff": check_graph(entry.model, manifest["tasks"][task]["kind"],
-                                                                            target, "int8"),
-                 "sha256": onnx_backend.sha256(target), "bytes": target.stat().st_size}
-        manifest["tasks"][task]["graphs"]["int8"] = graph
+        manifest["tasks"][task]["graphs"]["int8"] = _graph_entry(
+            target, check_graph(entry.model, manifest["tasks"][task]["kind"], target, "int8"))
     if calibrated:
         return {"method": "static", **onnx_quantize.STATIC_OPTIONS, "calibration": calibrated}
     return {"method": "dynamic", **onnx_quantize.DYNAMIC_OPTIONS}
@@ -177,17 +175,20 @@ def _export_task(run_dir: Path, task: str, entry, folder: Path, opset: int | Non
             shutil.copy2(run_dir / task / name, folder / name)
     log.info("%s: exporting the %s graph", task, kind)
     export_graph(entry.model, kind, folder / GRAPHS["fp32"], opset)
-    graphs = {"fp32": {"file": GRAPHS["fp32"], "max_abs_logit_diff": check_graph(entry.model, kind,
-                                                                                  folder / GRAPHS["fp32"], "fp32")}}
-    if graphs["fp32"]["max_abs_logit_diff"] > TOLERANCE:
+    difference = check_graph(entry.model, kind, folder / GRAPHS["fp32"], "fp32")
+    if difference > TOLERANCE:
         raise ExportError(f"{folder / GRAPHS['fp32']}: the exported {task} graph differs from torch by "
-                          f"{graphs['fp32']['max_abs_logit_diff']:.2g} in a logit (tolerance {TOLERANCE})")
-    for precision, graph in graphs.items():
-        graph["sha256"] = onnx_backend.sha256(folder / graph["file"])
-        graph["bytes"] = (folder / graph["file"]).stat().st_size
+                          f"{difference:.2g} in a logit (tolerance {TOLERANCE})")
+    graphs = {"fp32": _graph_entry(folder / GRAPHS["fp32"], difference)}
     return {"kind": kind, "source": f"{task}/{WEIGHTS_FILE}",
             "source_sha256": onnx_backend.sha256(run_dir / task / WEIGHTS_FILE),
             "inputs": list(example_inputs(kind, entry.model.config, 2, 24, 5, 0)), "graphs": graphs}
+
+
+def _graph_entry(graph: Path, max_abs_logit_diff: float) -> dict:
+    """A graph as the manifest names it: the hash and size that the backend checks before loading it."""
+    return {"file": graph.name, "max_abs_logit_diff": max_abs_logit_diff, "sha256": onnx_backend.sha256(graph),
+            "bytes": graph.stat().st_size}
 
 
 def _replace(tmp: Path, dest: Path) -> None:
