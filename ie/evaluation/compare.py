@@ -199,7 +199,8 @@ def _differs_where_present(key: str, section: str, configs: Sequence[dict[str, s
     return len(values) > 1
 
 
-def _mean_std(values: Sequence[float]) -> dict:
+def mean_std(values: Sequence[float]) -> dict:
+    """Mean, sample std (0 for one value), count and the values themselves, as every comparison table reads them."""
     return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "n": len(values), "values": list(values)}
 
@@ -225,12 +226,12 @@ def summarize(group: Group) -> dict:
     for metric in metrics_of(group):
         labels = labels_of(schema, metric)
         scores = [scores_from_counts(totals(rep, metric), labels) for rep in replicates.values()]
-        entry = {k: _mean_std([s["micro"][k] for s in scores]) for k in ("precision", "recall", "f1")}
-        entry["macro_f1"] = _mean_std([s["macro"]["f1"] for s in scores])
-        entry["per_type_f1"] = {t: _mean_std([s["per_type"][t]["f1"] for s in scores]) for t in labels}
+        entry = {k: mean_std([s["micro"][k] for s in scores]) for k in ("precision", "recall", "f1")}
+        entry["macro_f1"] = mean_std([s["macro"]["f1"] for s in scores])
+        entry["per_type_f1"] = {t: mean_std([s["per_type"][t]["f1"] for s in scores]) for t in labels}
         entry["support"] = scores[0]["micro"]["support"]
         if out["folds"]:
-            entry["per_fold_f1"] = _mean_std([scores_from_counts(totals(r.counts, metric), labels)["micro"]["f1"]
+            entry["per_fold_f1"] = mean_std([scores_from_counts(totals(r.counts, metric), labels)["micro"]["f1"]
                                               for r in group.runs])
         out["metrics"][metric] = entry
     out["errors"] = _mean_breakdown([run.errors for run in group.runs], len(replicates))

@@ -27,7 +27,7 @@ from ie import atomic
 from ie.data.corpus import load_corpus
 from ie.data.schema import Schema
 from ie.errors import ConfigError
-from ie.evaluation.compare import Run, load_run, totals, with_defaults
+from ie.evaluation.compare import Run, load_run, mean_std, totals, with_defaults
 from ie.evaluation.metrics import scores_from_counts
 from ie.evaluation.outputs import write_json
 from ie.evaluation.scoring import labels_of
@@ -53,25 +53,20 @@ def _size(run: Run) -> str:
     return "all of the split"
 
 
-def _mean_std(values: Sequence[float]) -> dict:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "n": len(values)}
-
-
 def _point(runs: list[Run], entities: list[int]) -> dict:
     replicates: dict = defaultdict(dict)
     for run in runs:
         replicates[(run.seed, run.config.get("data.train_sample", "0"))].update(run.counts)
     schema = runs[0].schema
-    point = {"runs": len(runs), "replicates": len(replicates), "training_entities": _mean_std(entities)}
+    point = {"runs": len(runs), "replicates": len(replicates), "training_entities": mean_std(entities)}
     for metric in MEASURES:
         if not all(metric in c for run in runs for c in run.counts.values()):
             continue
         labels = labels_of(schema, metric)
         f1 = [scores_from_counts(totals(counts, metric), labels)["micro"]["f1"] for counts in replicates.values()]
-        point[metric] = _mean_std(f1)
+        point[metric] = mean_std(f1)
         if any(run.fold is not None for run in runs):
-            point[metric]["per_fold"] = _mean_std([scores_from_counts(totals(run.counts, metric), labels)["micro"]["f1"]
+            point[metric]["per_fold"] = mean_std([scores_from_counts(totals(run.counts, metric), labels)["micro"]["f1"]
                                                     for run in runs])
     return point
 
