@@ -188,8 +188,8 @@ def main() -> None:
             level["service_cpu_ms_per_request"] = 1000 * (cpu_seconds(proc.pid) - service_cpu) / max(level["requests"], 1)
             level["client_cpu_ms_per_request"] = 1000 * (time.process_time() - client_cpu) / max(level["requests"], 1)
             after = _batches(port)
-            result["levels"][-1]["texts_per_batch"] = ((after[1] - before[1]) / (after[0] - before[0])
-                                                       if after[0] > before[0] else None)
+            level["texts_per_batch"] = ((after[1] - before[1]) / (after[0] - before[0])
+                                        if after[0] > before[0] else None)
     finally:
         proc.terminate()
         proc.wait(timeout=60)

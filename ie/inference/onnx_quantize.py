@@ -108,14 +108,15 @@ def quantize(source: Path, target: Path, feeds: list[dict] | None, op_types: lis
         if not feeds:
             raise ConfigError(f"{source}: the calibration sentences gave this graph no input (no gold entity "
                               "pairs for RE?); quantize without data: calibration=null (dynamic int8)")
-        quantize_static(str(source), str(target), _Feeds(feeds), quant_format=QuantFormat.QDQ,
+        # the manifest records STATIC_OPTIONS: the call reads every setting from there
+        quantize_static(str(source), str(target), _Feeds(feeds), quant_format=QuantFormat[STATIC_OPTIONS["format"]],
                         per_channel=STATIC_OPTIONS["per_channel"], activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8,
                         op_types_to_quantize=op_types or STATIC_OPTIONS["op_types_to_quantize"],
-                        calibrate_method=CalibrationMethod.MinMax,
+                        calibrate_method=CalibrationMethod[STATIC_OPTIONS["calibrate_method"]],
                         # each tensor's range: the mean over the batches of its min and max (the calibrator
                         # keeps only those two numbers per tensor and batch)
-                        extra_options={"CalibMovingAverage": True})
+                        extra_options={"CalibMovingAverage": STATIC_OPTIONS["moving_average"]})
     finally:
         root.removeFilter(_quantiser_chatter)
 
