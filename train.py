@@ -36,6 +36,8 @@ def run(cfg: DictConfig) -> float | None:
     if cfg.resume and others:
         raise ConfigError(f"resume={cfg.resume} continues that run with its saved config.yaml; "
                           f"drop the other overrides {others}")
+    if cfg.pretrain is not None and any(o.lstrip("+~").startswith(("pretrain=", "pretrain.")) for o in others):
+        cfg.pretrain.required = True  # asked for on the command line: missing data is an error, not a skip
     if cfg.inner_cv:
         from ie.training.inner_cv import train_inner_folds
 

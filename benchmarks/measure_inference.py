@@ -35,11 +35,11 @@ def seed_documents(n: int) -> list[str]:
 
 
 def conll04_documents(split: str = "test") -> list[str]:
-    from ie.data.formats.conll04 import read_records as read_conll04_records
+    from ie.data.formats.conll04 import default_folder, read_records as read_conll04_records
     from ie.data.schema import Schema
 
-    folder = ROOT / "data" / "conll04"
-    return [" ".join(r.words) for r in read_conll04_records(folder, Schema.load(folder / "schema.json"))[split]]
+    schema = Schema.load(ROOT / "data" / "conll04" / "schema.json")  # the files are read in place (IE_CONLL04_DIR)
+    return [" ".join(r.words) for r in read_conll04_records(default_folder(), schema)[split]]
 
 
 def words(texts) -> int:
@@ -53,21 +53,34 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
+# side of the bf16 product where bf16 is emulated: at 2048 one product took ~25 s on an AVX2 EPYC (the peak's
+# 2 x 6 of them kept speed.py busy for minutes after its last row); this one takes ~0.05 s
+EMULATED_BF16_SIZE = 256
+
+
 def machine_peak(size: int = 2048, repeats: int = 5) -> dict:
-    """Best-of-``repeats`` square matmul throughput, fp32 and bf16, and the 1-minute load average."""
+    """Best-of-``repeats`` square matmul throughput, fp32 and bf16, the 1-minute load average, and whether
+    bf16 is native here (what ``precision=auto`` then runs: :mod:`ie.precision`)."""
     import torch
 
+    from ie.precision import bf16_native
+
+    native, why = bf16_native("cpu")
     out = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__, "matmul_size": size,
-           "load_average": os.getloadavg()[0]}
+           "load_average": os.getloadavg()[0], "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+           "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"), "bf16_native": native, "bf16_reason": why,
+           "precision_auto": "bf16" if native else "fp32",
+           "bf16_matmul_size": size if native else EMULATED_BF16_SIZE}
     for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        n = out["bf16_matmul_size"] if name == "bf16" else size
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
         torch.mm(a, b)
         times = []
         for _ in range(repeats):
             t = time.perf_counter()
             torch.mm(a, b)
             times.append(time.perf_counter() - t)
-        out[f"{name}_gflops"] = 2 * size ** 3 / min(times) / 1e9
+        out[f"{name}_gflops"] = 2 * n ** 3 / min(times) / 1e9
     return out
 
 
@@ -220,7 +233,7 @@ def measure_inference(spec: dict) -> dict:
 
 # --- F1 of each speed option --------------------------------------------------------------------
 
-def f1_changes(runs: dict[str, str]) -> list[dict]:
+def f1_changes(runs: dict[str, str], bf16: bool = True) -> list[dict]:
     """Test-split micro F1 (``evaluate_run``, the scorer of evaluate.py) of every precision and backend,
     and its change in points from fp32 on the transformers classes, the reference."""
     from ie.evaluation.scoring import evaluate_run
@@ -228,7 +241,7 @@ def f1_changes(runs: dict[str, str]) -> list[dict]:
     rows = []
     for corpus, run in runs.items():
         reference = None
-        options = F1_OPTIONS + (ONNX_F1_OPTIONS if (Path(run) / "onnx" / "manifest.json").exists() else [])
+        options = [o for o in F1_OPTIONS if bf16 or o[0] != "bf16"] + (ONNX_F1_OPTIONS if (Path(run) / "onnx" / "manifest.json").exists() else [])
         for precision, backend in tqdm(options, desc=f"F1 {corpus}", unit="option"):
             result = evaluate_run(run, precision=precision, backend=backend, write=False)
             f1 = {}

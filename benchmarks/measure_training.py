@@ -145,7 +145,9 @@ def measure_training(spec: dict) -> dict:
     timer = step_timer()
     out = {"trainer_samples_per_s": (train_plain if spec["impl"] == "plain" else train_ours)(spec, cfg, timer)}
     if spec["impl"] == "ours":
-        out["precision"] = "bf16" if cfg.trainer.bf16 else "fp32"
+        from ie.precision import resolve_bf16
+
+        out["precision"] = "bf16" if resolve_bf16(cfg.trainer.bf16, use_cpu=True)[0] else "fp32"
         out["group_by_length"] = bool(cfg.trainer.group_by_length)
         out["fast_dropout"] = bool(cfg.trainer.fast_dropout)
     rows_per_s = timer.steps * batch / timer.seconds() if timer.seconds() else None

@@ -77,9 +77,16 @@ def fmt(value, spec="{:.1f}"):
 
 def tables(report: dict) -> str:
     m = report["machine"]
-    lines = [(f"Machine: {m['cpu']}, {m['threads']} torch threads, torch {m['torch']}; matmul peak "
-              f"{m['fp32_gflops']:.0f} GFLOP/s fp32, {m['bf16_gflops']:.0f} GFLOP/s bf16 ({m['matmul_size']}^2, "
-              "best of 5); 1-min load average "
+    bf16_size = m.get("bf16_matmul_size", m["matmul_size"])
+    lines = [(f"Machine: {m['cpu']}, {m['threads']} torch threads, torch {m['torch']}"
+              + (f", CPU capability {m['cpu_capability']}" if m.get("cpu_capability") else "")
+              + (f", ONEDNN_MAX_CPU_ISA={m['onednn_max_cpu_isa']}" if m.get("onednn_max_cpu_isa") else "")
+              + (f"; bf16 {'native' if m['bf16_native'] else 'emulated'} ({m['bf16_reason']}), so precision=auto "
+                 f"runs {m['precision_auto']}" if "bf16_native" in m else "")
+              + f"; matmul peak {m['fp32_gflops']:.0f} GFLOP/s fp32, {m['bf16_gflops']:.0f} GFLOP/s bf16 "
+              + (f"({m['matmul_size']}^2, " if bf16_size == m["matmul_size"]
+                 else f"(fp32 {m['matmul_size']}^2, bf16 {bf16_size}^2 as it is emulated, ")
+              + "best of 5); 1-min load average "
               f"{' then '.join(f'{x:.1f}' for x in m.get('load_average_before_after', [m['load_average']]))}"),
              "", ("| corpus | engine | tasks | precision | docs/s | words/s | p50 ms | p95 ms | peak RSS MiB | padding "
                   "| GFLOP/s | % of peak |"), "|" + "---|" * 12]
@@ -139,9 +146,10 @@ def optimisations(report: dict) -> list[str]:
     for corpus in ("seeds", "conll04"):
         o32, o16 = find(res, corpus, "ours", ["ner"], "fp32"), find(res, corpus, "ours", ["ner"], "bf16")
         e32, p32 = find(res, corpus, "ours", ["ner", "re"], "fp32"), find(res, corpus, "pipeline", ["ner"], "fp32")
-        lean, hf = find(res, corpus, "ours", ["ner", "re"], "bf16"), find(res, corpus, "ours-hf", ["ner", "re"], "bf16")
+        hf = next(filter(None, (find(res, corpus, "ours-hf", ["ner", "re"], p) for p in ("bf16", "fp32"))), None)
+        lean = hf and find(res, corpus, "ours", ["ner", "re"], hf["precision"])
         if ratio(lean, hf):
-            out.append(f"{corpus}: the lean encoder (ie/models/lean_bert.py) made NER+RE in bf16 "
+            out.append(f"{corpus}: the lean encoder (ie/models/lean_bert.py) made NER+RE in {hf['precision']} "
                        f"{ratio(lean, hf):.2f}x as fast as the same Predictor on the transformers classes, at "
                        f"{lean['peak_rss_mib']:.0f} MiB peak RSS instead of {hf['peak_rss_mib']:.0f}.")
         if ratio(o16, o32):

@@ -82,7 +82,19 @@ def run_worker(spec: dict) -> dict:
 
 # --- what to measure -------------------------------------------------------------------------------
 
+def with_bf16(args) -> bool:
+    """Whether to measure the bf16 rows: where bf16 is native, or where it is emulated when asked
+    (``--emulated-bf16``: 65x slower matmuls, hours for the whole table)."""
+    from ie.precision import bf16_native
+
+    native, why = bf16_native("cpu")
+    if not native and not args.emulated_bf16:
+        print(f"bf16 rows skipped: {why} (--emulated-bf16 measures them anyway)", flush=True)
+    return native or args.emulated_bf16
+
+
 def inference_specs(args) -> list[tuple[str, dict]]:
+    bf16 = with_bf16(args)
     seeds, conll = seed_documents(args.docs), conll04_documents()
     corpora = [("seeds", seeds, Path(args.run), min(args.docs, 5), 0),
                ("conll04", conll, Path(args.conll04_run or args.run), len(conll), args.latency_calls)]
@@ -91,14 +103,15 @@ def inference_specs(args) -> list[tuple[str, dict]]:
         common = {"kind": "infer", "run": str(run), "corpus": corpus, "texts": texts, "unique": unique,
                   "batch_size": args.batch_size, "repeats": args.repeats, "latency_calls": latency,
                   "docs": len(texts), "words": words(texts)}
-        engines = [("ours", p, ["ner"]) for p in ("fp32", "bf16")]
+        ours = ("fp32", "bf16") if bf16 else ("fp32",)
+        engines = [("ours", p, ["ner"]) for p in ours]
         if (run / "re").is_dir():
-            engines += [("ours", p, ["ner", "re"]) for p in ("fp32", "bf16")] + [("ours-hf", "bf16", ["ner", "re"])]
+            engines += [("ours", p, ["ner", "re"]) for p in ours] + [("ours-hf", ours[-1], ["ner", "re"])]
         if (run / "onnx" / "manifest.json").exists():  # python -m ie.export run=RUN quantize=int8
             engines += [("ours-onnx", p, ["ner"]) for p in ("fp32", "int8")]
             if (run / "re").is_dir():
                 engines += [("ours-onnx", p, ["ner", "re"]) for p in ("fp32", "int8")]
-        engines += [("pipeline", p, ["ner"]) for p in PIPELINE_PRECISIONS]
+        engines += [("pipeline", p, ["ner"]) for p in PIPELINE_PRECISIONS if bf16 or PIPELINE_PRECISIONS[p] == "fp32"]
         for engine, precision, tasks in engines:
             specs.append((f"{corpus} {engine} {'+'.join(tasks)} {precision}",
                           {**common, "engine": engine, "precision": precision, "tasks": tasks}))
@@ -106,10 +119,11 @@ def inference_specs(args) -> list[tuple[str, dict]]:
 
 
 def training_specs(args) -> list[tuple[str, dict]]:
-    specs = []
+    bf16, specs = with_bf16(args), []
     for task in ["ner"] + (["re"] if not args.skip_re_training else []):
         # the last one is ours with torch's own dropout: what ie/models/dropout.py buys
-        for impl, precision, variant, extra in (("plain", "fp32", None, []), ("plain", "bf16", None, []),
+        for impl, precision, variant, extra in (("plain", "fp32", None, []),
+                                                *([("plain", "bf16", None, [])] if bf16 else []),
                                                 ("ours", "config", None, []),
                                                 ("ours", "config", "torch-dropout", ["trainer.fast_dropout=false"])):
             specs.append((f"train {task} {impl} {variant or precision}",
@@ -134,6 +148,8 @@ def parse_args(argv=None):
     ap.add_argument("--skip-training", action="store_true")
     ap.add_argument("--skip-re-training", action="store_true")
     ap.add_argument("--skip-f1", action="store_true", help="skip the test-set F1 of each precision and backend")
+    ap.add_argument("--emulated-bf16", action="store_true", help="also measure the bf16 rows where bf16 is not "
+                    "native (emulated: ~65x slower matmuls); by default they run only where it is native")
     ap.add_argument("--train-steps", type=int, default=40)
     ap.add_argument("--train-batch-size", type=int, default=16)
     ap.add_argument("--train-overrides", nargs="*", default=[],
@@ -194,7 +210,8 @@ def main(argv=None) -> dict | None:
         report["training_ratios"] = training_ratios(report["training"])
     if not args.skip_f1:
         runs = {"seeds": args.run, "conll04": args.conll04_run or args.run}
-        report["f1"] = f1_changes({k: v for k, v in runs.items() if (Path(v) / "config.yaml").exists()})
+        report["f1"] = f1_changes({k: v for k, v in runs.items() if (Path(v) / "config.yaml").exists()},
+                                  with_bf16(args))
     report["optimisations"] = optimisations(report)
     print(tables(report), "", *f1_table(report.get("f1", [])), "", *report["optimisations"], "",
           *diff_lines(report["agreement"], args.show_diffs), sep="\n")

@@ -110,12 +110,19 @@ class TaskConfig:
 class TrainerConfig:
     ner: TaskHParams = field(default_factory=TaskHParams)
     re: TaskHParams = field(default_factory=TaskHParams)
-    bf16: bool = False  # bf16 autocast; fast on CPUs with AVX-512 BF16 and on recent GPUs
+    # bf16 autocast: auto (where the device runs it natively: AMX or AVX512_BF16, a CUDA GPU with bf16) | true
+    # (also where it is emulated, ~65x slower; warns) | false. A run replaces auto by what it chose, and says why in
+    # bf16_reason (ie/precision.py)
+    bf16: Any = "auto"
+    bf16_reason: Optional[str] = None  # written by the run, not a setting
     use_cpu: bool = False  # force the CPU even where a GPU is visible
     select_best: bool = True  # keep the epoch with the best dev F1 (when there is a dev split)
     lr_scheduler: str = "linear"
     logging_steps: int = 10
     save_total_limit: int = 1
+    # Trainer checkpoints (resume points) every this many epochs and at the end; every epoch where a dev split
+    # selects the best one (ie/training/fit.py checkpoint_schedule)
+    checkpoint_every_epochs: int = 5
     full_determinism: bool = False
     group_by_length: bool = True
     fast_dropout: bool = True  # CPU only: dropout masks without per-element Bernoulli draws (ie/dropout.py)
@@ -128,6 +135,9 @@ class PathsConfig:
     root: str = "${project_root:}"
     models_dir: str = "${paths.root}/models"
     output_dir: str = MISSING
+    # CoNLL04's JSON files, read in place (not in this repository; data/conll04/README.md): the environment's
+    # IE_CONLL04_DIR, else the shared/ checkout beside the repository's, written as an absolute path
+    conll04: str = "${abspath:${oc.env:IE_CONLL04_DIR,${paths.root}/../shared/benchmarks/conll04}}"
 
 
 @dataclass
@@ -139,6 +149,9 @@ class PretrainConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     seed: int = 42
     cache_dir: str = "${paths.models_dir}/pretrained"
+    # false: where the pre-training data's files are missing, the run trains without it and says so in one line;
+    # true: that is an error. train.py sets it when the command line names pretrain (pretrain=..., pretrain.x=...)
+    required: bool = False
 
 
 @dataclass
@@ -183,8 +196,10 @@ class InferenceConfig:
 
     batch_size: int = 32
     device: str = "cpu"
-    # fp32 | bf16 (weights and matmuls in bf16; fast on CPUs with AMX / AVX-512 BF16) | int8 (backend=onnx)
-    precision: str = "fp32"
+    # auto (bf16 where the device runs it natively: AMX or AVX512_BF16, a CUDA GPU with bf16; else fp32;
+    # ie/precision.py) | fp32 | bf16 (weights and matmuls in bf16) | int8 (backend=onnx). Training scores its
+    # test split in fp32 on any machine, so metrics.json does not depend on the CPU.
+    precision: str = "auto"
     # NER tags (ie/inference/decoding.py): null: as the checkpoint was trained to be read | viterbi (well-formed
     # BIO only) | viterbi_transitions (also weighed by the training data's tag order) | argmax (each word alone)
     decoding: Optional[str] = None
@@ -307,9 +322,16 @@ def _hydra_subdir(resume: Optional[str]) -> str:
     return f".hydra/resumed_{datetime.now():%Y-%m-%d_%H-%M-%S}" if resume else ".hydra"
 
 
+def _abspath(path: str) -> str:
+    """``${abspath:PATH}``: PATH absolute, ``~`` expanded and ``..`` folded, so logs and saved configs show where."""
+    import os
+
+    return os.path.abspath(os.path.expanduser(str(path)))
+
+
 def register() -> None:
     resolvers = {"project_root": lambda: str(PROJECT_ROOT), "packaged_encoder": _packaged_encoder,
-                 "run_folder": _run_folder, "hydra_subdir": _hydra_subdir}
+                 "run_folder": _run_folder, "hydra_subdir": _hydra_subdir, "abspath": _abspath}
     for name, resolver in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)

@@ -1,7 +1,7 @@
 """``python -m ie.serve run=RUN``: a run's Predictor as an HTTP service (FastAPI on uvicorn).
 
     python -m ie.serve run=latest                                  # http://127.0.0.1:8000, OpenAPI at /docs
-    python -m ie.serve run=models/seeds/<time> port=9000 precision=bf16
+    python -m ie.serve run=models/seeds/<time> port=9000 precision=fp32   # default auto: bf16 where native
     curl -s localhost:8000/v1/extract -H 'content-type: application/json' -d '{"text": "..."}'
 
 The config is ``configs/serve.yaml`` (``ie.config.ServeConfig``). SIGTERM or Ctrl-C stops accepting new

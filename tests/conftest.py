@@ -10,6 +10,24 @@ ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 TINY = ["debug=fast", "trainer.disable_tqdm=true"]
 TEST_DOC = "004_8167059eeef70516"  # the test article of the default seeds split
+CONLL04_SCHEMA = ROOT / "data" / "conll04" / "schema.json"  # the project's own; the data files are read in place
+
+
+def conll04_folder() -> Path:
+    """Where CoNLL04's JSON files are read from, as ``paths.conll04`` resolves by default ($IE_CONLL04_DIR,
+    else ../shared/benchmarks/conll04 beside the repository); skips the calling test where they are missing."""
+    from ie.data.formats.conll04 import default_folder, missing_files
+
+    folder = default_folder()
+    if missing_files(folder):
+        pytest.skip(f"CoNLL04's JSON files are not in {folder} (IE_CONLL04_DIR=FOLDER; data/conll04/README.md)")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def conll04_dir() -> Path:
+    """:func:`conll04_folder` as a fixture."""
+    return conll04_folder()
 
 
 def rounded(predictions):

@@ -128,6 +128,17 @@ def test_the_same_recipe_from_two_checkouts_is_one_configuration():
                                                                          "model.name_or_path": "site-packages/m"}
 
 
+def test_the_same_recipe_on_conll04_read_from_anywhere_is_one_configuration():
+    from ie.evaluation.compare import portable
+
+    old = {"paths.root": "/a/ie", "data.path": "/a/ie/data/conll04", "data.schema": "/a/ie/data/conll04/schema.json"}
+    new = {"paths.root": "/b/ie", "paths.conll04": "/data/conll04", "data.path": "/data/conll04",
+           "data.schema": "/b/ie/data/conll04/schema.json"}
+    for config in (old, new):
+        assert {k: v for k, v in portable(config).items() if not k.startswith("paths.")} == {
+            "data.path": "<conll04>", "data.schema": "<root>/data/conll04/schema.json"}
+
+
 def test_group_names_write_a_section_that_is_off_in_some_groups_once():
     """pretrain=None against a pre-trained group names one key, not the hundred inside the section."""
     from ie.evaluation.compare import group_label

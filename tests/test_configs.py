@@ -18,6 +18,15 @@ def test_default_config_trains_both_tasks_on_the_seeds_with_the_packaged_encoder
     OmegaConf.resolve(cfg)  # every interpolation resolves outside a Hydra run too
 
 
+def test_the_paths_defaults_of_the_schema_and_of_configs_paths_agree():
+    from ie.config import PathsConfig
+
+    yaml = OmegaConf.load(ROOT / "configs" / "paths" / "default.yaml")
+    schema = OmegaConf.structured(PathsConfig)
+    for key in ("root", "models_dir", "conll04"):
+        assert OmegaConf.to_container(yaml)[key] == OmegaConf.to_container(schema)[key], key
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_composes(experiment):
     cfg = compose_config("train", [f"experiment={experiment}", "paths.output_dir=/tmp/x"])

@@ -38,7 +38,7 @@ def test_evaluate_reproduces_the_training_run_numbers(run_dir):
 
 def test_evaluate_cli_prints_and_writes_json_markdown_and_plots(run_dir, tmp_path):
     out = tmp_path / "eval.json"
-    proc = subprocess.run([sys.executable, "evaluate.py", f"run={run_dir}", f"output={out}",
+    proc = subprocess.run([sys.executable, "evaluate.py", f"run={run_dir}", f"output={out}", "precision=fp32",
                            f"paths.models_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "NER (seqeval: strict IOB2 | default conlleval)" in proc.stdout and "RE, end to end" in proc.stdout

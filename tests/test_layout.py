@@ -13,7 +13,7 @@ PACKAGE = ROOT / "ie"
 LAYERS = ["base", "data", "encoding", "models", "inference", "evaluation", "training", "serving", "commands"]
 # ie/<name>.py outside the subpackages: the shared base, or a `python -m ie.<name>` command (and the
 # package's face, which re-exports the API lazily).
-TOP_LEVEL = {"errors": "base", "atomic": "base", "runs": "base", "distributed": "base", "config": "base",
+TOP_LEVEL = {"errors": "base", "atomic": "base", "runs": "base", "distributed": "base", "config": "base", "precision": "base",
              "__init__": "commands", "predict": "commands", "validate": "commands", "card": "commands",
              "schema": "commands", "audit": "commands", "serve": "commands", "export": "commands",
              "convert": "commands"}

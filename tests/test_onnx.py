@@ -31,7 +31,7 @@ def scores(predictions):
 def test_onnx_fp32_predicts_what_torch_fp32_predicts(run, request):
     run = request.getfixturevalue(run)
     exported = Predictor.from_pretrained(run, backend="onnx")
-    reference = Predictor.from_pretrained(run, backend="transformers")
+    reference = Predictor.from_pretrained(run, backend="transformers", precision="fp32")
     assert set(exported.backends.values()) == {"onnx"}
     for ours_model, torch_model in ((exported.ner_model, reference.ner_model), (exported.re_model, reference.re_model)):
         if torch_model is None:  # a NER-only run
@@ -124,13 +124,15 @@ def test_auto_takes_the_export_only_where_it_was_measured_faster(onnx_run_dir, t
     shutil.copytree(onnx_run_dir, run)
     manifest_path = run / "onnx" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    assert "timings" not in manifest and Predictor.from_pretrained(run).backends == {"ner": "lean", "re": "lean"}
+    torch_fp32 = Predictor.from_pretrained(run, precision="fp32")  # the export was measured in fp32 only
+    assert "timings" not in manifest and torch_fp32.backends == {"ner": "lean", "re": "lean"}
 
     def measured(onnx_ms, cpu=cpu_name()):
         manifest["timings"] = {"cpu": cpu, "threads": threads(), "ms_per_doc": {"torch fp32": 10.0, "onnx fp32": onnx_ms}}
         manifest_path.write_text(json.dumps(manifest))
     measured(5.0)
-    assert auto_picks_onnx(run, "fp32") and Predictor.from_pretrained(run).backends == {"ner": "onnx", "re": "onnx"}
+    assert auto_picks_onnx(run, "fp32")
+    assert Predictor.from_pretrained(run, precision="fp32").backends == {"ner": "onnx", "re": "onnx"}
     assert not auto_picks_onnx(run, "bf16")  # nothing measured in bf16: torch
     measured(20.0)
     assert not auto_picks_onnx(run, "fp32")

@@ -52,7 +52,7 @@ def test_chunks_and_batch_limits_do_not_change_predictions(run_dir, monkeypatch)
 
 
 def test_max_batch_tokens_must_be_positive_and_defaults_to_the_same_memory_in_either_precision(run_dir):
-    assert Predictor.from_pretrained(run_dir).max_batch_tokens == 1024  # fp32: 4 bytes per activation
+    assert Predictor.from_pretrained(run_dir, precision="fp32").max_batch_tokens == 1024  # fp32: 4 bytes per activation
     assert Predictor.from_pretrained(run_dir, precision="bf16").max_batch_tokens == 2048
     with pytest.raises(ValueError, match="max_batch_tokens must be >= 1"):
         Predictor.from_pretrained(run_dir, max_batch_tokens=0)

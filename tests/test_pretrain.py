@@ -4,14 +4,14 @@ card quotes the cross-validation estimate of its recipe."""
 import json
 import logging
 
-from tests.conftest import ROOT, TINY, compose_config
+import pytest
 
-CONLL = ROOT / "data" / "conll04"
+from tests.conftest import TINY, compose_config, conll04_folder
 
 
 def small_conll04(folder):
     for split in ("train", "dev", "test"):
-        items = json.loads((CONLL / f"conll04_{split}.json").read_text())
+        items = json.loads((conll04_folder() / f"conll04_{split}.json").read_text())
         (folder / f"conll04_{split}.json").write_text(json.dumps(items[:12]))
     return folder
 
@@ -97,3 +97,40 @@ def test_the_default_run_pretrains_and_pretrain_none_turns_it_off():
     assert compose_config("train", [])["pretrain"]["data"]["name"] == "conll04_seed_schema"
     assert compose_config("train", ["pretrain=none"])["pretrain"] is None
     assert compose_config("train", ["debug=fast"])["pretrain"] is None
+
+
+def test_the_main_job_trains_without_pretraining_where_conll04_is_missing(tmp_path, caplog):
+    """Not asked for (the default pretrain=conll04): one warning line, then the run trains from the encoder
+    and records that it did; asked for (pretrain.required, which train.py sets when the command line names
+    pretrain): the reader's one-line error that says where to put the files."""
+    from ie.data.problems import AnnotationError
+    from ie.training.train import train
+
+    caplog.set_level(logging.WARNING, logger="ie.training.pretrain")
+    missing = tmp_path / "no_conll04"
+    base = TINY + ["pretrain=conll04", f"paths.conll04={missing}", "task=ner", "trainer.report_to=[]",
+                   f"pretrain.cache_dir={tmp_path / 'cache'}"]
+    train(compose_config("train", base + [f"paths.output_dir={tmp_path / 'run'}"]))
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith(f"pretrain: {missing / 'conll04_train.json'} is missing, so this run trains without "
+                           "pre-training") and "IE_CONLL04_DIR" in line and "\n" not in line
+    assert "pretrain: null" in (tmp_path / "run" / "config.yaml").read_text()
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
+    with pytest.raises(AnnotationError, match="conll04_train.json: CoNLL04 file not found"):
+        train(compose_config("train", base + ["pretrain.required=true", f"paths.output_dir={tmp_path / 'asked'}"]))
+
+
+def test_train_py_marks_pretraining_named_on_the_command_line_as_required(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "IE_CONLL04_DIR": str(tmp_path / "none")}
+    command = [sys.executable, "train.py", "debug=fast", "pretrain=conll04", f"hydra.run.dir={tmp_path / 'run'}"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        f"train.py: error: {tmp_path / 'none' / 'conll04_train.json'}: CoNLL04 file not found")
+    assert "Traceback" not in done.stderr

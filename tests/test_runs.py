@@ -21,7 +21,7 @@ from tests.conftest import ROOT, TINY, compose_config
 
 # RE scores a sentence's pairs in one pass, so an epoch of the seeds is few steps: small batches, log each step
 RUN = ["debug=fast", "trainer.disable_tqdm=true", "trainer.re.epochs=2", "trainer.re.batch_size=4",
-       "trainer.logging_steps=1"]
+       "trainer.logging_steps=1", "trainer.checkpoint_every_epochs=1"]
 
 
 class Killed(Exception):
@@ -129,7 +129,8 @@ def test_a_parallel_sweep_writes_one_comparable_run_folder_per_job(tmp_path):
     metrics = [json.loads((p / "metrics.json").read_text()) for p in runs]
     assert metrics[0]["ner"] != metrics[1]["ner"]  # different seeds, different tiny models
     out = tmp_path / "eval.json"
-    proc = subprocess.run([sys.executable, "evaluate.py", f"run={runs[1]}", f"output={out}",
+    # training scores in fp32 on any machine; evaluate.py's default (auto) may run bf16, so fp32 reproduces it
+    proc = subprocess.run([sys.executable, "evaluate.py", f"run={runs[1]}", f"output={out}", "precision=fp32",
                            f"paths.models_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(out.read_text()) == metrics[1]
@@ -167,3 +168,18 @@ def test_an_unknown_loss_classes_value_fails_before_training(tmp_path):
     with pytest.raises(ConfigError, match="trainer.re.loss_classes: expected one of all, schema, got 'types'"):
         train(compose_config("train", TINY + ["task=re", "trainer.re.loss_classes=types", f"paths.output_dir={tmp_path}"]))
     assert not (tmp_path / "re").exists()
+
+
+def test_trainer_checkpoints_are_sparse_unless_a_dev_split_selects_the_best_epoch():
+    from omegaconf import OmegaConf
+
+    from ie.errors import ConfigError
+    from ie.training.fit import checkpoint_schedule
+
+    tr = OmegaConf.create({"checkpoint_every_epochs": 5, "select_best": True})
+    assert checkpoint_schedule(tr, False, 112, 8) == {"save_strategy": "steps", "save_steps": 5 * 14}
+    assert checkpoint_schedule(tr, False, 3, 8) == {"save_strategy": "steps", "save_steps": 5}  # one short epoch
+    assert checkpoint_schedule(tr, True, 112, 8) == {"save_strategy": "epoch"}  # the best epoch needs its save
+    tr.checkpoint_every_epochs = 0
+    with pytest.raises(ConfigError, match="checkpoint_every_epochs must be at least 1"):
+        checkpoint_schedule(tr, False, 112, 8)

@@ -20,9 +20,7 @@ from ie.encoding.markers import add_marker_tokens
 from ie.models.checkpoint import CheckpointError
 from ie.models.modeling import build_ner_model, build_re_model
 from ie.models.transfer import init_from_run, load_strict, read_weights
-from tests.conftest import ROOT, TINY, compose_config
-
-CONLL = ROOT / "data" / "conll04"
+from tests.conftest import CONLL04_SCHEMA, TINY, compose_config, conll04_folder
 SEED_MAP = {"entities": {"Peop": "PER", "Org": "ORG", "Loc": "LOC"},
             "relations": {"Work_For": "works_for", "Located_In": "located_in", "OrgBased_In": "located_in"}}
 
@@ -53,7 +51,7 @@ def crafted(tmp_path):
 
 @pytest.fixture(scope="module")
 def conll_schema():
-    return Schema.load(CONLL / "schema.json")
+    return Schema.load(CONLL04_SCHEMA)
 
 
 def label_map(target, source=None, entities=None, relations=None):
@@ -146,7 +144,7 @@ def test_the_map_works_for_brat_too(write_pair, tmp_path, schema):
     assert mapping.summary()["relations"]["Does"]["dropped_with_argument"] == 1
 
 
-def test_real_conll04_reads_in_the_seed_schema(schema):
+def test_real_conll04_reads_in_the_seed_schema(schema, conll04_dir):
     cfg = compose_config("train", ["data=conll04_seed_schema", "paths.output_dir=/tmp/x"])
     assert cfg.data.name != "conll04" and cfg.data.schema.endswith("seeds/schema.json")
     report: dict = {}
@@ -162,7 +160,7 @@ def test_real_conll04_reads_in_the_seed_schema(schema):
     assert report["label_map"]["entities"]["Other"]["dropped"] == 706
 
 
-def test_train_dev_experiments_leave_out_the_dev_split():
+def test_train_dev_experiments_leave_out_the_dev_split(conll04_dir):
     for experiment in ("conll04_final", "conll04_seed_schema"):
         cfg = compose_config("train", [f"experiment={experiment}", "paths.output_dir=/tmp/x"])
         _, splits = load_corpus(cfg.data, Schema.load(cfg.data.schema))
@@ -183,7 +181,7 @@ def pretrained(tmp_path_factory):
 
     small = tmp_path_factory.mktemp("conll04_small")
     for split in ("train", "dev", "test"):
-        items = json.loads((CONLL / f"conll04_{split}.json").read_text())
+        items = json.loads((conll04_folder() / f"conll04_{split}.json").read_text())
         (small / f"conll04_{split}.json").write_text(json.dumps(items[:12]))
     out = tmp_path_factory.mktemp("pretrained")
     train(compose_config("train", TINY + ["experiment=conll04_seed_schema", f"data.path={small}",

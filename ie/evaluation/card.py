@@ -138,7 +138,16 @@ def _encoder_section(cfg, infos: dict[str, CheckpointInfo], encoder: dict) -> li
             + ("**uncased** (the tokenizer lower-cases)" if encoder["lower_case"] else "cased"),
             "- windows: " + ", ".join(f"{task} max_length {info.max_length}"
                                       + (f" stride {info.stride}" if task == "ner" else "")
-                                      for task, info in infos.items()) + " subwords"]
+                                      for task, info in infos.items()) + " subwords",
+            _precision_line(cfg)]
+
+
+def _precision_line(cfg) -> str:
+    """How the run trained: bf16 or fp32, and why (``trainer.bf16_reason``, chosen by the run)."""
+    trainer = cfg.get("trainer") or {}
+    bf16, reason = trainer.get("bf16"), trainer.get("bf16_reason")
+    name = {True: "bf16 autocast", False: "fp32"}.get(bf16, f"trainer.bf16={bf16}")
+    return f"- trained in {name}" + (f" ({reason})" if reason else "")
 
 
 def _usage_section(run_dir: Path) -> list[str]:

@@ -38,7 +38,9 @@ HEADLINE = ("ner.strict", "ner.default", "re.gold_entities.strict", "re.gold_ent
             "re.end_to_end.strict", "re.end_to_end.boundaries")
 # Keys that name or place a run but do not change what it learns.
 NOT_CONFIG = ("seed", "data.fold", "data.inner_fold", "run_name", "evaluate_split", "eval_batch_size",
-              "trainer.disable_tqdm", "trainer.logging_steps", "trainer.report_to")
+              "trainer.disable_tqdm", "trainer.logging_steps", "trainer.report_to", "trainer.bf16_reason",
+              "pretrain.trainer.bf16_reason", "trainer.checkpoint_every_epochs",
+              "pretrain.trainer.checkpoint_every_epochs")
 KeyedCounts = dict[tuple[str, int], dict[str, Counts]]  # sentence -> metric -> counts
 
 
@@ -127,14 +129,19 @@ def with_defaults(cfg):
 
 
 def portable(config: dict[str, str]) -> dict[str, str]:
-    """The config with its checkout's root (``paths.root``) written ``<root>`` and an installed package's
-    path from ``site-packages/`` on: the same recipe run from two checkouts or environments is one
+    """The config with its checkout's root (``paths.root``) written ``<root>``, an installed package's
+    path from ``site-packages/`` on, and the folder CoNLL04 was read from (``paths.conll04``, or
+    ``data/conll04`` in the checkout, where runs before it was read in place found it) written
+    ``<conll04>``: the same recipe run from two checkouts, environments or copies of the data is one
     configuration."""
     root = config.get("paths.root") or "\0"
+    conll04 = {config.get("paths.conll04"), f"{root}/data/conll04"} - {None}
 
     def local(value):
         if not isinstance(value, str):
             return value
+        if value in conll04:
+            return "<conll04>"
         value = value.replace(root, "<root>")
         return value[value.index("site-packages/"):] if "site-packages/" in value else value
     return {k: local(v) for k, v in config.items()}

@@ -49,7 +49,8 @@ def predict_split(run_dir: str | Path, split: str = "test", batch_size: int = 32
              "start": r.start, "end": r.end, "word_starts": r.word_starts, "word_ends": r.word_ends}
             for r in sentences]
     header: dict = {"run": str(run_dir), "split": split, "documents": splits[split], "sentences": len(sentences),
-                    "precision": precision, "decoding": predictor.decoding, "backends": predictor.backends,
+                    "precision": predictor.precision, "precision_reason": predictor.precision_reason,
+                    "decoding": predictor.decoding, "backends": predictor.backends,
                     "relation_classes": RELATION_CLASSES}
     if predictor.ner_model is not None:
         tags, probs = predictor.word_tags(words, batch_size, progress=True, documents=[r.doc_id for r in sentences])

@@ -37,6 +37,7 @@ from ie.inference.decoding import (COUNTED, DEFAULTS as DEFAULT_DECODINGS, SPAN_
 from ie.inference.inputs import DEFAULT_MAX_CHARS, check_text
 from ie.inference.results import Entity, Prediction, Relation
 from ie.inference.token_budget import token_budget_batches
+from ie.precision import resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,11 @@ WordRelation = tuple[int, int, str, float]  # head entity index, tail entity ind
 __all__ = ["Entity", "Prediction", "Predictor", "Relation"]
 
 
+def _backend_of(*models) -> str:
+    """``onnx`` where a model is an exported graph (no bf16 there), else ``auto``."""
+    return "onnx" if any(getattr(m, "backend", None) == "onnx" for m in models) else "auto"
+
+
 class Predictor:
     """Entities and relations from text, with the NER and RE checkpoints of one run."""
 
@@ -62,14 +68,13 @@ class Predictor:
 
     def __init__(self, schema: Schema, ner_model=None, ner_tokenizer=None, re_model=None, re_tokenizer=None,
                  ner_max_length: int = 256, ner_stride: int = 32, re_max_length: int = 256,
-                 device: str = "cpu", precision: str = "fp32", max_chars: int | None = DEFAULT_MAX_CHARS,
+                 device: str = "cpu", precision: str = "auto", max_chars: int | None = DEFAULT_MAX_CHARS,
                  decoding: str | None = None, max_batch_tokens: int | None = None,
                  ner_word_shapes: str | None = None, re_word_shapes: str | None = None,
                  segmenter: str = DEFAULT_SEGMENTER, ner_context: int = 0,
                  tag_transitions: Sequence[Sequence[int]] | None = None, ner_head: str = "token",
                  max_span_words: int = 0):
-        if precision not in DEFAULT_MAX_BATCH_TOKENS:
-            raise ConfigError(f"precision must be one of {list(DEFAULT_MAX_BATCH_TOKENS)}, got {precision!r}")
+        precision, self.precision_reason = resolve_precision(precision, device, _backend_of(ner_model, re_model))
         if ner_model is None and re_model is None:
             raise ConfigError("a Predictor needs an NER model, an RE model or both")
         if max_chars is not None and max_chars < 1:
@@ -123,7 +128,7 @@ class Predictor:
 
     # --- loading --------------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "fp32",
+    def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "auto",
                         max_chars: int | None = DEFAULT_MAX_CHARS, tasks: Sequence[str] = ("ner", "re"),
                         decoding: str | None = None, backend: str = "auto",
                         max_batch_tokens: int | None = None, threads: int | None = None) -> "Predictor":
@@ -134,11 +139,13 @@ class Predictor:
         trained to be read (its ``ie.json``), its head's default for checkpoints from before that was recorded.
         ``backend``: ``"lean"``, ``"transformers"`` (:mod:`ie.inference.loading`), ``"onnx"`` (the run's
         export, :mod:`ie.inference.onnx_backend`) or ``"auto"`` (default: onnx where the export was measured
-        faster on this CPU at this precision, else lean where it can, else transformers); ``precision="int8"``
-        needs onnx. ``self.backends`` says which ran. ``max_batch_tokens``: padded tokens per encoder batch; ``None``
+        faster on this CPU at this precision, else lean where it can, else transformers). ``precision``: ``"auto"``
+        (default: bf16 where the device runs it natively, else fp32; :mod:`ie.precision`), ``"fp32"``, ``"bf16"``
+        or ``"int8"`` (needs onnx); ``self.precision`` says which ran and ``self.precision_reason`` why. ``self.backends`` says which ran. ``max_batch_tokens``: padded tokens per encoder batch; ``None``
         takes 2,048 in bf16 and 1,024 in fp32, the same activation memory. ``threads``: cores one model call
         uses (``None``: all); fewer, with several calls at once, keeps every core busy through the single-
         threaded steps (tokenising, decoding). Torch has one pool per process: a torch backend sets it."""
+        precision, reason = resolve_precision(precision, device, backend)
         loaded = runners.load_run(run_dir, tasks, precision, backend, threads)
         kwargs: dict = {"device": device, "precision": precision, "max_chars": max_chars, "decoding": decoding,
                         "max_batch_tokens": max_batch_tokens}
@@ -158,7 +165,8 @@ class Predictor:
                           re_word_shapes=rel.info.extra.get("word_shapes"))
         segmenter = run_checks.segmenter_of(next(iter(loaded.values())).info)
         predictor = cls(run_checks.schema_of(loaded), segmenter=segmenter, **kwargs)
-        predictor.threads = threads
+        predictor.threads, predictor.precision_reason = threads, reason
+        log.info("Predictor of %s: %s (%s)", run_dir, precision, reason)
         return predictor
 
     # --- word-level API (used by evaluation) ------------------------------------------------------

@@ -129,7 +129,8 @@ def checked_texts(request: ExtractRequest, limits: Limits) -> list[str]:
 def model_info(predictor, run_dir: str | Path | None) -> dict:
     """What /v1/schema says of the model: the schema, how it runs, and the run's recorded scores."""
     info: dict = {"schema": predictor.schema.to_dict(), "backends": predictor.backends,
-                  "precision": predictor.precision, "decoding": predictor.decoding,
+                  "precision": predictor.precision,
+                  "precision_reason": getattr(predictor, "precision_reason", None), "decoding": predictor.decoding,
                   "segmenter": predictor.segmenter, "max_chars": predictor.max_chars}
     if run_dir is not None:
         info["run"] = str(run_dir)
@@ -177,6 +178,7 @@ def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None 
     async def health():
         stats = batcher.stats
         return {"status": "ok", "backends": predictor.backends, "precision": predictor.precision,
+                "precision_reason": getattr(predictor, "precision_reason", None),
                 "predict_workers": limits.predict_workers, "threads": getattr(predictor, "threads", None),
                 "batches": stats.batches, "texts": stats.texts, "largest_batch": stats.largest,
                 "requests_per_batch": stats.sizes}

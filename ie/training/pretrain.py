@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ie import distributed
 from ie.config import TrainConfig
+from ie.data.formats.conll04 import missing_files
 from ie.errors import ConfigError
 from ie.runs import METRICS_FILE
 from ie.training.prepare import load_data
@@ -31,7 +32,8 @@ from ie.training.prepare import load_data
 log = logging.getLogger(__name__)
 
 # Keys that change how a run is logged, not what it learns.
-NOT_WEIGHTS = ("report_to", "disable_tqdm", "logging_steps", "save_total_limit")
+NOT_WEIGHTS = ("report_to", "disable_tqdm", "logging_steps", "save_total_limit", "bf16_reason",
+               "checkpoint_every_epochs")
 
 
 def pretraining_config(cfg: DictConfig, output_dir: Path | str) -> DictConfig:
@@ -63,6 +65,9 @@ def encoder_identity(name_or_path: str) -> str:
 
 def cache_key(pre: DictConfig, fingerprint: str) -> str:
     trainer = {k: v for k, v in OmegaConf.to_container(pre.trainer).items() if k not in NOT_WEIGHTS}
+    if not isinstance(trainer.get("bf16"), bool):  # the key holds the precision run, never "auto"
+        raise ConfigError(f"pretrain.trainer.bf16 must be chosen (true or false) before the cache key, got "
+                          f"{trainer.get('bf16')!r}")
     for task in ("ner", "re"):  # settings added later count only where set off their default: older keys stay valid
         if trainer.get(task, {}).get("loss_classes") == "all":
             del trainer[task]["loss_classes"]
@@ -77,6 +82,24 @@ def cache_key(pre: DictConfig, fingerprint: str) -> str:
     if pre.get("mix"):
         identity["mix"] = OmegaConf.to_container(pre.mix, resolve=True)
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def missing_data(pre: DictConfig) -> list[str]:
+    """The files of ``pre.data`` that are missing, for a corpus read in place (CoNLL04); ``[]`` otherwise."""
+    if pre.data.format == "conll04":
+        return missing_files(pre.data.path)
+    return []
+
+
+def skip_if_missing(cfg: DictConfig) -> None:
+    """Drop ``cfg.pretrain`` (one warning line) where its data is missing and it was not asked for
+    (``pretrain.required``); asked for, the reader's one-line error says where to put the files."""
+    missing = missing_data(cfg.pretrain)
+    if missing and not cfg.pretrain.required:
+        log.warning("pretrain: %s is missing, so this run trains without pre-training on %s (put the files there or "
+                    "set IE_CONLL04_DIR / paths.conll04; data/conll04/README.md); pretrain=none silences this",
+                    missing[0], cfg.pretrain.data.name)
+        cfg.pretrain = None
 
 
 def pretrained_run(cfg: DictConfig, build: Callable[[DictConfig], dict]) -> Path:

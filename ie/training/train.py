@@ -15,10 +15,11 @@ from ie.evaluation.card import write_model_card
 from ie.evaluation.outputs import write_evaluation
 from ie.evaluation.scoring import evaluate_run
 from ie.models.checkpoint import INFO_FILE
+from ie.precision import resolve_bf16
 from ie.runs import CONFIG_FILE, METRICS_FILE, TASKS
 from ie.training.fit import ner_decoding, train_ner, train_re
 from ie.training.prepare import prepare_data
-from ie.training.pretrain import pretrained_run
+from ie.training.pretrain import pretrained_run, skip_if_missing
 from ie.training.resume import resumed_config
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,21 @@ def objective(results: dict) -> dict:
     if "ner" in results:
         return results["ner"]["strict"]["micro"]
     return results["re"]["gold_entities"]["strict"]["micro"]
+
+
+def choose_precision(cfg: DictConfig) -> None:
+    """``trainer.bf16`` (and ``pretrain.trainer.bf16``) ``auto`` -> true or false, chosen once per run, logged in
+    one line and kept in the run's config with the reason (``bf16_reason``), so the pre-training cache key,
+    ``config.yaml`` and the model card hold what was run. A setting already chosen (a resumed run, a
+    pre-training being built) is kept."""
+    chosen = []
+    for name, trainer in (("trainer", cfg.trainer), ("pretrain.trainer", (cfg.get("pretrain") or {}).get("trainer"))):
+        if trainer is None or (isinstance(trainer.bf16, bool) and trainer.get("bf16_reason")):
+            continue
+        trainer.bf16, trainer.bf16_reason = resolve_bf16(trainer.bf16, f"{name}.bf16", trainer.use_cpu)
+        chosen.append(f"{name} in {'bf16' if trainer.bf16 else 'fp32'} ({trainer.bf16_reason})")
+    if chosen:
+        log.info("precision: %s", "; ".join(chosen))
 
 
 def train(cfg: DictConfig) -> dict:
@@ -45,6 +61,9 @@ def train(cfg: DictConfig) -> dict:
         raise ConfigError(f"task.names: expected a non-empty subset of [ner, re], got {list(cfg.task.names)}")
     if "ner" in cfg.task.names:
         ner_decoding(cfg)
+    choose_precision(cfg)
+    if cfg.pretrain is not None and not cfg.model.init_from and not cfg.resume:
+        skip_if_missing(cfg)
     if cfg.pretrain is not None and not cfg.model.init_from and not cfg.resume:
         cfg.model.init_from = str(pretrained_run(cfg, train))  # recorded in config.yaml and the model card
     run_dir = Path(cfg.paths.output_dir)

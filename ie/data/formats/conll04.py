@@ -1,4 +1,9 @@
-"""CoNLL04 in the SpERT JSON form (``data/conll04/conll04_{split}.json``) -> sentence records.
+"""CoNLL04 in the SpERT JSON form (``<paths.conll04>/conll04_{split}.json``) -> sentence records.
+
+The files are not in this repository: they are read in place from ``paths.conll04`` (by default
+``../shared/benchmarks/conll04/`` beside the repository; ``IE_CONLL04_DIR`` or ``paths.conll04=`` points
+elsewhere). Where one is missing, reading fails with one line that says where to put them
+(:func:`missing_files`, :func:`check_files`).
 
 Each item is one pre-tokenised sentence. It becomes a one-sentence document whose text is the
 tokens joined by single spaces, so it goes through exactly the validation the brat seeds go
@@ -9,16 +14,63 @@ purpose of splits: ``data.splits: {train: [train], dev: [dev], test: [test]}``.
 from __future__ import annotations
 
 import json
+import logging
+import os
 from pathlib import Path
 
 from ie.data.documents import Document, EntityAnnotation, RelationAnnotation
 from ie.data.label_map import LabelMap
-from ie.data.problems import Problem, ValidationError
+from ie.data.problems import AnnotationError, Problem, ValidationError
 from ie.data.records import SentenceRecord, document_records
 from ie.data.schema import Schema
 from ie.data.text import Sentence, Token
 
+log = logging.getLogger(__name__)
+
 SPLITS = ("train", "dev", "test")
+FILES = tuple(f"conll04_{split}.json" for split in SPLITS)  # what the reader needs from the folder
+
+
+def default_folder() -> Path:
+    """Where ``paths.conll04`` points when the command line leaves it: ``$IE_CONLL04_DIR``, else
+    ``../shared/benchmarks/conll04`` beside the repository (for code that reads CoNLL04 without a config)."""
+    from ie.config import PROJECT_ROOT
+
+    folder = os.environ.get("IE_CONLL04_DIR") or PROJECT_ROOT / ".." / "shared" / "benchmarks" / "conll04"
+    return Path(os.path.abspath(os.path.expanduser(str(folder))))
+
+
+def in_place(folder: str | Path) -> Path:
+    """``folder``, or :func:`default_folder` where ``folder`` is this checkout's ``data/conll04``, which the
+    saved configs of runs from before CoNLL04 was read in place name, and the files are not there."""
+    from ie.config import PROJECT_ROOT
+
+    folder = Path(folder)
+    if folder.resolve() == (PROJECT_ROOT / "data" / "conll04").resolve() and missing_files(folder):
+        log.info("%s: CoNLL04 is read in place now, from %s", folder, default_folder())
+        return default_folder()
+    return folder
+
+
+def missing_files(folder: str | Path) -> list[str]:
+    """The split files (``conll04_{train,dev,test}.json``) the reader needs that are not in ``folder``, as
+    paths; empty when every one is there (or ``folder`` is not a folder: all of them)."""
+    folder = Path(folder)
+    return [str(folder / name) for name in FILES if not (folder / name).is_file()]
+
+
+def check_files(folder: str | Path) -> None:
+    """Raise :class:`~ie.data.problems.AnnotationError` (one line: the first missing file, where to put the
+    files, how to point elsewhere and where they come from) where a split file is missing."""
+    missing = missing_files(folder)
+    if not missing:
+        return
+    others = [Path(m).name for m in missing[1:]]
+    also = f" (also missing: {', '.join(others)})" if others else ""
+    raise AnnotationError(missing[0], None, (
+        f"CoNLL04 file not found{also}: put SpERT's CoNLL04 JSON release ({', '.join(FILES)}; sources and "
+        f"sha256 in data/conll04/README.md) in {Path(folder)}, or point elsewhere with IE_CONLL04_DIR=FOLDER "
+        f"or paths.conll04=FOLDER"))
 
 
 def item_record(item: dict, source: str, index: int, schema: Schema, warnings: list | None = None,
@@ -63,15 +115,14 @@ def read_records(folder: str | Path, schema: Schema, warnings: list | None = Non
 
     Line numbers in problems count entities first, then relations, within the item (1-based).
     """
-    folder = Path(folder)
+    folder = in_place(folder)
+    check_files(folder)
     records: dict[str, list[SentenceRecord]] = {}
     problems: list[Problem] = []
     for split in SPLITS:
         path = folder / f"conll04_{split}.json"
         try:
             items = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ValidationError([Problem(str(path), None, "file not found")]) from None
         except json.JSONDecodeError as err:
             raise ValidationError([Problem(str(path), err.lineno, f"invalid JSON: {err.msg}")]) from None
         split_records = []
