@@ -6,7 +6,6 @@ ONNX Runtime worker's peak memory is that of a torch-free serving process."""
 from __future__ import annotations
 
 import os
-import platform
 import time
 from functools import partial
 from itertools import cycle, islice
@@ -46,13 +45,6 @@ def words(texts) -> int:
     return sum(len(t.split()) for t in texts)
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
 # side of the bf16 product where bf16 is emulated: at 2048 one product took ~25 s on an AVX2 EPYC (the peak's
 # 2 x 6 of them kept speed.py busy for minutes after its last row); this one takes ~0.05 s
 EMULATED_BF16_SIZE = 256
@@ -63,7 +55,7 @@ def machine_peak(size: int = 2048, repeats: int = 5) -> dict:
     bf16 is native here (what ``precision=auto`` then runs: :mod:`ie.precision`)."""
     import torch
 
-    from ie.precision import bf16_native
+    from ie.precision import bf16_native, cpu_name
 
     native, why = bf16_native("cpu")
     out = {"cpu": cpu_name(), "threads": torch.get_num_threads(), "torch": torch.__version__, "matmul_size": size,
@@ -241,7 +233,8 @@ def f1_changes(runs: dict[str, str], bf16: bool = True) -> list[dict]:
     rows = []
     for corpus, run in runs.items():
         reference = None
-        options = [o for o in F1_OPTIONS if bf16 or o[0] != "bf16"] + (ONNX_F1_OPTIONS if (Path(run) / "onnx" / "manifest.json").exists() else [])
+        options = [o for o in F1_OPTIONS if bf16 or o[0] != "bf16"]
+        options += ONNX_F1_OPTIONS if (Path(run) / "onnx" / "manifest.json").exists() else []
         for precision, backend in tqdm(options, desc=f"F1 {corpus}", unit="option"):
             result = evaluate_run(run, precision=precision, backend=backend, write=False)
             f1 = {}

@@ -93,8 +93,7 @@ def with_bf16(args) -> bool:
     return native or args.emulated_bf16
 
 
-def inference_specs(args) -> list[tuple[str, dict]]:
-    bf16 = with_bf16(args)
+def inference_specs(args, bf16: bool = True) -> list[tuple[str, dict]]:
     seeds, conll = seed_documents(args.docs), conll04_documents()
     corpora = [("seeds", seeds, Path(args.run), min(args.docs, 5), 0),
                ("conll04", conll, Path(args.conll04_run or args.run), len(conll), args.latency_calls)]
@@ -118,8 +117,8 @@ def inference_specs(args) -> list[tuple[str, dict]]:
     return specs
 
 
-def training_specs(args) -> list[tuple[str, dict]]:
-    bf16, specs = with_bf16(args), []
+def training_specs(args, bf16: bool = True) -> list[tuple[str, dict]]:
+    specs = []
     for task in ["ner"] + (["re"] if not args.skip_re_training else []):
         # the last one is ours with torch's own dropout: what ie/models/dropout.py buys
         for impl, precision, variant, extra in (("plain", "fp32", None, []),
@@ -200,18 +199,18 @@ def main(argv=None) -> dict | None:
         write(args.markdown, markdown(report, 50))
         return report
     report = {"command": shlex.join([Path(sys.executable).name, *sys.argv]), "machine": machine_peak(args.peak_size)}
-    specs = [] if args.skip_inference else inference_specs(args)
+    bf16 = with_bf16(args)
+    specs = [] if args.skip_inference else inference_specs(args, bf16)
     results = measure_all(specs, "inference", args.only, report, args.json)
     report["machine"] = merge_peaks(report["machine"], machine_peak(args.peak_size))
     report["ratios"], report["agreement"] = summarise(results, report["machine"])
     report["inference"] = [{k: v for k, v in r.items() if k not in ("texts", "entities")} for r in results]
     if not args.skip_training:
-        report["training"] = measure_all(training_specs(args), "training", args.only, report, args.json)
+        report["training"] = measure_all(training_specs(args, bf16), "training", args.only, report, args.json)
         report["training_ratios"] = training_ratios(report["training"])
     if not args.skip_f1:
         runs = {"seeds": args.run, "conll04": args.conll04_run or args.run}
-        report["f1"] = f1_changes({k: v for k, v in runs.items() if (Path(v) / "config.yaml").exists()},
-                                  with_bf16(args))
+        report["f1"] = f1_changes({k: v for k, v in runs.items() if (Path(v) / "config.yaml").exists()}, bf16)
     report["optimisations"] = optimisations(report)
     print(tables(report), "", *f1_table(report.get("f1", [])), "", *report["optimisations"], "",
           *diff_lines(report["agreement"], args.show_diffs), sep="\n")

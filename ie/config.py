@@ -136,8 +136,8 @@ class PathsConfig:
     models_dir: str = "${paths.root}/models"
     output_dir: str = MISSING
     # CoNLL04's JSON files, read in place (not in this repository; data/conll04/README.md): the environment's
-    # IE_CONLL04_DIR, else the shared/ checkout beside the repository's, written as an absolute path
-    conll04: str = "${abspath:${oc.env:IE_CONLL04_DIR,${paths.root}/../shared/benchmarks/conll04}}"
+    # IE_CONLL04_DIR, else the shared/ checkout beside the repository's, as an absolute path (conll04_folder)
+    conll04: str = "${conll04_folder:}"
 
 
 @dataclass
@@ -322,16 +322,20 @@ def _hydra_subdir(resume: Optional[str]) -> str:
     return f".hydra/resumed_{datetime.now():%Y-%m-%d_%H-%M-%S}" if resume else ".hydra"
 
 
-def _abspath(path: str) -> str:
-    """``${abspath:PATH}``: PATH absolute, ``~`` expanded and ``..`` folded, so logs and saved configs show where."""
+def conll04_folder() -> str:
+    """Where CoNLL04's files are read from unless ``paths.conll04`` says otherwise: ``$IE_CONLL04_DIR``, else
+    ``../shared/benchmarks/conll04`` beside the repository; absolute, ``~`` expanded and ``..`` folded, so logs
+    and saved configs show where."""
     import os
 
-    return os.path.abspath(os.path.expanduser(str(path)))
+    folder = os.environ.get("IE_CONLL04_DIR") or PROJECT_ROOT / ".." / "shared" / "benchmarks" / "conll04"
+    return os.path.abspath(os.path.expanduser(str(folder)))
 
 
 def register() -> None:
     resolvers = {"project_root": lambda: str(PROJECT_ROOT), "packaged_encoder": _packaged_encoder,
-                 "run_folder": _run_folder, "hydra_subdir": _hydra_subdir, "abspath": _abspath}
+                 "run_folder": _run_folder, "hydra_subdir": _hydra_subdir,
+                 "conll04_folder": conll04_folder}
     for name, resolver in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)

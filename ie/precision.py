@@ -23,7 +23,8 @@ _NATIVE_ISA_WORDS = ("BF16", "AMX", "AVX10", "ALL")
 _warned: set[str] = set()
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name, as the timings of ``ie.export`` and the benchmarks record it."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:
@@ -33,7 +34,7 @@ def _cpu_name() -> str:
         pass
     import platform
 
-    return platform.processor() or "this CPU"
+    return platform.processor() or "unknown"
 
 
 @functools.lru_cache(maxsize=None)
@@ -45,7 +46,7 @@ def bf16_native(device: str = "cpu") -> tuple[bool, str]:
         if torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False):
             return True, f"{torch.cuda.get_device_name(device)} has bf16"
         return False, f"{device} has no native bf16"
-    cpu, isa = _cpu_name(), torch.backends.cpu.get_cpu_capability()
+    cpu, isa = cpu_name(), torch.backends.cpu.get_cpu_capability()
     limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
     if limit and not any(word in limit for word in _NATIVE_ISA_WORDS):
         return False, f"oneDNN is limited to {limit} (ONEDNN_MAX_CPU_ISA) on {cpu}"
@@ -75,7 +76,7 @@ def _warn_once(message: str) -> None:
         log.warning(message)
 
 
-def resolve_bf16(setting, field: str = "trainer.bf16", use_cpu: bool = False, quiet: bool = False) -> tuple[bool, str]:
+def resolve_bf16(setting, field: str = "trainer.bf16", use_cpu: bool = False) -> tuple[bool, str]:
     """``auto`` | ``true`` | ``false`` -> whether to train in bf16, and why. ``true`` where bf16 is emulated
     still trains in bf16, after one warning with its cost."""
     if isinstance(setting, str):
@@ -87,7 +88,7 @@ def resolve_bf16(setting, field: str = "trainer.bf16", use_cpu: bool = False, qu
     native, why = bf16_native(_device_of(use_cpu))
     if setting == "auto":
         return native, f"{field}=auto: {why}"
-    if not native and not quiet:
+    if not native:
         _warn_once(f"{field}=true on a device without native bf16 ({why}): {EMULATED_COST}; "
                    f"{field}=auto would train in fp32")
     return True, f"{field}=true" + ("" if native else f" (emulated: {why})")

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -24,6 +23,7 @@ from ie.errors import ConfigError
 from ie.inference import run_checks
 from ie.inference.run_checks import LoadedTask
 from ie.models.checkpoint import WEIGHTS_FILE, CheckpointError, SavedTokenizer, read_json
+from ie.precision import cpu_name
 from ie.runs import EXPORT_MANIFEST, RunNotFoundError
 
 EXPORT_DIR = "onnx"
@@ -155,14 +155,6 @@ def load_run(run_dir: str | Path, tasks, precision: str, threads: int | None = N
 
 
 # --- backend=auto ------------------------------------------------------------------------------------
-
-def cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    for line in cpuinfo.read_text().splitlines() if cpuinfo.exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
 
 def torch_installed() -> bool:
     try:

@@ -141,7 +141,8 @@ class Predictor:
         export, :mod:`ie.inference.onnx_backend`) or ``"auto"`` (default: onnx where the export was measured
         faster on this CPU at this precision, else lean where it can, else transformers). ``precision``: ``"auto"``
         (default: bf16 where the device runs it natively, else fp32; :mod:`ie.precision`), ``"fp32"``, ``"bf16"``
-        or ``"int8"`` (needs onnx); ``self.precision`` says which ran and ``self.precision_reason`` why. ``self.backends`` says which ran. ``max_batch_tokens``: padded tokens per encoder batch; ``None``
+        or ``"int8"`` (needs onnx); ``self.precision`` says which ran and ``self.precision_reason`` why.
+        ``self.backends`` says which backend ran. ``max_batch_tokens``: padded tokens per encoder batch; ``None``
         takes 2,048 in bf16 and 1,024 in fp32, the same activation memory. ``threads``: cores one model call
         uses (``None``: all); fewer, with several calls at once, keeps every core busy through the single-
         threaded steps (tokenising, decoding). Torch has one pool per process: a torch backend sets it."""

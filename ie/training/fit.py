@@ -179,7 +179,8 @@ def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokeniz
         model.class_weights = loss_weights(train_set["labels"], model.config.num_labels, cfg.trainer.re.loss_weights)
     dev_set = featurize("dev") if "dev" in data.splits else None
     out = run_dir / "trainer" / task
-    trainer = Trainer(model=model, args=_arguments(cfg, task, out, dev_set is not None, len(train_set)), train_dataset=train_set,
+    args = _arguments(cfg, task, out, dev_set is not None, len(train_set))
+    trainer = Trainer(model=model, args=args, train_dataset=train_set,
                       eval_dataset=dev_set, processing_class=tokenizer, data_collator=collator,
                       compute_metrics=compute_metrics,
                       callbacks=run_logs.callbacks(cfg.trainer.report_to, run_dir, task))

@@ -64,8 +64,8 @@ def train(cfg: DictConfig) -> dict:
     choose_precision(cfg)
     if cfg.pretrain is not None and not cfg.model.init_from and not cfg.resume:
         skip_if_missing(cfg)
-    if cfg.pretrain is not None and not cfg.model.init_from and not cfg.resume:
-        cfg.model.init_from = str(pretrained_run(cfg, train))  # recorded in config.yaml and the model card
+        if cfg.pretrain is not None:
+            cfg.model.init_from = str(pretrained_run(cfg, train))  # recorded in config.yaml and the model card
     run_dir = Path(cfg.paths.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if distributed.is_main() and not cfg.resume:

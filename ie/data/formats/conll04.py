@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 from ie.data.documents import Document, EntityAnnotation, RelationAnnotation
@@ -32,12 +31,11 @@ FILES = tuple(f"conll04_{split}.json" for split in SPLITS)  # what the reader ne
 
 
 def default_folder() -> Path:
-    """Where ``paths.conll04`` points when the command line leaves it: ``$IE_CONLL04_DIR``, else
-    ``../shared/benchmarks/conll04`` beside the repository (for code that reads CoNLL04 without a config)."""
-    from ie.config import PROJECT_ROOT
+    """Where ``paths.conll04`` points when the command line leaves it (:func:`ie.config.conll04_folder`), for
+    code that reads CoNLL04 without a config."""
+    from ie.config import conll04_folder
 
-    folder = os.environ.get("IE_CONLL04_DIR") or PROJECT_ROOT / ".." / "shared" / "benchmarks" / "conll04"
-    return Path(os.path.abspath(os.path.expanduser(str(folder))))
+    return Path(conll04_folder())
 
 
 def in_place(folder: str | Path) -> Path:
