@@ -41,13 +41,15 @@ def load_data(cfg: DictConfig, warnings: list | None = None, label_report: dict 
         raise ValidationError(errors)
     warnings += problems
     annotated = fingerprint(records, schema)
-    if "train" in splits:  # what only training sees: augmented copies, another corpus mixed in
-        extra = {}
+    # what only training sees: augmented copies, another corpus mixed in; with a mix, this run's own training
+    # split may be empty (data.splits.train=[]): trained on the other corpus alone, tested on this one
+    if "train" in splits or cfg.get("mix"):
+        train, extra = splits.get("train", []), {}
         if cfg.data.mention_replacement:
-            extra.update(mention_replacement(records, splits["train"], cfg.data.mention_replacement, cfg.seed))
+            extra.update(mention_replacement(records, train, cfg.data.mention_replacement, cfg.seed))
         if cfg.get("mix"):
-            extra.update(_mixed(cfg, schema, records, splits["train"], warnings))
-        records, splits = {**records, **extra}, {**splits, "train": splits["train"] + list(extra)}
+            extra.update(_mixed(cfg, schema, records, train, warnings))
+        records, splits = {**records, **extra}, {**splits, "train": train + list(extra)}
     # the fingerprint names the annotated data, as a model card re-reads it; what training adds to it is
     # config (data.mention_replacement, mix), which runs and pre-training cache keys record beside it
     return build_datasets(records, schema, splits, annotated)
