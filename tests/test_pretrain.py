@@ -93,6 +93,17 @@ def test_joint_training_adds_the_other_corpus_and_weighs_the_seeds_in_training_o
     assert len(data.ner["train"]) == 2 * len(plain.ner["train"]) + 24  # the seeds twice, 12 + 12 CoNLL04 items
 
 
+def test_a_mix_alone_trains_a_run_tested_on_every_document_of_its_own_data():
+    """The authored corpus alone, scored on all five seed articles: no seed article is trained on."""
+    from ie.training.prepare import load_data
+
+    cfg = compose_config("train", ["mix=authored", "data.splits.train=[]", "data.splits.test=null",
+                                   "paths.output_dir=/tmp/x"])
+    data = load_data(cfg)
+    assert len(data.splits["test"]) == 5 and all(d.startswith("mix:a") for d in data.splits["train"])
+    assert len(data.splits["train"]) == 40  # the corpus's train split, never its dev or test articles
+
+
 def test_the_default_run_pretrains_and_pretrain_none_turns_it_off():
     assert compose_config("train", [])["pretrain"]["data"]["name"] == "conll04_seed_schema"
     assert compose_config("train", ["pretrain=none"])["pretrain"] is None

@@ -161,8 +161,12 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     transfer.maybe_init(cfg, "re", model, data.schema)
     featurize = lambda split: re_features(data.ner[split], tokenizer, hp.max_length, data.schema, split,  # noqa: E731
                                           cfg.model.word_shapes, hp.loss_classes)
+    admitted = None  # the dev pairs' admitted classes, for a dev score decoded as the Predictor decodes
+    if "dev" in data.splits:
+        dev = re_features(data.ner["dev"], tokenizer, hp.max_length, data.schema, "dev", cfg.model.word_shapes, "schema")
+        admitted = [row for pairs in dev["allowed_classes"] for row in pairs]
     return _fit(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer, PAD_TO_MULTIPLE),
-                candidate_dev_metrics(labels), encoding=RE_ENCODING)
+                candidate_dev_metrics(labels, admitted), encoding=RE_ENCODING)
 
 
 def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokenizer, featurize, collator,
