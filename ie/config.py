@@ -29,7 +29,7 @@ class LabelMapConfig:
 class DataConfig:
     name: str = MISSING
     format: str = "brat"
-    path: str = MISSING
+    path: Any = MISSING  # a folder or file, or a list of them read as one corpus (document ids unique across them)
     schema: str = MISSING
     # split name -> document ids; one split may be null: every document the others do not name
     splits: Dict[str, Optional[List[str]]] = field(default_factory=dict)

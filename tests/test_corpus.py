@@ -124,3 +124,24 @@ def test_the_agreement_reported_in_the_guideline_is_the_one_the_files_give(schem
     scores = agreement(read_folder(DOUBLE / "first"), read_folder(DOUBLE / "second"), schema)
     guideline = (ROOT / "docs" / "annotation.md").read_text(encoding="utf-8")
     assert agreement_markdown(scores).strip() in guideline
+
+
+def test_the_corpus_and_the_seeds_read_as_one_corpus_with_the_seeds_a_split_of_their_own():
+    from tests.conftest import compose_config
+    from ie.data.corpus import load_corpus
+    from ie.data.schema import Schema
+
+    cfg = compose_config("train", ["experiment=authored", "paths.output_dir=/tmp/x"])
+    records, splits = load_corpus(cfg.data, Schema.load(cfg.data.schema))
+    assert (len(splits["train"]), len(splits["dev"]), len(splits["test"]), len(splits["seeds"])) == (40, 8, 16, 5)
+    assert not set(splits["seeds"]) & set(splits["train"]) and len(records) == 69
+
+
+def test_two_folders_with_one_document_id_are_refused(tmp_path, schema):
+    from ie.data.readers import load_records
+    from ie.errors import ConfigError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(SEEDS, copy)
+    with pytest.raises(ConfigError, match="document '000_cfc1bba1020dc4b0' is in both"):
+        load_records("brat", [str(SEEDS), str(copy)], schema)

@@ -44,8 +44,22 @@ def load_records(fmt: str, path: str | Path, schema: Schema, warnings: list | No
     validated (see :mod:`ie.data.label_map`); what the map kept and dropped is logged."""
     if fmt not in READERS:
         raise ConfigError(f"data.format: unknown format '{fmt}' (known: {', '.join(READERS)})")
+    if not isinstance(path, (str, Path)):  # several folders or files read as one corpus
+        return _merged([(p, load_records(fmt, p, schema, warnings, label_map, segmenter)) for p in path])
     records = READERS[fmt](path, schema, warnings, label_map, check_segmenter(segmenter))
     if label_map is not None:
         label_map.check_seen()
         log.info("%s: %s", path, label_map.describe())
     return records
+
+
+def _merged(parts) -> dict[str, list[SentenceRecord]]:
+    """One corpus from several (``data.path`` a list): document ids must be unique across them."""
+    merged: dict[str, list[SentenceRecord]] = {}
+    where: dict[str, str] = {}
+    for path, records in parts:
+        for doc_id, recs in records.items():
+            if doc_id in merged:
+                raise ConfigError(f"data.path: document '{doc_id}' is in both {where[doc_id]} and {path}")
+            merged[doc_id], where[doc_id] = recs, str(path)
+    return merged

@@ -4,7 +4,6 @@ span NER micro F1 over candidate spans."""
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ie.data.bio import OUTSIDE
@@ -28,20 +27,13 @@ def ner_dev_metrics(labels: list[str], decoding: str = DEFAULT_DECODING, counts=
     return compute
 
 
-def candidate_dev_metrics(labels: list[str], admitted=None):
+def candidate_dev_metrics(labels: list[str]):
     """Micro P/R/F1 over classified candidates (entity pairs for RE, word spans for span NER), label 0 being none:
-    the argmax per candidate, as the Predictor takes it before any overlap resolution. ``admitted`` (RE): per
-    dev pair, in order, the classes its entity types admit; the argmax is over those, as the Predictor decodes.
-    Without it a model trained with ``trainer.re.loss_classes=schema``, whose other logits are never trained,
-    would be scored on classes it can never emit."""
+    the argmax per candidate, as the Predictor takes it before any overlap resolution. RE scores arrive with
+    the classes a pair's types rule out already masked (:class:`ie.training.window_trainer.WindowTrainer`)."""
     def compute(pred) -> dict:
-        keep = pred.label_ids != IGNORE_INDEX  # rows padded in when processes gather unequal pair counts
+        keep = pred.label_ids != IGNORE_INDEX  # candidates are grouped per window, padded with the ignore index
         scores, gold_ids = pred.predictions[keep], pred.label_ids[keep]
-        if admitted is not None:
-            mask = np.asarray(admitted, dtype=bool)
-            if mask.shape != scores.shape:
-                raise ValueError(f"dev metrics: {mask.shape[0]} admitted-class rows for {scores.shape[0]} predicted pairs")
-            scores = np.where(mask, scores, -np.inf)
         best = scores.argmax(-1)
         gold = [(i, labels[g]) for i, g in enumerate(gold_ids) if g != 0]
         found = [(i, labels[p]) for i, p in enumerate(best) if p != 0]

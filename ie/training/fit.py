@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from datasets import Dataset
 from omegaconf import DictConfig
-from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments, set_seed
+from transformers import DataCollatorForTokenClassification, TrainingArguments, set_seed
 
 from ie import distributed
 from ie.data.bio import transition_counts
@@ -29,6 +29,7 @@ from ie.training.collators import SpanCollator, WindowCollator
 from ie.training.dev_metrics import candidate_dev_metrics, ner_dev_metrics
 from ie.training.features import ner_features, ner_span_features, re_features
 from ie.training.resume import last_trainer_checkpoint
+from ie.training.window_trainer import WindowTrainer
 
 log = logging.getLogger(__name__)
 
@@ -159,14 +160,11 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     labels = data.schema.relation_labels
     model = build_re_model(cfg.model, labels, len(tokenizer))
     transfer.maybe_init(cfg, "re", model, data.schema)
+    # dev pairs always carry the classes their types admit: the dev score decodes over them, as the Predictor does
     featurize = lambda split: re_features(data.ner[split], tokenizer, hp.max_length, data.schema, split,  # noqa: E731
-                                          cfg.model.word_shapes, hp.loss_classes)
-    admitted = None  # the dev pairs' admitted classes, for a dev score decoded as the Predictor decodes
-    if "dev" in data.splits:
-        dev = re_features(data.ner["dev"], tokenizer, hp.max_length, data.schema, "dev", cfg.model.word_shapes, "schema")
-        admitted = [row for pairs in dev["allowed_classes"] for row in pairs]
+                                          cfg.model.word_shapes, hp.loss_classes if split == "train" else "schema")
     return _fit(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer, PAD_TO_MULTIPLE),
-                candidate_dev_metrics(labels, admitted), encoding=RE_ENCODING)
+                candidate_dev_metrics(labels), encoding=RE_ENCODING)
 
 
 def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokenizer, featurize, collator,
@@ -184,7 +182,7 @@ def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokeniz
     dev_set = featurize("dev") if "dev" in data.splits else None
     out = run_dir / "trainer" / task
     args = _arguments(cfg, task, out, dev_set is not None, len(train_set))
-    trainer = Trainer(model=model, args=args, train_dataset=train_set,
+    trainer = WindowTrainer(model=model, args=args, train_dataset=train_set,
                       eval_dataset=dev_set, processing_class=tokenizer, data_collator=collator,
                       compute_metrics=compute_metrics,
                       callbacks=run_logs.callbacks(cfg.trainer.report_to, run_dir, task))
