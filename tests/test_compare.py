@@ -183,3 +183,17 @@ def test_a_run_without_predictions_is_predicted_as_the_command_says(run_dir, tmp
     compare_runs([tmp_path / "sweep"], samples=10, predict={"precision": "bf16", "decoding": "argmax"})
     header = json.loads((run / "predictions_test.jsonl").read_text(encoding="utf-8").splitlines()[0])["header"]
     assert header["precision"] == "bf16" and header["decoding"] == "argmax"
+
+
+def test_runs_trained_on_other_data_pair_with_others_on_the_split_that_holds_the_same_sentences(tmp_path):
+    """PATH@SPLIT: a corpus-trained model's split `seeds` against the seeds' own test predictions."""
+    for s in (1, 2, 3):
+        fake_run(tmp_path / "seeds_cv", f"a{s}", 1e-4, s, 0.5)
+        other = fake_run(tmp_path / "corpus", f"b{s}", 5e-4, s, 0.95)
+        (other / "predictions_test.jsonl").rename(other / "predictions_seeds.jsonl")
+    result = compare_runs([tmp_path / "seeds_cv", f"{tmp_path / 'corpus'}@seeds"], samples=200)
+    b = result["groups"]["trainer.ner.learning_rate=0.0005"]
+    assert b["against_baseline"]["ner.strict"]["bootstrap"]["excludes_zero"]
+    assert result["split"].endswith("corpus: seeds")
+    with pytest.raises(Exception, match="listed twice"):
+        compare_runs([tmp_path / "seeds_cv", str(tmp_path / "seeds_cv" / "a1")], samples=10)

@@ -299,13 +299,19 @@ def compare_runs(paths: Sequence[str | Path], split: str = "test", baseline: str
     them keep theirs, and how they were made (precision, decoding) is part of each group's identity."""
     if group_by not in GROUP_BY:
         raise ConfigError(f"group_by: expected one of {list(GROUP_BY)}, got '{group_by}'")
-    runs = [load_run(p, split, batch_size, predict) for p in tqdm(find_runs(paths), desc="runs", unit="run")]
+    entries = [entry_split(p, split) for p in paths]  # PATH@SPLIT scores that entry's runs on SPLIT
+    runs = [load_run(run, entry, batch_size, predict)
+            for path, entry in tqdm(entries, desc="entries", unit="entry") for run in find_runs([path])]
+    if len({r.path for r in runs}) != len(runs):
+        raise ConfigError("compare: a run is listed twice")
     schemas = {json.dumps(r.schema.to_dict(), sort_keys=True) for r in runs}
     if len(schemas) > 1:
         raise ConfigError("compare: the runs use different schemas; their scores are not comparable")
     groups = group_runs(runs) if group_by == "config" else group_by_folder(paths, runs)
     base = _pick_baseline(groups, baseline)
-    result: dict = {"split": split, "baseline": base.name, "groups": {}}
+    splits = sorted({entry for _, entry in entries})
+    result: dict = {"split": split if splits == [split] else ", ".join(f"{p}: {e}" for p, e in entries),
+                    "baseline": base.name, "groups": {}}
     base_summary = summarize(base)
     for group in tqdm(groups, desc="groups", unit="group"):
         summary = summarize(group) if group is not base else base_summary
@@ -322,6 +328,17 @@ def compare_runs(paths: Sequence[str | Path], split: str = "test", baseline: str
                 }
         result["groups"][group.name] = summary
     return result
+
+
+def entry_split(path: str | Path, split: str) -> tuple[str, str]:
+    """``PATH@SPLIT`` -> (PATH, SPLIT); a bare path takes ``split``. Runs trained on other data but tested on
+    the same documents (a corpus's split ``seeds`` against the seeds' cross-validation) pair sentence by
+    sentence like any others."""
+    text = str(path)
+    head, at, tail = text.rpartition("@")
+    if at and head and tail and "/" not in tail:
+        return head, tail
+    return text, split
 
 
 def _pick_baseline(groups: list[Group], baseline: str | None) -> Group:
