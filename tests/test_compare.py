@@ -195,5 +195,7 @@ def test_runs_trained_on_other_data_pair_with_others_on_the_split_that_holds_the
     b = result["groups"]["trainer.ner.learning_rate=0.0005"]
     assert b["against_baseline"]["ner.strict"]["bootstrap"]["excludes_zero"]
     assert result["split"].endswith("corpus: seeds")
+    by_folder = compare_runs([tmp_path / "seeds_cv", f"{tmp_path / 'corpus'}@seeds"], samples=50, group_by="folder")
+    assert list(by_folder["groups"]) == ["seeds_cv", "corpus"]
     with pytest.raises(Exception, match="listed twice"):
         compare_runs([tmp_path / "seeds_cv", str(tmp_path / "seeds_cv" / "a1")], samples=10)

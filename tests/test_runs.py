@@ -7,12 +7,13 @@ import subprocess
 import sys
 
 import pytest
-from transformers import AutoTokenizer, Trainer
+from transformers import AutoTokenizer
 
 import ie.training.fit
 from ie.config import _packaged_encoder
 from ie.data.schema import Schema
 from ie.evaluation.scoring import evaluate_run
+from ie.training.window_trainer import WindowTrainer
 from ie.models.checkpoint import CheckpointError, read_checkpoint_info, save_checkpoint
 from ie.models.modeling import build_ner_model
 from ie.training.resume import last_trainer_checkpoint
@@ -35,13 +36,13 @@ def reference(tmp_path_factory):
 
 
 def test_a_killed_run_resumes_with_one_override_and_ends_as_if_never_stopped(reference, tmp_path, monkeypatch):
-    class KilledDuringSecondEpochOfRE(Trainer):
+    class KilledDuringSecondEpochOfRE(WindowTrainer):
         def training_step(self, *args, **kwargs):
             if self.args.output_dir.endswith("re") and self.state.global_step > self.state.max_steps // 2:
                 raise Killed()
             return super().training_step(*args, **kwargs)
 
-    monkeypatch.setattr(ie.training.fit, "Trainer", KilledDuringSecondEpochOfRE)
+    monkeypatch.setattr(ie.training.fit, "WindowTrainer", KilledDuringSecondEpochOfRE)
     with pytest.raises(Killed):
         train(compose_config("train", RUN + [f"paths.output_dir={tmp_path}"]))
     monkeypatch.undo()

@@ -307,7 +307,7 @@ def compare_runs(paths: Sequence[str | Path], split: str = "test", baseline: str
     schemas = {json.dumps(r.schema.to_dict(), sort_keys=True) for r in runs}
     if len(schemas) > 1:
         raise ConfigError("compare: the runs use different schemas; their scores are not comparable")
-    groups = group_runs(runs) if group_by == "config" else group_by_folder(paths, runs)
+    groups = group_runs(runs) if group_by == "config" else group_by_folder([path for path, _ in entries], runs)
     base = _pick_baseline(groups, baseline)
     splits = sorted({entry for _, entry in entries})
     result: dict = {"split": split if splits == [split] else ", ".join(f"{p}: {e}" for p, e in entries),
