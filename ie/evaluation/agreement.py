@@ -15,6 +15,7 @@ from ie.data.documents import Document
 from ie.data.problems import AnnotationError
 from ie.data.schema import Schema
 from ie.evaluation.metrics import count_matches, relation_tuple, scores_from_counts
+from ie.evaluation.report import table
 
 
 def _entity_tuples(doc: Document) -> set:
@@ -59,14 +60,11 @@ def agreement(first: Sequence[Document], second: Sequence[Document], schema: Sch
 
 def agreement_markdown(result: dict) -> str:
     """Two tables (entities, relations): per type counts in each annotation, matches and F1."""
-    lines = []
-    for kind in ("entities", "relations"):
+    tables = []
+    for kind, heading in (("entities", "entity type"), ("relations", "relation type")):
         scores = result[kind]
-        lines += [f"| {kind[:-1] if kind == 'relations' else 'entity'} type | first | second | both | F1 |",
-                  "|---|---:|---:|---:|---:|"]
-        rows = [*scores["per_type"].items(), ("**all**", scores["micro"])]
-        for label, s in rows:
-            f1 = f"{s['f1']:.3f}" if s["tp"] + s["fp"] + s["fn"] else "n/a"
-            lines.append(f"| {label} | {s['tp'] + s['fn']} | {s['tp'] + s['fp']} | {s['tp']} | {f1} |")
-        lines.append("")
-    return "\n".join(lines)
+        rows = [[label, s["tp"] + s["fn"], s["tp"] + s["fp"], s["tp"],
+                 f"{s['f1']:.3f}" if s["tp"] + s["fp"] + s["fn"] else "n/a"]
+                for label, s in [*scores["per_type"].items(), ("**all**", scores["micro"])]]
+        tables.append(table([heading, "first", "second", "both", "F1"], rows, markdown=True) + "\n")
+    return "\n".join(tables)

@@ -33,8 +33,7 @@ def candidate_dev_metrics(labels: list[str]):
     the classes a pair's types rule out already masked (:class:`ie.training.window_trainer.WindowTrainer`)."""
     def compute(pred) -> dict:
         keep = pred.label_ids != IGNORE_INDEX  # candidates are grouped per window, padded with the ignore index
-        scores, gold_ids = pred.predictions[keep], pred.label_ids[keep]
-        best = scores.argmax(-1)
+        best, gold_ids = pred.predictions[keep].argmax(-1), pred.label_ids[keep]
         gold = [(i, labels[g]) for i, g in enumerate(gold_ids) if g != 0]
         found = [(i, labels[p]) for i, p in enumerate(best) if p != 0]
         micro = relation_scores(gold, found, labels[1:])["micro"]
