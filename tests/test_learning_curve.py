@@ -45,3 +45,10 @@ def test_the_trend_is_the_gain_per_doubling():
 def test_one_size_is_no_curve(curve_runs):
     with pytest.raises(ConfigError, match="every corpus has one training size"):
         learning_curve([curve_runs / "1"])
+
+
+def test_an_entry_read_on_another_split_is_a_curve_of_its_own(curve_runs):
+    plain = learning_curve([curve_runs])["corpora"]["seeds"]["points"]
+    result = learning_curve([f"{curve_runs}@test"], split="seeds")  # as a corpus's runs read on the seed articles
+    assert list(result["corpora"]) == ["seeds@test"]
+    assert result["corpora"]["seeds@test"]["points"] == plain

@@ -27,7 +27,7 @@ from ie import atomic
 from ie.data.corpus import load_corpus
 from ie.data.schema import Schema
 from ie.errors import ConfigError
-from ie.evaluation.compare import Run, load_run, mean_std, totals, with_defaults
+from ie.evaluation.compare import Run, entry_split, load_run, mean_std, totals, with_defaults
 from ie.evaluation.metrics import scores_from_counts
 from ie.evaluation.outputs import write_json
 from ie.evaluation.scoring import labels_of
@@ -88,11 +88,14 @@ def trend(points: Sequence[dict], metric: str) -> dict | None:
 
 def learning_curve(paths: Sequence[str | Path], split: str = "test", batch_size: int = 32,
                    predict: dict | None = None) -> dict:
-    runs = [load_run(p, split, batch_size, predict) for p in find_runs(paths)]
+    """``PATH@SPLIT`` scores that entry's runs on SPLIT (as ``evaluate.py compare``), and names its corpus
+    ``DATA@SPLIT``: a corpus's curve read on the seed articles beside the seeds' own."""
     cache: dict = {}
     by_point: dict = defaultdict(list)
-    for run in runs:
-        by_point[(run.config["data.name"], _size(run))].append(run)
+    for path, entry in (entry_split(p, split) for p in paths):
+        for run in (load_run(r, entry, batch_size, predict) for r in find_runs([path])):
+            corpus = run.config["data.name"] + ("" if entry == split else f"@{entry}")
+            by_point[(corpus, _size(run))].append(run)
     corpora: dict = defaultdict(dict)
     for (corpus, size), members in sorted(by_point.items()):
         corpora[corpus][size] = _point(members, [training_entities(r.path, cache) for r in members])
