@@ -137,6 +137,20 @@ def test_the_corpus_and_the_seeds_read_as_one_corpus_with_the_seeds_a_split_of_t
     assert not set(splits["seeds"]) & set(splits["train"]) and len(records) == 69
 
 
+def test_the_default_run_trains_on_the_seeds_and_the_corpus_train_split_and_tests_on_a_seed_article():
+    from tests.conftest import TEST_DOC, compose_config
+    from ie.training.prepare import load_data
+
+    cfg = compose_config("train", ["paths.output_dir=/tmp/x"])
+    data = load_data(cfg)
+    train = set(data.ner["train"]["doc_id"])
+    mixed = {d.removeprefix("mix:") for d in train if d.startswith("mix:")}
+    dev_and_test = set(cfg.mix.data.splits.dev) | set(cfg.mix.data.splits.test)
+    assert len(mixed) == 40 and not mixed & dev_and_test  # the corpus's dev and test articles never train
+    assert {d for d in train if not d.startswith("mix:")} and set(data.ner["test"]["doc_id"]) == {TEST_DOC}
+    assert (cfg.trainer.ner.epochs, cfg.trainer.re.epochs) == (12, 12)
+
+
 def test_two_folders_with_one_document_id_are_refused(tmp_path, schema):
     from ie.data.readers import load_records
     from ie.errors import ConfigError

@@ -89,7 +89,7 @@ def test_joint_training_adds_the_other_corpus_and_weighs_the_seeds_in_training_o
     assert sorted(d for d in train if d.startswith("mix:")) == ["mix:dev", "mix:train"]
     assert sorted(d for d in train if "~w" in d) == sorted(f"{d}~w2" for d in own) and len(own) == 4
     assert test == ["004_8167059eeef70516"] and len(data.ner["test"]) == 17  # evaluation sees the seeds alone
-    plain = load_data(compose_config("train", ["paths.output_dir=/tmp/x", "data.mention_replacement=0"]))
+    plain = load_data(compose_config("train", ["paths.output_dir=/tmp/x", "data.mention_replacement=0", "mix=none"]))
     assert len(data.ner["train"]) == 2 * len(plain.ner["train"]) + 24  # the seeds twice, 12 + 12 CoNLL04 items
 
 
