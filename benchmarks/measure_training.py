@@ -139,7 +139,7 @@ def train_ours(spec: dict, cfg, timer) -> float:
 
 def measure_training(spec: dict) -> dict:
     task, steps, batch = spec["task"], spec["steps"], spec["batch_size"]
-    cfg = compose_train(["data=conll04", "~data.splits.dev", f"task={task}", f"trainer.{task}.max_steps={steps}",
+    cfg = compose_train(["data=conll04", "mix=none", "~data.splits.dev", f"task={task}", f"trainer.{task}.max_steps={steps}",
                          f"trainer.{task}.batch_size={batch}", f"paths.output_dir={spec['tmp']}",
                          "trainer.disable_tqdm=true"] + spec["overrides"])
     timer = step_timer()

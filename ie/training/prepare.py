@@ -61,7 +61,8 @@ def _mixed(cfg: DictConfig, schema: Schema, records: dict, train: list[str], war
     mix = cfg.mix
     if Path(mix.data.schema).resolve() != Path(cfg.data.schema).resolve():
         raise ConfigError(f"mix.data.schema={mix.data.schema}: the mixed corpus must be read in this run's schema "
-                          f"({cfg.data.schema}); map its labels with mix.data.label_map")
+                          f"({cfg.data.schema}); mix=none trains on this run's data alone, or map the labels with "
+                          f"mix.data.label_map")
     other, other_splits = load_corpus(mix.data, schema, warnings)
     if mix.split not in other_splits:
         raise ConfigError(f"mix.split: '{mix.split}' is not one of {list(other_splits)}")
