@@ -37,7 +37,7 @@ def test_test_split_matches_the_published_support_counts(conll_schema, conll04_d
 
 
 def test_config_builds_the_same_dataset_form_as_the_seeds(conll_schema, conll04_dir):
-    cfg = compose_config("train", ["data=conll04", "mix=none", "paths.output_dir=/tmp/x"])
+    cfg = compose_config("train", ["data=conll04", "paths.output_dir=/tmp/x"])
     records = load_records(cfg.data.format, cfg.data.path, conll_schema)
     data = build_datasets({k: v[:5] for k, v in records.items()}, conll_schema, dict(cfg.data.splits))
     assert set(data.ner) == {"train", "dev", "test"}
@@ -74,7 +74,7 @@ def small_copy(source: Path, folder: Path, n: int = 3) -> Path:
 
 def test_the_default_reads_the_shared_folder_beside_the_repository(monkeypatch, conll_schema):
     monkeypatch.delenv("IE_CONLL04_DIR", raising=False)
-    cfg = compose_config("train", ["data=conll04", "mix=none", "paths.output_dir=/tmp/x"])
+    cfg = compose_config("train", ["data=conll04", "paths.output_dir=/tmp/x"])
     assert cfg.paths.conll04 == str(SHARED) == str(default_folder()) and ".." not in cfg.paths.conll04
     assert cfg.data.path == cfg.pretrain.data.path == str(SHARED)
     assert cfg.data.schema == str(CONLL04_SCHEMA)  # the schema stays the project's own
@@ -89,7 +89,7 @@ def test_IE_CONLL04_DIR_and_paths_conll04_point_elsewhere(tmp_path, monkeypatch,
     from_env, from_cli = small_copy(conll04_dir, tmp_path / "env", 3), small_copy(conll04_dir, tmp_path / "cli", 2)
     monkeypatch.setenv("IE_CONLL04_DIR", str(from_env))
     for overrides, folder, n in ([[], from_env, 3], [[f"paths.conll04={from_cli}"], from_cli, 2]):
-        cfg = compose_config("train", ["data=conll04", "mix=none", "paths.output_dir=/tmp/x", *overrides])
+        cfg = compose_config("train", ["data=conll04", "paths.output_dir=/tmp/x", *overrides])
         assert cfg.data.path == cfg.pretrain.data.path == str(folder)  # the command line wins over the environment
         records = load_records(cfg.data.format, cfg.data.path, conll_schema)
         assert {k: len(v) for k, v in records.items()} == {"train": n, "dev": n, "test": n}
@@ -100,7 +100,7 @@ def test_IE_CONLL04_DIR_and_paths_conll04_point_elsewhere(tmp_path, monkeypatch,
 def test_missing_files_fail_in_one_line_that_says_where_to_put_them(tmp_path, monkeypatch, conll_schema):
     empty = tmp_path / "none"
     monkeypatch.setenv("IE_CONLL04_DIR", str(empty))
-    cfg = compose_config("train", ["data=conll04", "mix=none", "paths.output_dir=/tmp/x"])
+    cfg = compose_config("train", ["data=conll04", "paths.output_dir=/tmp/x"])
     assert missing_files(cfg.data.path) == [str(empty / f"conll04_{s}.json") for s in ("train", "dev", "test")]
     with pytest.raises(AnnotationError) as err:
         load_records(cfg.data.format, cfg.data.path, conll_schema)

@@ -13,11 +13,11 @@ import ie.training.fit
 from ie.config import _packaged_encoder
 from ie.data.schema import Schema
 from ie.evaluation.scoring import evaluate_run
-from ie.training.window_trainer import WindowTrainer
 from ie.models.checkpoint import CheckpointError, read_checkpoint_info, save_checkpoint
 from ie.models.modeling import build_ner_model
 from ie.training.resume import last_trainer_checkpoint
 from ie.training.train import train
+from ie.training.window_trainer import WindowTrainer
 from tests.conftest import ROOT, TINY, compose_config
 
 # RE scores a sentence's pairs in one pass, so an epoch of the seeds is few steps: small batches, log each step
