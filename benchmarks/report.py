@@ -42,13 +42,14 @@ def summarise(results: list[dict], peak: dict) -> tuple[dict, dict]:
         pipe = {p: find(results, corpus, "pipeline", ["ner"], p) for p in PIPELINE_PRECISIONS}
         bf16 = max((pipe[p] for p in ("bf16_autocast", "bf16_weights") if pipe[p]), key=lambda r: r["docs_per_s"],
                    default=None)
-        for tasks in (["ner"], ["ner", "re"]):
-            # the baseline as a user runs it (fp32), then each precision against its own kind
-            for ours_p, their, name in (("bf16", pipe["fp32"], "fp32"), ("fp32", pipe["fp32"], "fp32"),
-                                        ("bf16", bf16, "best bf16")):
-                value = ratio(find(results, corpus, "ours", tasks, ours_p), their)
-                if value:
-                    ratios[f"{corpus}: ours {'+'.join(tasks)} {ours_p} / pipeline ner {name}"] = value
+        for engine in ("ours", "ours-student"):
+            for tasks in (["ner"], ["ner", "re"]):
+                # the baseline as a user runs it (fp32), then each precision against its own kind
+                for ours_p, their, name in (("bf16", pipe["fp32"], "fp32"), ("fp32", pipe["fp32"], "fp32"),
+                                            ("bf16", bf16, "best bf16")):
+                    value = ratio(find(results, corpus, engine, tasks, ours_p), their)
+                    if value:
+                        ratios[f"{corpus}: {engine} {'+'.join(tasks)} {ours_p} / pipeline ner {name}"] = value
         ours32 = find(results, corpus, "ours", ["ner"], "fp32")
         texts = next(r["texts"] for r in results if r["corpus"] == corpus)[:ours32["unique"]] if ours32 else []
         if ours32 and pipe["fp32"]:

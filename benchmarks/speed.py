@@ -114,6 +114,14 @@ def inference_specs(args, bf16: bool = True) -> list[tuple[str, dict]]:
         for engine, precision, tasks in engines:
             specs.append((f"{corpus} {engine} {'+'.join(tasks)} {precision}",
                           {**common, "engine": engine, "precision": precision, "tasks": tasks}))
+        if args.student_run and corpus == "seeds":  # a smaller encoder's run, against the same pipeline
+            student = Path(args.student_run)
+            tasks_of = [["ner"]] + ([["ner", "re"]] if (student / "re").is_dir() else [])
+            for tasks in tasks_of:
+                for precision in ours:
+                    specs.append((f"{corpus} ours-student {'+'.join(tasks)} {precision}",
+                                  {**common, "run": str(student), "engine": "ours-student", "precision": precision,
+                                   "tasks": tasks}))
     return specs
 
 
@@ -138,6 +146,8 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", help="run folder: NER (and RE) checkpoints")
     ap.add_argument("--conll04-run", help="run trained on CoNLL04 for the CoNLL04 input (default: --run)")
+    ap.add_argument("--student-run", help="a run with a smaller encoder (fewer layers): its Predictor on the seeds, "
+                    "as engine ours-student, against the pipeline of --run")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--docs", type=int, default=100, help="seed articles repeated to this many documents")
     ap.add_argument("--repeats", type=int, default=3, help="timed passes over each corpus (rates: the median)")

@@ -298,6 +298,8 @@ class ExportConfig:
     calibration: Optional[str] = None
     calibration_sentences: int = 256  # at most this many, evenly spaced over the split
     opset: Optional[int] = None  # ONNX opset; null: the exporter's default
+    # ONNX Runtime's fused attention, residual-LayerNorm and GELU ops in the graphs (ie/inference/onnx_fusion.py)
+    fuse: bool = True
     measure: bool = True  # time torch and the export on this CPU and record it in the manifest (backend=auto reads it)
     paths: PathsConfig = field(default_factory=PathsConfig)
 

@@ -138,8 +138,8 @@ def test_f1_of_each_option_is_reported_against_fp32_on_transformers(run_dir):
 
 def test_the_committed_benchmark_page_is_what_its_json_renders_to(tmp_path):
     out = tmp_path / "benchmarks.md"
-    result = speed.main(["--from-json", str(ROOT / "docs" / "benchmarks.json"), "--markdown", str(out)])
-    assert result["complete"] and out.read_text(encoding="utf-8") == (ROOT / "docs" / "benchmarks.md").read_text(
+    result = speed.main(["--from-json", str(ROOT / "docs" / "benchmarks_xeon.json"), "--markdown", str(out)])
+    assert result["complete"] and out.read_text(encoding="utf-8") == (ROOT / "docs" / "benchmarks_xeon.md").read_text(
         encoding="utf-8")
     assert any(line.startswith("| seeds: ours ner >= 3.0x") for line in report.bars(result))
 
@@ -179,3 +179,46 @@ def test_serve_load_smoke(run_dir, tmp_path):
     assert [level["clients"] for level in result["levels"]] == [1, 3]
     assert all(level["requests"] > 0 and level["errors"] == 0 and level["timeouts"] == 0 for level in result["levels"])
     assert result["in_process"]["sentences"] > 50 and "| 3 |" in proc.stdout
+
+
+def _measured(engine, tasks, precision, docs_per_s, share=None):
+    return {"corpus": "seeds", "engine": engine, "tasks": tasks, "precision": precision, "docs_per_s": docs_per_s,
+            "share_of_peak": share}
+
+
+def test_the_targets_table_reads_both_modes_and_names_the_best_backend():
+    from benchmarks import targets
+
+    def mode(isa, fast):
+        return {"machine": {"cpu": "CPU", "cpu_capability": "AVX512", "onednn_max_cpu_isa": isa, "bf16_native": False,
+                            "fp32_gflops": 200.0},
+                "inference": [_measured("pipeline", ["ner"], "fp32", 10.0),
+                              _measured("ours", ["ner"], "fp32", 10.0 * fast, 0.5),
+                              _measured("ours", ["ner", "re"], "fp32", 5.0 * fast),
+                              _measured("ours-onnx", ["ner", "re"], "int8", 45.0),
+                              _measured("ours-student", ["ner", "re"], "fp32", 99.0),
+                              {**_measured("ours-onnx", ["ner", "re"], "fp32", 99.0), "error": "boom"}],
+                "ratios": {"seeds: ours-student ner fp32 / pipeline ner fp32": 2.0 * fast},
+                "f1": [{"precision": "fp32", "backend": "onnx", "change": {"NER (strict)": -0.1}},
+                       {"precision": "int8", "backend": "onnx", "change": {"RE end to end": 0.7}}]}
+    avx2 = {k: v for k, v in mode("AVX2", 1.0).items() if k != "f1"}  # scored in the native mode only
+    page = targets.markdown({"native": mode(None, 3.0), "avx2": avx2}, "python benchmarks/targets.py")
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in page.splitlines() if line.startswith("| ")}
+    assert rows["ours NER fp32 / pipeline NER fp32"].endswith(
+        "| >= 3x | 3.00x (ours fp32) | 1.00x (ours fp32) | in some modes |")
+    assert rows["ours NER+RE fp32 / pipeline NER fp32"].endswith("| 1.50x (ours fp32) | 0.50x (ours fp32) | no |")
+    # the fastest of our backends, named; never the student (another model) nor a failed configuration
+    assert "| 4.50x (ours-onnx int8) | 4.50x (ours-onnx int8) | yes |" in rows[
+        "best precision NER+RE (any backend) / pipeline NER fp32"]
+    assert rows["encoder share of the fp32 matmul peak (ours NER fp32)"].endswith(
+        "| 50% (ours fp32) | 50% (ours fp32) | no |")
+    assert rows["F1 change, fp32 (run's test split)"].endswith("| 0.10 (onnx, NER (strict)) | - | yes |")
+    assert rows["F1 change, int8 (run's test split)"].endswith("| 0.70 (onnx, RE end to end) | - | no |")
+    assert rows["ours-student ner fp32 / pipeline ner fp32"] == "| ours-student ner fp32 / pipeline ner fp32 | 6.00x | 2.00x |"
+    assert "ONEDNN_MAX_CPU_ISA=AVX2, bf16 emulated" in page
+
+
+def test_a_student_run_is_measured_on_the_seeds_beside_the_default(run_dir):
+    args = speed.parse_args(["--run", str(run_dir), "--student-run", str(run_dir), "--docs", "2"])
+    names = [name for name, spec in speed.inference_specs(args, bf16=False) if "student" in name]
+    assert names == ["seeds ours-student ner fp32", "seeds ours-student ner+re fp32"]

@@ -73,6 +73,10 @@ def test_the_manifest_names_sources_and_graphs_with_hashes(onnx_run_dir):
         for precision, graph in entry["graphs"].items():
             assert graph["sha256"] == sha256(onnx_run_dir / "onnx" / task / graph["file"])
         assert entry["graphs"]["fp32"]["max_abs_logit_diff"] < 1e-3  # checked at export, on other shapes
+        # every layer's attention, residual LayerNorms and GELU run as ONNX Runtime's fused ops (fuse=true)
+        layers = json.loads((onnx_run_dir / task / "config.json").read_text())["num_hidden_layers"]
+        assert entry["graphs"]["fp32"]["fused_ops"] == {"Attention": layers, "SkipLayerNormalization": 2 * layers,
+                                                        "BiasGelu": layers}
     assert set(manifest["tasks"]["re"]["inputs"]) >= {"pair_rows", "head_spans", "tail_spans"}
 
 

@@ -26,7 +26,7 @@ import torch
 
 from ie.atomic import write_text
 from ie.errors import ConfigError
-from ie.inference import loading, onnx_backend, onnx_quantize
+from ie.inference import loading, onnx_backend, onnx_fusion, onnx_quantize
 from ie.inference.onnx_backend import COPIED, EXPORT_DIR, FORMAT_VERSION, GRAPHS, MANIFEST, ExportError
 from ie.models.checkpoint import WEIGHTS_FILE
 
@@ -122,8 +122,10 @@ def check_graph(model: torch.nn.Module, kind: str, graph: Path, precision: str) 
 
 
 def export_run(run_dir: str | Path, quantize: str | None = None, opset: int | None = None,
-               measure: bool = True, calibration: str | None = None, calibration_sentences: int = 256) -> dict:
-    """Write ``run_dir/onnx/`` (replacing an older export) and return its manifest."""
+               measure: bool = True, calibration: str | None = None, calibration_sentences: int = 256,
+               fuse: bool = True) -> dict:
+    """Write ``run_dir/onnx/`` (replacing an older export) and return its manifest. ``fuse``: the fp32 graphs
+    (and the int8 ones made from them) with ONNX Runtime's fused transformer ops (:mod:`ie.inference.onnx_fusion`)."""
     if quantize not in QUANTIZE:
         raise ConfigError(f"quantize must be null or int8, got {quantize!r}")
     run_dir = Path(run_dir)
@@ -138,7 +140,7 @@ def export_run(run_dir: str | Path, quantize: str | None = None, opset: int | No
                 "int8": None, "tasks": {}}
     try:
         for task, entry in loaded.items():
-            manifest["tasks"][task] = _export_task(run_dir, task, entry, tmp / task, opset)
+            manifest["tasks"][task] = _export_task(run_dir, task, entry, tmp / task, opset, fuse)
         write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         if quantize:
             manifest["int8"] = _quantize_tasks(loaded, manifest, tmp, sentences, calibrated)
@@ -167,7 +169,7 @@ def _quantize_tasks(loaded: dict, manifest: dict, folder: Path, sentences: list 
     return {"method": "dynamic", **onnx_quantize.DYNAMIC_OPTIONS}
 
 
-def _export_task(run_dir: Path, task: str, entry, folder: Path, opset: int | None) -> dict:
+def _export_task(run_dir: Path, task: str, entry, folder: Path, opset: int | None, fuse: bool) -> dict:
     kind = _kind(task, entry.info)
     folder.mkdir(parents=True)
     for name in COPIED:
@@ -175,11 +177,12 @@ def _export_task(run_dir: Path, task: str, entry, folder: Path, opset: int | Non
             shutil.copy2(run_dir / task / name, folder / name)
     log.info("%s: exporting the %s graph", task, kind)
     export_graph(entry.model, kind, folder / GRAPHS["fp32"], opset)
+    fused_ops = onnx_fusion.fuse(folder / GRAPHS["fp32"]) if fuse else None
     difference = check_graph(entry.model, kind, folder / GRAPHS["fp32"], "fp32")
     if difference > TOLERANCE:
         raise ExportError(f"{folder / GRAPHS['fp32']}: the exported {task} graph differs from torch by "
                           f"{difference:.2g} in a logit (tolerance {TOLERANCE})")
-    graphs = {"fp32": _graph_entry(folder / GRAPHS["fp32"], difference)}
+    graphs = {"fp32": {**_graph_entry(folder / GRAPHS["fp32"], difference), "fused_ops": fused_ops}}
     return {"kind": kind, "source": f"{task}/{WEIGHTS_FILE}",
             "source_sha256": onnx_backend.sha256(run_dir / task / WEIGHTS_FILE),
             "inputs": list(example_inputs(kind, entry.model.config, 2, 24, 5, 0)), "graphs": graphs}
