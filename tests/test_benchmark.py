@@ -222,3 +222,14 @@ def test_a_student_run_is_measured_on_the_seeds_beside_the_default(run_dir):
     args = speed.parse_args(["--run", str(run_dir), "--student-run", str(run_dir), "--docs", "2"])
     names = [name for name, spec in speed.inference_specs(args, bf16=False) if "student" in name]
     assert names == ["seeds ours-student ner fp32", "seeds ours-student ner+re fp32"]
+
+
+def test_the_profile_splits_a_call_into_stages_that_add_up_to_its_time(run_dir):
+    from benchmarks import profile_predictor
+
+    result = profile_predictor.profile(str(run_dir), ("ner", "re"), "fp32", "lean", docs=2)
+    seconds = result["seconds"]
+    assert set(profile_predictor.STAGES) <= set(seconds) and "encoder: other ops" in seconds
+    assert seconds["encoder: matmuls"] > 0 and seconds["sentence splitting"] > 0
+    assert sum(seconds.values()) == pytest.approx(result["wall_seconds"], rel=0.05)
+    assert 0 < sum(result["by_task"].values()) <= result["wall_seconds"]
