@@ -58,7 +58,10 @@ def measure(args, mode: str) -> None:
         command.append("--skip-f1")  # scores do not depend on the ISA oneDNN uses for fp32; the native run has them
     env = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"} | MODES[mode]
     print(f"{mode}: {shlex.join(command[1:])}", flush=True)
-    subprocess.run(command, cwd=ROOT, env=env, check=True)
+    done = subprocess.run(command, cwd=ROOT, env=env, check=False)
+    if done.returncode:  # its own error is printed above; what it measured so far is in its JSON ("complete": false)
+        sys.exit(f"targets.py: error: speed.py failed in the {mode} mode (exit {done.returncode}); the measurements "
+                 f"it finished are in {json_path}")
 
 
 def _row(results, engine, tasks, precision):

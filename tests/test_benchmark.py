@@ -233,3 +233,19 @@ def test_the_profile_splits_a_call_into_stages_that_add_up_to_its_time(run_dir):
     assert seconds["encoder: matmuls"] > 0 and seconds["sentence splitting"] > 0
     assert sum(seconds.values()) == pytest.approx(result["wall_seconds"], rel=0.05)
     assert 0 < sum(result["by_task"].values()) <= result["wall_seconds"]
+
+
+def test_targets_stops_with_one_line_when_a_mode_fails(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from benchmarks import targets
+
+    calls = []
+    monkeypatch.setattr(targets.subprocess, "run", lambda command, **kw: calls.append((command, kw["env"]))
+                        or subprocess.CompletedProcess(command, 3))
+    args = SimpleNamespace(run="models/x", docs=2, repeats=1, student_run=None)
+    with pytest.raises(SystemExit, match=r"^targets.py: error: speed.py failed in the avx2 mode \(exit 3\); the "
+                                         r"measurements it finished are in docs/benchmarks_avx2.json$"):
+        targets.measure(args, "avx2")
+    command, env = calls[0]
+    assert env["ONEDNN_MAX_CPU_ISA"] == "AVX2" and "--skip-f1" in command  # the mode's environment, scored natively
