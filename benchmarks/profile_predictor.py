@@ -56,7 +56,7 @@ def profile(run: str, tasks: tuple[str, ...], precision: str, backend: str, docs
     def seconds(file: str, name: str) -> float:
         own = file == "~"
         return sum(v[2] if own else v[3] for (f, _, n), v in stats.items()
-                   if n == name and (own and f == "~" or not own and f.endswith(file)))
+                   if n == name and (f == file if own else f.endswith(file)))
     shares = {stage: sum(seconds(*frame) for frame in frames) for stage, frames in STAGES.items()}
     encoder = seconds(*ENCODER_FORWARD)
     if encoder:

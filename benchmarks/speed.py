@@ -111,17 +111,15 @@ def inference_specs(args, bf16: bool = True) -> list[tuple[str, dict]]:
             if (run / "re").is_dir():
                 engines += [("ours-onnx", p, ["ner", "re"]) for p in ("fp32", "int8")]
         engines += [("pipeline", p, ["ner"]) for p in PIPELINE_PRECISIONS if bf16 or PIPELINE_PRECISIONS[p] == "fp32"]
+        runs = {}  # engines that read another run than the corpus's
+        if args.student_run and corpus == "seeds":  # a smaller encoder's run, against the same pipeline
+            runs["ours-student"] = student = Path(args.student_run)
+            tasks_of = [["ner"], ["ner", "re"]] if (student / "re").is_dir() else [["ner"]]
+            engines += [("ours-student", p, tasks) for tasks in tasks_of for p in ours]
         for engine, precision, tasks in engines:
             specs.append((f"{corpus} {engine} {'+'.join(tasks)} {precision}",
-                          {**common, "engine": engine, "precision": precision, "tasks": tasks}))
-        if args.student_run and corpus == "seeds":  # a smaller encoder's run, against the same pipeline
-            student = Path(args.student_run)
-            tasks_of = [["ner"]] + ([["ner", "re"]] if (student / "re").is_dir() else [])
-            for tasks in tasks_of:
-                for precision in ours:
-                    specs.append((f"{corpus} ours-student {'+'.join(tasks)} {precision}",
-                                  {**common, "run": str(student), "engine": "ours-student", "precision": precision,
-                                   "tasks": tasks}))
+                          {**common, "run": str(runs.get(engine, run)), "engine": engine, "precision": precision,
+                           "tasks": tasks}))
     return specs
 
 

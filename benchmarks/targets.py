@@ -64,10 +64,6 @@ def measure(args, mode: str) -> None:
                  f"it finished are in {json_path}")
 
 
-def _row(results, engine, tasks, precision):
-    return find(results, "seeds", engine, tasks, precision)
-
-
 def _fastest(results, tasks, precisions=None):
     rows = [r for r in results if "error" not in r and r["corpus"] == "seeds" and r["engine"] in OURS
             and r["tasks"] == tasks and (precisions is None or r["precision"] in precisions)]
@@ -77,7 +73,7 @@ def _fastest(results, tasks, precisions=None):
 def values(report: dict) -> dict[str, tuple[float | None, str | None]]:
     """Each target's measured value, and the configuration it was measured on (engine and precision)."""
     res = report["inference"]
-    pipe = _row(res, "pipeline", ["ner"], "fp32")
+    pipe = find(res, "seeds", "pipeline", ["ner"], "fp32")
     ner, both = _fastest(res, ["ner"], ("fp32",)), _fastest(res, ["ner", "re"], ("fp32",))
     best = _fastest(res, ["ner", "re"])
 

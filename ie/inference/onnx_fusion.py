@@ -24,17 +24,17 @@ log = logging.getLogger(__name__)
 FUSED_OPS = ("Attention", "SkipLayerNormalization", "BiasGelu")
 
 
-def fuse(source: Path, target: Path | None = None) -> dict[str, int]:
-    """Rewrite the graph at ``source`` with ONNX Runtime's fused ops, written to ``target`` (default: in
-    place); returns how many of each of :data:`FUSED_OPS` the rewritten graph holds."""
+def fuse(graph: Path) -> dict[str, int]:
+    """Rewrite the graph file in place with ONNX Runtime's fused ops; returns how many of each of
+    :data:`FUSED_OPS` the rewritten graph holds."""
     from onnxscript import ir
     from onnxscript.rewriter import ort_fusions
 
-    model = ir.load(str(source))
+    model = ir.load(str(graph))
     model, _ = ort_fusions.optimize_for_ort(model)
-    ir.save(model, str(target or source))
+    ir.save(model, str(graph))
     held = {op: sum(node.op_type == op for node in model.graph) for op in FUSED_OPS}
     missing = [op for op, n in held.items() if not n]
     if missing:  # still a correct graph, only a slower one: say so, do not fail the export
-        log.warning("%s: no %s fused; the graph runs on primitive ops there", source, ", ".join(missing))
+        log.warning("%s: no %s fused; the graph runs on primitive ops there", graph, ", ".join(missing))
     return held
