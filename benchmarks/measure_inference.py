@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PIPELINE_PRECISIONS = {"fp32": "fp32", "bf16_autocast": "bf16", "bf16_weights": "bf16"}
 # our engines -> the Predictor backend each runs: "ours" is torch's default (lean where it can), "ours-hf" the
 # same Predictor on the transformers model classes, to show what the lean encoder buys, "ours-onnx" the run's
-# ONNX export (python -m ie.export) on ONNX Runtime, "ours-student" the default Predictor of speed.py's --student-run
+# ONNX export (python -m ie.export) on ONNX Runtime, "ours-student" and "ours-shared" the default Predictor of
+# speed.py's --student-run and --shared-run
 BACKENDS = {"ours": "lean_or_transformers", "ours-hf": "transformers", "ours-onnx": "onnx",
-            "ours-student": "lean_or_transformers"}
+            "ours-student": "lean_or_transformers", "ours-shared": "lean_or_transformers"}
 F1_METRICS = {"NER (strict)": ("ner", "strict"), "NER (default)": ("ner", "default"),
               "RE gold entities": ("re", "gold_entities", "strict"), "RE end to end": ("re", "end_to_end", "strict")}
 F1_OPTIONS = [("fp32", "transformers"), ("fp32", "lean"), ("bf16", "transformers"), ("bf16", "lean")]

@@ -93,6 +93,10 @@ def with_bf16(args) -> bool:
     return native or args.emulated_bf16
 
 
+# engines that time another run than --run on the seeds, and the argument that names it
+OPTION_RUNS = {"ours-student": "student_run", "ours-shared": "shared_run"}
+
+
 def inference_specs(args, bf16: bool = True) -> list[tuple[str, dict]]:
     seeds, conll = seed_documents(args.docs), conll04_documents()
     corpora = [("seeds", seeds, Path(args.run), min(args.docs, 5), 0),
@@ -112,10 +116,11 @@ def inference_specs(args, bf16: bool = True) -> list[tuple[str, dict]]:
                 engines += [("ours-onnx", p, ["ner", "re"]) for p in ("fp32", "int8")]
         engines += [("pipeline", p, ["ner"]) for p in PIPELINE_PRECISIONS if bf16 or PIPELINE_PRECISIONS[p] == "fp32"]
         runs = {}  # engines that read another run than the corpus's
-        if args.student_run and corpus == "seeds":  # a smaller encoder's run, against the same pipeline
-            runs["ours-student"] = student = Path(args.student_run)
-            tasks_of = [["ner"], ["ner", "re"]] if (student / "re").is_dir() else [["ner"]]
-            engines += [("ours-student", p, tasks) for tasks in tasks_of for p in ours]
+        for engine, other in OPTION_RUNS.items():  # another model's run, against the same pipeline
+            if getattr(args, other) and corpus == "seeds":
+                runs[engine] = option = Path(getattr(args, other))
+                tasks_of = [["ner"], ["ner", "re"]] if (option / "re").is_dir() else [["ner"]]
+                engines += [(engine, p, tasks) for tasks in tasks_of for p in ours]
         for engine, precision, tasks in engines:
             specs.append((f"{corpus} {engine} {'+'.join(tasks)} {precision}",
                           {**common, "run": str(runs.get(engine, run)), "engine": engine, "precision": precision,
@@ -146,6 +151,8 @@ def parse_args(argv=None):
     ap.add_argument("--conll04-run", help="run trained on CoNLL04 for the CoNLL04 input (default: --run)")
     ap.add_argument("--student-run", help="a run with a smaller encoder (fewer layers): its Predictor on the seeds, "
                     "as engine ours-student, against the pipeline of --run")
+    ap.add_argument("--shared-run", help="a run with one encoder for NER and RE (model.shared_encoder=true): its "
+                    "Predictor on the seeds, as engine ours-shared, against the pipeline of --run")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--docs", type=int, default=100, help="seed articles repeated to this many documents")
     ap.add_argument("--repeats", type=int, default=3, help="timed passes over each corpus (rates: the median)")

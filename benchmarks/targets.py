@@ -1,6 +1,6 @@
 """Issue 29's speed targets, on the seed articles, in both CPU modes, in one command:
 
-    python benchmarks/targets.py --run RUN [--student-run RUN] [--docs 60] [--repeats 3]
+    python benchmarks/targets.py --run RUN [--student-run RUN] [--shared-run RUN] [--docs 60] [--repeats 3]
 
 ``benchmarks/speed.py`` runs once per mode: with the machine as it is (``native``) and with oneDNN limited
 to AVX2 (``avx2``: ``ONEDNN_MAX_CPU_ISA=AVX2``, where bf16 is emulated, as on a CPU without native bf16).
@@ -29,15 +29,19 @@ from benchmarks.report import find, ratio  # noqa: E402
 
 MODES = {"native": {}, "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"}}
 # what the targets read: the seed articles, our Predictor's engines and the pipeline's fp32 NER
-ONLY = r"seeds (ours|ours-onnx|ours-student|pipeline) ner(\+re)? (fp32|bf16|int8)$"
+ONLY = r"seeds (ours|ours-onnx|ours-student|ours-shared|pipeline) ner(\+re)? (fp32|bf16|int8)$"
 # the Predictor of --run on either backend: torch (lean) or its ONNX export, which backend=auto takes where the
-# export measured faster on this CPU. The student is another model: its own table, never a target row.
+# export measured faster on this CPU. The student and the shared encoder are other models: each its own table, never
+# a target row.
 OURS = ("ours", "ours-onnx")
 # (measure, target, threshold): the rows of issue 29's table; F1 has its own rows below
 TARGETS = [("ours NER fp32 / pipeline NER fp32", ">= 3x", 3.0),
            ("ours NER+RE fp32 / pipeline NER fp32", ">= 2x", 2.0),
            ("best precision NER+RE (any backend) / pipeline NER fp32", ">= 4x", 4.0),
            ("encoder share of the fp32 matmul peak (ours NER fp32)", ">= 60%", 0.60)]
+# other runs timed beside --run (speed.py's engine -> the argument naming the run), each in a table of its own
+OPTIONS = {"ours-student": "student_run", "ours-shared": "shared_run"}
+OPTION_TITLES = {"ours-student": "The smaller encoder", "ours-shared": "One encoder for NER and RE"}
 F1_BOUNDS = {"fp32": 0.3, "bf16": 0.3, "int8": 0.5}  # points, largest |change| from fp32 on transformers
 
 
@@ -52,8 +56,9 @@ def measure(args, mode: str) -> None:
     command = [sys.executable, "benchmarks/speed.py", "--run", args.run, "--only", ONLY,
                "--docs", str(args.docs), "--repeats", str(args.repeats), "--skip-training",
                "--json", str(json_path), "--markdown", str(md_path)]
-    if args.student_run:
-        command += ["--student-run", args.student_run]
+    for attr in OPTIONS.values():
+        if getattr(args, attr):
+            command += [_flag(attr), getattr(args, attr)]
     if mode != "native":
         command.append("--skip-f1")  # scores do not depend on the ISA oneDNN uses for fp32; the native run has them
     env = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"} | MODES[mode]
@@ -127,15 +132,8 @@ def markdown(reports: dict[str, dict], command: str) -> str:
         for name, target, shown, ok in f1_rows(r):
             lines.append(f"| {name} | {target} | " + " | ".join(shown if x == m else "-" for x in modes)
                          + f" | {_met([ok])} |")
-    student = {m: [(k, v) for k, v in r["ratios"].items() if "ours-student" in k and "best" not in k]
-               for m, r in reports.items()}
-    if any(student.values()):
-        lines += ["", "The smaller encoder of `--student-run` (an option, not the default), against the same pipeline:",
-                  "", "| ratio | " + " | ".join(modes) + " |", "|---|" + "---|" * len(modes)]
-        for key in dict(next(v for v in student.values() if v)):
-            lines.append(f"| {key.removeprefix('seeds: ')} | "
-                         + " | ".join(f"{reports[m]['ratios'][key]:.2f}x" if key in reports[m]["ratios"] else "-"
-                                      for m in modes) + " |")
+    for engine, attr in OPTIONS.items():
+        lines += _option_table(reports, engine, _flag(attr))
     lines += ["", "Ratios are documents per second on the seed articles, each configuration in a fresh process, both "
               "sides measured in the same run of the same mode. The pipeline is `transformers.pipeline` on the "
               "run's NER checkpoint in fp32. Ours is the run's Predictor on torch (`ours`, the lean encoder) or on "
@@ -147,6 +145,25 @@ def markdown(reports: dict[str, dict], command: str) -> str:
     return "\n".join(lines)
 
 
+def _flag(attr: str) -> str:
+    return "--" + attr.replace("_", "-")
+
+
+def _option_table(reports: dict[str, dict], engine: str, flag: str) -> list[str]:
+    """The ratios of another run's Predictor (``engine``, measured with ``flag``) against the same pipeline."""
+    modes = list(reports)
+    found = {m: [k for k in r["ratios"] if f" {engine} " in k and "best" not in k] for m, r in reports.items()}
+    if not any(found.values()):
+        return []
+    lines = ["", f"{OPTION_TITLES[engine]} of `{flag}` (an option, not the default), against the same pipeline:",
+             "", "| ratio | " + " | ".join(modes) + " |", "|---|" + "---|" * len(modes)]
+    for key in next(v for v in found.values() if v):
+        lines.append(f"| {key.removeprefix('seeds: ')} | "
+                     + " | ".join(f"{reports[m]['ratios'][key]:.2f}x" if key in reports[m]["ratios"] else "-"
+                                  for m in modes) + " |")
+    return lines
+
+
 def _met(flags: list[bool]) -> str:
     return "-" if not flags else "yes" if all(flags) else "no" if not any(flags) else "in some modes"
 
@@ -155,6 +172,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", help="run folder: NER and RE checkpoints (and its onnx/ export)")
     ap.add_argument("--student-run", help="a run with a smaller encoder, measured beside the default")
+    ap.add_argument("--shared-run", help="a run with one encoder for NER and RE, measured beside the default")
     ap.add_argument("--docs", type=int, default=60)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))

@@ -80,6 +80,16 @@ def span_run_dir(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def shared_run_dir(tmp_path_factory):
+    """A tiny run with one encoder for NER and RE (model.shared_encoder=true)."""
+    from ie.training.train import train
+
+    out = tmp_path_factory.mktemp("shared_run")
+    train(compose_config("train", TINY + ["model.shared_encoder=true", f"paths.output_dir={out}"]))
+    return out
+
+
 def _exported(tmp_path_factory, run: Path, name: str) -> Path:
     """A copy of ``run`` with its ONNX export (fp32 and int8; not timed, so backend=auto keeps torch)."""
     import shutil
@@ -98,6 +108,11 @@ def _exported(tmp_path_factory, run: Path, name: str) -> Path:
 @pytest.fixture(scope="session")
 def onnx_run_dir(tmp_path_factory, run_dir):
     return _exported(tmp_path_factory, run_dir, "onnx_run")
+
+
+@pytest.fixture(scope="session")
+def onnx_shared_run_dir(tmp_path_factory, shared_run_dir):
+    return _exported(tmp_path_factory, shared_run_dir, "onnx_shared_run")
 
 
 @pytest.fixture(scope="session")

@@ -197,8 +197,10 @@ def test_the_targets_table_reads_both_modes_and_names_the_best_backend():
                               _measured("ours", ["ner", "re"], "fp32", 5.0 * fast),
                               _measured("ours-onnx", ["ner", "re"], "int8", 45.0),
                               _measured("ours-student", ["ner", "re"], "fp32", 99.0),
+                              _measured("ours-shared", ["ner", "re"], "fp32", 98.0),
                               {**_measured("ours-onnx", ["ner", "re"], "fp32", 99.0), "error": "boom"}],
-                "ratios": {"seeds: ours-student ner fp32 / pipeline ner fp32": 2.0 * fast},
+                "ratios": {"seeds: ours-student ner fp32 / pipeline ner fp32": 2.0 * fast,
+                           "seeds: ours-shared ner+re fp32 / pipeline ner fp32": 1.5 * fast},
                 "f1": [{"precision": "fp32", "backend": "onnx", "change": {"NER (strict)": -0.1}},
                        {"precision": "int8", "backend": "onnx", "change": {"RE end to end": 0.7}}]}
     avx2 = {k: v for k, v in mode("AVX2", 1.0).items() if k != "f1"}  # scored in the native mode only
@@ -207,7 +209,7 @@ def test_the_targets_table_reads_both_modes_and_names_the_best_backend():
     assert rows["ours NER fp32 / pipeline NER fp32"].endswith(
         "| >= 3x | 3.00x (ours fp32) | 1.00x (ours fp32) | in some modes |")
     assert rows["ours NER+RE fp32 / pipeline NER fp32"].endswith("| 1.50x (ours fp32) | 0.50x (ours fp32) | no |")
-    # the fastest of our backends, named; never the student (another model) nor a failed configuration
+    # the fastest of our backends, named; never the student or shared encoder (other models) nor a failed configuration
     assert "| 4.50x (ours-onnx int8) | 4.50x (ours-onnx int8) | yes |" in rows[
         "best precision NER+RE (any backend) / pipeline NER fp32"]
     assert rows["encoder share of the fp32 matmul peak (ours NER fp32)"].endswith(
@@ -215,13 +217,18 @@ def test_the_targets_table_reads_both_modes_and_names_the_best_backend():
     assert rows["F1 change, fp32 (run's test split)"].endswith("| 0.10 (onnx, NER (strict)) | - | yes |")
     assert rows["F1 change, int8 (run's test split)"].endswith("| 0.70 (onnx, RE end to end) | - | no |")
     assert rows["ours-student ner fp32 / pipeline ner fp32"] == "| ours-student ner fp32 / pipeline ner fp32 | 6.00x | 2.00x |"
+    assert rows["ours-shared ner+re fp32 / pipeline ner fp32"].endswith("| 4.50x | 1.50x |")
+    assert "One encoder for NER and RE of `--shared-run`" in page
     assert "ONEDNN_MAX_CPU_ISA=AVX2, bf16 emulated" in page
 
 
-def test_a_student_run_is_measured_on_the_seeds_beside_the_default(run_dir):
-    args = speed.parse_args(["--run", str(run_dir), "--student-run", str(run_dir), "--docs", "2"])
-    names = [name for name, spec in speed.inference_specs(args, bf16=False) if "student" in name]
-    assert names == ["seeds ours-student ner fp32", "seeds ours-student ner+re fp32"]
+def test_student_and_shared_runs_are_measured_on_the_seeds_beside_the_default(run_dir, shared_run_dir):
+    args = speed.parse_args(["--run", str(run_dir), "--student-run", str(run_dir), "--shared-run",
+                             str(shared_run_dir), "--docs", "2"])
+    specs = {name: spec for name, spec in speed.inference_specs(args, bf16=False) if "student" in name or "shared" in name}
+    assert list(specs) == ["seeds ours-student ner fp32", "seeds ours-student ner+re fp32",
+                           "seeds ours-shared ner fp32", "seeds ours-shared ner+re fp32"]
+    assert specs["seeds ours-shared ner+re fp32"]["run"] == str(shared_run_dir)
 
 
 def test_the_profile_splits_a_call_into_stages_that_add_up_to_its_time(run_dir):
@@ -243,7 +250,7 @@ def test_targets_stops_with_one_line_when_a_mode_fails(monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(targets.subprocess, "run", lambda command, **kw: calls.append((command, kw["env"]))
                         or subprocess.CompletedProcess(command, 3))
-    args = SimpleNamespace(run="models/x", docs=2, repeats=1, student_run=None)
+    args = SimpleNamespace(run="models/x", docs=2, repeats=1, student_run=None, shared_run=None)
     with pytest.raises(SystemExit, match=r"^targets.py: error: speed.py failed in the avx2 mode \(exit 3\); the "
                                          r"measurements it finished are in docs/benchmarks_avx2.json$"):
         targets.measure(args, "avx2")

@@ -70,8 +70,9 @@ def test_evaluate_cli_needs_a_run_or_a_comparison(tmp_path):
     assert proc.returncode != 0 and "exactly one of run=" in proc.stderr
 
 
-@pytest.mark.parametrize("backend", ["lean", "transformers", "onnx"])
-@pytest.mark.parametrize("run", ["run_dir", "span_run_dir"])  # token and span NER heads
+@pytest.mark.parametrize("run, backend", [
+    (run, backend) for run in ("run_dir", "span_run_dir", "shared_run_dir") for backend in ("lean", "transformers", "onnx")
+])  # token and span NER heads, and one encoder for NER and RE
 def test_predictor_contract_normal_empty_and_long_text(run, backend, request):
     fixture = f"onnx_{run}" if backend == "onnx" else run  # the run with its export (python -m ie.export)
     predictor = Predictor.from_pretrained(request.getfixturevalue(fixture), backend=backend)

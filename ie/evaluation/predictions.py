@@ -59,14 +59,16 @@ def predict_split(run_dir: str | Path, split: str = "test", batch_size: int = 32
             row["pred_entities"] = [list(e) for e in scored_entities(t, p)]
     if predictor.re_model is not None:
         lost = predictor.lost_pairs
-        with_gold = predictor.classify_pairs(words, [r.entities for r in sentences], batch_size, progress=True)
+        documents = [r.doc_id for r in sentences]
+        with_gold = predictor.classify_pairs(words, [r.entities for r in sentences], batch_size, progress=True,
+                                             documents=documents)
         header["lost_pairs"] = {"gold_entities": predictor.lost_pairs - lost}
         for row, rels in zip(rows, with_gold):
             row["gold_entity_relations"] = [list(x) for x in rels]
         if predictor.ner_model is not None:
             lost = predictor.lost_pairs
             end_to_end = predictor.classify_pairs(words, [row["pred_entities"] for row in rows], batch_size,
-                                                  progress=True)
+                                                  progress=True, documents=documents)
             header["lost_pairs"]["end_to_end"] = predictor.lost_pairs - lost
             for row, rels in zip(rows, end_to_end):
                 row["pred_relations"] = [list(x) for x in rels]

@@ -22,6 +22,7 @@ import torch
 from ie.errors import ConfigError
 from ie.inference import run_checks
 from ie.inference.run_checks import LoadedTask
+from ie.inference.shared_head import is_shared_head, load_head
 from ie.models import lean_bert
 from ie.models.span_representation import ARCHITECTURE as SPAN_ARCHITECTURE
 from ie.models.checkpoint import WEIGHTS_FILE, CheckpointError, SavedTokenizer, read_json, reading_weights
@@ -78,6 +79,22 @@ class TorchRunner:
             logits = self.model(**{k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}).logits
         return logits.float().cpu().numpy()
 
+    gives_hidden = True  # what a shared-encoder relation head reads (with_hidden)
+
+    def with_hidden(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and the last hidden states (``[batch, length, hidden]``, float32) of a token classifier:
+        what a shared-encoder relation head reads (:mod:`ie.inference.shared_head`)."""
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.autocast else nullcontext()
+        tensors = {k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}
+        with torch.inference_mode(), autocast:
+            if self.backend == "lean":
+                out = self.model(**tensors, with_hidden=True)
+                hidden = out.hidden
+            else:
+                out = self.model(**tensors, output_hidden_states=True)
+                hidden = out.hidden_states[-1]
+        return out.logits.float().cpu().numpy(), hidden.float().cpu().numpy()
+
 
 def load_run(run_dir: str | Path, tasks: Sequence[str], precision: str, backend: str,
              threads: int | None = None) -> dict[str, LoadedTask]:
@@ -102,7 +119,10 @@ def _load_task(path: Path, task: str, dtype: torch.dtype, backend: str) -> Loade
 
 
 def _load_model(path: Path, task: str, dtype: torch.dtype, backend: str):
-    """The model of one checkpoint folder, run by ``backend``."""
+    """The model of one checkpoint folder, run by ``backend`` (a shared-encoder relation head runs on the NER
+    model's hidden states, whatever runs that)."""
+    if task == "re" and is_shared_head(path):
+        return load_head(path)
     if backend != "transformers":
         try:
             return lean_bert.load(path, dtype)

@@ -22,6 +22,7 @@ import numpy as np
 from ie.errors import ConfigError
 from ie.inference import run_checks
 from ie.inference.run_checks import LoadedTask
+from ie.inference.shared_head import load_head
 from ie.models.checkpoint import WEIGHTS_FILE, CheckpointError, SavedTokenizer, read_json
 from ie.precision import cpu_name
 from ie.runs import EXPORT_MANIFEST, RunNotFoundError
@@ -32,6 +33,8 @@ FORMAT_VERSION = 1
 GRAPHS = {"fp32": "model.onnx", "int8": "model.int8.onnx"}  # precision -> graph file of a task folder
 # what a task folder of the export holds beside its graphs: all the Predictor reads of a checkpoint but weights
 COPIED = ("ie.json", "schema.json", "config.json", "tokenizer.json", "tokenizer_config.json")
+HIDDEN = "hidden"  # the NER graph's second output in a shared-encoder run: the last hidden states
+SHARED_HEAD = "shared_head"  # the manifest's kind of such a run's relation head: no graph, its weights copied
 
 
 class ExportError(CheckpointError):
@@ -105,6 +108,7 @@ class OnnxModel:
         config["id2label"] = {int(k): v for k, v in config["id2label"].items()}
         self.config = SimpleNamespace(**{**config, "num_labels": len(config["id2label"])})
         self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
         self.precision = precision
         self.model = self  # what Predictor.ner_model / re_model show, as for the torch runners
         self.recorded: list[dict] | None = None  # a list: every call's inputs are kept (int8 calibration)
@@ -112,10 +116,22 @@ class OnnxModel:
         self.scales_per_call = False
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return self._run(inputs)[0]
+
+    @property
+    def gives_hidden(self) -> bool:
+        return HIDDEN in self.output_names
+
+    def with_hidden(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and last hidden states, from a shared-encoder run's NER graph."""
+        logits, hidden = self._run(inputs)
+        return logits, hidden
+
+    def _run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
         feed = {name: inputs[name] for name in self.input_names}
         if self.recorded is not None:
             self.recorded.append(feed)
-        return self.session.run(None, feed)[0]
+        return self.session.run(None, feed)
 
 
 def check_runs(model: OnnxModel, device: str, precision: str) -> OnnxModel:
@@ -140,6 +156,11 @@ def load_run(run_dir: str | Path, tasks, precision: str, threads: int | None = N
     loaded = {}
     for task in found:
         entry = manifest["tasks"].get(task)
+        if entry is not None and entry.get("kind") == SHARED_HEAD:  # runs in NumPy on the NER graph's hidden states
+            check_fresh(run_dir, task, entry)
+            info = run_checks.read_info(folder / task, task)
+            loaded[task] = LoadedTask(load_head(folder / task), SavedTokenizer(folder / task), info)
+            continue
         graph = folder / task / GRAPHS[precision]
         if entry is None or precision not in entry["graphs"] or not graph.exists():
             raise ExportError(f"{graph}: not exported; build it with: {rebuild_command(run_dir, precision)}")

@@ -27,7 +27,7 @@ import torch
 from ie.atomic import write_text
 from ie.errors import ConfigError
 from ie.inference import loading, onnx_backend, onnx_fusion, onnx_quantize
-from ie.inference.onnx_backend import COPIED, EXPORT_DIR, FORMAT_VERSION, GRAPHS, MANIFEST, ExportError
+from ie.inference.onnx_backend import COPIED, EXPORT_DIR, FORMAT_VERSION, GRAPHS, HIDDEN, MANIFEST, SHARED_HEAD, ExportError
 from ie.models.checkpoint import WEIGHTS_FILE
 
 log = logging.getLogger(__name__)
@@ -43,17 +43,21 @@ _EXTRA_INPUTS = {"re": ("pair_rows", "head_spans", "tail_spans"), "span": ("span
 
 
 class _Logits(torch.nn.Module):
-    """A task model as one graph: named tensors in, logits out."""
+    """A task model as one graph: named tensors in, logits (and with ``hidden`` the last hidden states) out."""
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, hidden: bool = False):
         super().__init__()
-        self.model = model
+        self.model, self.hidden = model, hidden
 
     def forward(self, input_ids, attention_mask, token_type_ids=None, pair_rows=None, head_spans=None,
                 tail_spans=None, span_rows=None, span_bounds=None, span_widths=None):
         given = {"token_type_ids": token_type_ids, "pair_rows": pair_rows, "head_spans": head_spans,
                  "tail_spans": tail_spans, "span_rows": span_rows, "span_bounds": span_bounds,
                  "span_widths": span_widths}
+        if self.hidden:
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True,
+                             **{k: v for k, v in given.items() if v is not None})
+            return out.logits, out.hidden_states[-1]
         return self.model(input_ids=input_ids, attention_mask=attention_mask,
                           **{k: v for k, v in given.items() if v is not None}).logits
 
@@ -96,14 +100,15 @@ def _dynamic_shapes(inputs: dict) -> dict:
     return shapes
 
 
-def export_graph(model: torch.nn.Module, kind: str, path: Path, opset: int | None) -> None:
+def export_graph(model: torch.nn.Module, kind: str, path: Path, opset: int | None, hidden: bool = False) -> None:
+    """``hidden``: a second output, the last hidden states, for a shared-encoder relation head."""
     inputs = example_inputs(kind, model.config, batch=2, tokens=24, items=5, seed=0)
     options = {} if opset is None else {"opset_version": opset}
     with torch.no_grad(), warnings.catch_warnings():
         # several inputs share the batch, token and item axes; the exporter says so once per input
         warnings.filterwarnings("ignore", message="# The axis name")
-        torch.onnx.export(_Logits(model).eval(), (), str(path), kwargs=inputs, input_names=list(inputs),
-                          output_names=["logits"], dynamic_shapes=_dynamic_shapes(inputs), dynamo=True,
+        torch.onnx.export(_Logits(model, hidden).eval(), (), str(path), kwargs=inputs, input_names=list(inputs),
+                          output_names=["logits", HIDDEN][:1 + hidden], dynamic_shapes=_dynamic_shapes(inputs), dynamo=True,
                           external_data=False, optimize=True, verbose=False, **options)
 
 
@@ -130,6 +135,10 @@ def export_run(run_dir: str | Path, quantize: str | None = None, opset: int | No
         raise ConfigError(f"quantize must be null or int8, got {quantize!r}")
     run_dir = Path(run_dir)
     loaded = loading.load_run(run_dir, ("ner", "re"), "fp32", "transformers")
+    # a shared-encoder run (model.shared_encoder=true): its NER graph also gives the hidden states, and its
+    # relation head is copied as it is, to run in NumPy (ie/inference/shared_head.py)
+    shared = "re" in loaded and getattr(loaded["re"].model, "shares_encoder", False)
+    graphs = {task: entry for task, entry in loaded.items() if not (shared and task == "re")}
     sentences, calibrated = (onnx_quantize.calibration_sentences(run_dir, calibration, calibration_sentences)
                              if quantize and calibration else (None, None))  # checked before the slow export
     dest = run_dir / EXPORT_DIR
@@ -139,11 +148,13 @@ def export_run(run_dir: str | Path, quantize: str | None = None, opset: int | No
                 "torch": torch.__version__, "onnxruntime": _version("onnxruntime"), "opset": opset,
                 "int8": None, "tasks": {}}
     try:
-        for task, entry in loaded.items():
-            manifest["tasks"][task] = _export_task(run_dir, task, entry, tmp / task, opset, fuse)
+        for task, entry in graphs.items():
+            manifest["tasks"][task] = _export_task(run_dir, task, entry, tmp / task, opset, fuse, hidden=shared)
+        if shared:
+            manifest["tasks"]["re"] = _copy_shared_head(run_dir, tmp / "re")
         write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         if quantize:
-            manifest["int8"] = _quantize_tasks(loaded, manifest, tmp, sentences, calibrated)
+            manifest["int8"] = _quantize_tasks(graphs, manifest, tmp, sentences, calibrated)
             write_text(tmp / MANIFEST, json.dumps(manifest, indent=2) + "\n")
         _replace(tmp, dest)
     finally:
@@ -169,14 +180,25 @@ def _quantize_tasks(loaded: dict, manifest: dict, folder: Path, sentences: list 
     return {"method": "dynamic", **onnx_quantize.DYNAMIC_OPTIONS}
 
 
-def _export_task(run_dir: Path, task: str, entry, folder: Path, opset: int | None, fuse: bool) -> dict:
+def _copy_shared_head(run_dir: Path, folder: Path) -> dict:
+    """A shared-encoder relation head in the export: its checkpoint's files, weights included (a few KB)."""
+    folder.mkdir(parents=True)
+    for name in (*COPIED, WEIGHTS_FILE):
+        if (run_dir / "re" / name).exists():
+            shutil.copy2(run_dir / "re" / name, folder / name)
+    return {"kind": SHARED_HEAD, "source": f"re/{WEIGHTS_FILE}",
+            "source_sha256": onnx_backend.sha256(run_dir / "re" / WEIGHTS_FILE), "graphs": {}}
+
+
+def _export_task(run_dir: Path, task: str, entry, folder: Path, opset: int | None, fuse: bool,
+                 hidden: bool = False) -> dict:
     kind = _kind(task, entry.info)
     folder.mkdir(parents=True)
     for name in COPIED:
         if (run_dir / task / name).exists():
             shutil.copy2(run_dir / task / name, folder / name)
-    log.info("%s: exporting the %s graph", task, kind)
-    export_graph(entry.model, kind, folder / GRAPHS["fp32"], opset)
+    log.info("%s: exporting the %s graph%s", task, kind, " with its hidden states" if hidden else "")
+    export_graph(entry.model, kind, folder / GRAPHS["fp32"], opset, hidden)
     fused_ops = onnx_fusion.fuse(folder / GRAPHS["fp32"]) if fuse else None
     difference = check_graph(entry.model, kind, folder / GRAPHS["fp32"], "fp32")
     if difference > TOLERANCE:

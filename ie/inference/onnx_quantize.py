@@ -74,7 +74,7 @@ def calibration_feeds(export_folder: Path, sentences: list) -> dict[str, list[di
     if predictor.ner_model is not None:
         predictor.ner_model.recorded = feeds.setdefault("ner", [])
         predictor.word_tags(words)
-    if predictor.re_model is not None:
+    if predictor.re_model is not None and predictor.shared_head is None:  # a shared head has no graph
         predictor.re_model.recorded = feeds.setdefault("re", [])
         predictor.classify_pairs(words, [r.entities for r in sentences])
     return feeds

@@ -24,17 +24,17 @@ from typing import Sequence
 import numpy as np
 
 from ie.data.bio import spans_to_tags
-from ie.data.schema import NO_RELATION, Schema
+from ie.data.schema import Schema
 from ie.data.text import DEFAULT_SEGMENTER, check_segmenter, split_sentences
 from ie.encoding import shapes
 from ie.encoding.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, neighbour_context, pad_ids
-from ie.encoding.markers import collate_windows, pair_slices, reachable_pairs
 from ie.encoding.spans import candidate_spans
 from ie.errors import ConfigError
 from ie.inference import run_checks, runners
 from ie.inference.decoding import (COUNTED, DEFAULTS as DEFAULT_DECODINGS, SPAN_DECODERS, WordEntity,
                                    check_decoding, decode_many, scored_entities)
 from ie.inference.inputs import DEFAULT_MAX_CHARS, check_text
+from ie.inference.pair_reading import PairReading, log_softmax, softmax
 from ie.inference.results import Entity, Prediction, Relation
 from ie.inference.token_budget import token_budget_batches
 from ie.precision import resolve_precision
@@ -52,7 +52,6 @@ SENTENCES_PER_CHUNK = 1024  # per pass through NER then RE: bounds memory on hug
 # Which RE classes a pair may take: "schema", those its entity types admit (recorded with predictions, so
 # a comparison keeps apart predictions made before, when the argmax ran over "all" classes).
 RELATION_CLASSES = "schema"
-WordRelation = tuple[int, int, str, float]  # head entity index, tail entity index, label, score
 __all__ = ["Entity", "Prediction", "Predictor", "Relation"]
 
 
@@ -61,7 +60,7 @@ def _backend_of(*models) -> str:
     return "onnx" if any(getattr(m, "backend", None) == "onnx" for m in models) else "auto"
 
 
-class Predictor:
+class Predictor(PairReading):
     """Entities and relations from text, with the NER and RE checkpoints of one run."""
 
     threads: int | None = None  # cores per model call, as from_pretrained loaded it (None: the runtime's default)
@@ -86,23 +85,17 @@ class Predictor:
         self.segmenter = check_segmenter(segmenter)  # how text becomes sentences and words (ie.data.text)
         self.device = device
         self.precision = precision
-        if ner_head not in DEFAULT_DECODINGS:
-            raise ConfigError(f"ner_head must be one of {list(DEFAULT_DECODINGS)}, got {ner_head!r}")
-        if ner_head == "span" and max_span_words < 1:
-            raise ConfigError(f"a span NER head needs max_span_words >= 1, got {max_span_words}")
-        self.ner_head, self.max_span_words = ner_head, max_span_words  # token: BIO tags; span: typed spans
-        decoding = DEFAULT_DECODINGS[ner_head] if decoding is None else decoding
-        self.decoding = check_decoding(decoding, ner_head)
-        if decoding in COUNTED and ner_model is not None and tag_transitions is None:
-            raise ConfigError(f"decoding={decoding}: this NER checkpoint has no tag transition counts (ie.json "
-                              "tag_transitions, written by training since they exist): retrain it or decode with "
-                              "viterbi")
+        self._read_ner_as(ner_head, max_span_words, decoding, ner_model is not None and tag_transitions is None)
         self.max_chars, self.max_batch_tokens = max_chars, max_batch_tokens
+        # a relation head that reads the NER pass's hidden states (model.shared_encoder=true): no encoder of its own
+        self.shared_head = re_model if getattr(re_model, "shares_encoder", False) else None
         # each model behind one call, NumPy inputs -> float32 logits, whatever runs it
         self._run = {task: runners.runner(model, device, precision)
-                     for task, model in (("ner", ner_model), ("re", re_model)) if model is not None}
+                     for task, model in (("ner", ner_model), ("re", re_model))
+                     if model is not None and model is not self.shared_head}
+        self._check_shared_head(ner_head)
         self.ner_model = getattr(self._run.get("ner"), "model", None)
-        self.re_model = getattr(self._run.get("re"), "model", None)
+        self.re_model = self.shared_head or getattr(self._run.get("re"), "model", None)
         self.ner_tokenizer, self.re_tokenizer = ner_tokenizer, re_tokenizer
         self.ner_max_length, self.ner_stride, self.re_max_length = ner_max_length, ner_stride, re_max_length
         self.ner_context = ner_context  # subwords of the neighbouring sentences around each NER window
@@ -118,6 +111,8 @@ class Predictor:
         self._allowed_cache: dict[tuple, np.ndarray] = {}  # (head type, tail type, head first) -> classes
         self.lost_pairs = 0  # candidate pairs too far apart for the RE window, since load
         self.backends = {task: runner.backend for task, runner in self._run.items()}  # what runs each task
+        if self.shared_head is not None:
+            self.backends["re"] = f"shared ({self.backends['ner']})"
         self._max_range_tokens = {task: ONNX_MAX_RANGE_TOKENS if backend == "onnx" else None
                                   for task, backend in self.backends.items()}
         # a graph that scales its activations per call (dynamic int8) reads one window per call, so that a
@@ -125,6 +120,30 @@ class Predictor:
         self._windows_per_call = {task: 1 if getattr(runner, "scales_per_call", False) else None
                                   for task, runner in self._run.items()}
         self._tokenizer_lock = threading.Lock()  # see the module docstring: thread safety
+
+    def _read_ner_as(self, ner_head: str, max_span_words: int, decoding: str | None, no_transitions: bool) -> None:
+        """The NER head (token: BIO tags; span: typed spans) and decoding, checked against each other."""
+        if ner_head not in DEFAULT_DECODINGS:
+            raise ConfigError(f"ner_head must be one of {list(DEFAULT_DECODINGS)}, got {ner_head!r}")
+        if ner_head == "span" and max_span_words < 1:
+            raise ConfigError(f"a span NER head needs max_span_words >= 1, got {max_span_words}")
+        self.ner_head, self.max_span_words = ner_head, max_span_words
+        decoding = DEFAULT_DECODINGS[ner_head] if decoding is None else decoding
+        self.decoding = check_decoding(decoding, ner_head)
+        if decoding in COUNTED and no_transitions:
+            raise ConfigError(f"decoding={decoding}: this NER checkpoint has no tag transition counts (ie.json "
+                              "tag_transitions, written by training since they exist): retrain it or decode with "
+                              "viterbi")
+
+    def _check_shared_head(self, ner_head: str) -> None:
+        if self.shared_head is None:
+            return
+        if "ner" not in self._run or ner_head != "token":
+            raise ConfigError("a shared-encoder relation head reads its run's token NER model: load both "
+                              "(tasks=('ner', 're'))")
+        if not getattr(self._run["ner"], "gives_hidden", False):
+            raise ConfigError(f"this {self._run['ner'].backend} NER model gives no hidden states for the "
+                              "shared-encoder relation head to read: re-export the run (python -m ie.export)")
 
     # --- loading --------------------------------------------------------------------------------
     @classmethod
@@ -192,20 +211,32 @@ class Predictor:
         jobs.sort(key=lambda job: len(job[1].input_ids))
         if self.ner_head == "span":
             return self._span_word_tags(sentences, jobs, batch_size, progress)
+        return self._token_word_tags(sentences, jobs, batch_size, progress)[:2]
+
+    def _token_word_tags(self, sentences: Sequence[Sequence[str]], jobs: list[tuple], batch_size: int,
+                         progress: bool, keep_hidden: bool = False) -> tuple[list, list, dict]:
+        """:meth:`word_tags` of a token head, and with ``keep_hidden`` each sentence's windows with their last
+        hidden states (``{sentence: [(window, positions x hidden)]}``, in reading order) for a shared head."""
+        encoded: dict[int, list] = {}
         # One row per word of all sentences; each window writes the rows of the words it owns.
         offsets = [0]
         for words in sentences:
             offsets.append(offsets[-1] + len(words))
         log_probs = np.zeros((offsets[-1], len(self._ner_labels)), dtype=np.float32)
         for batch, inputs in self._ner_batches(jobs, batch_size, progress):
-            logits = self._run["ner"](inputs)
+            if keep_hidden:
+                logits, hidden = self._run["ner"].with_hidden(inputs)
+                for row, (s, window, _) in enumerate(batch):
+                    encoded.setdefault(s, []).append((window, hidden[row, :len(window.input_ids)]))
+            else:
+                logits = self._run["ner"](inputs)
             rows, positions, targets = [], [], []
             for row, (s, window, _) in enumerate(batch):
                 for w, pos in window.owned_first_subwords():
                     rows.append(row)
                     positions.append(pos)
                     targets.append(offsets[s] + w)
-            log_probs[np.asarray(targets, dtype=np.intp)] = _log_softmax(
+            log_probs[np.asarray(targets, dtype=np.intp)] = log_softmax(
                 logits[np.asarray(rows, dtype=np.intp), np.asarray(positions, dtype=np.intp)])
         per_sentence = [log_probs[a:b] for a, b in zip(offsets, offsets[1:])]
         best = decode_many(per_sentence, self._ner_labels, self.decoding, self.tag_transitions)
@@ -213,7 +244,9 @@ class Predictor:
         chosen = np.exp(log_probs[np.arange(len(flat)), flat]).tolist()
         tags = [[self._ner_labels[k] for k in path] for path in best]
         probs = [chosen[a:b] for a, b in zip(offsets, offsets[1:])]
-        return tags, probs
+        for windows in encoded.values():
+            windows.sort(key=lambda item: item[0].word_start)
+        return tags, probs, encoded
 
     def _ner_windows(self, sentences: Sequence[Sequence[str]], documents: Sequence | None) -> list[tuple]:
         """``(sentence index, window, token types or None)`` for every NER encoder window."""
@@ -255,7 +288,7 @@ class Predictor:
             inputs.update(span_rows=np.array([row for row, _, _ in spans], dtype=np.int64),
                           span_bounds=np.array([c[2:] for _, _, c in spans], dtype=np.int64).reshape(-1, 2),
                           span_widths=np.array([c[1] - c[0] for _, _, c in spans], dtype=np.int64))
-            best = _softmax(self._run["ner"](inputs))
+            best = softmax(self._run["ner"](inputs))
             for (_, s, (i, j, *_)), label, score, none in zip(spans, best.argmax(-1).tolist(), best.max(-1).tolist(),
                                                              best[:, 0].tolist()):
                 if label:
@@ -270,61 +303,6 @@ class Predictor:
                 none[i:j] = [score] * (j - i)
             probs.append(none)
         return tags, probs
-
-    def classify_pairs(self, sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[tuple]],
-                       batch_size: int = 32, progress: bool = False) -> list[list[WordRelation]]:
-        """Relations among given word-span entities ``(start, end, label, ...)`` of each sentence. Every
-        entity a relation can take is marked at once, so all pairs of a sentence share one encoder pass."""
-        if self.re_model is None:
-            return [[] for _ in sentences]
-        jobs = []  # (sentence index, entity index of each marked span, window)
-        with self._tokenizer_lock:
-            # one batched tokenizer call for every sentence that may hold a pair; reachable_pairs decides
-            candidates = [s for s, ents in enumerate(entities) if len(ents) > 1]
-            pieces = dict(zip(candidates, WordPieces.many(self.re_tokenizer, [sentences[s] for s in candidates])))
-            for s in candidates:
-                words, ents = sentences[s], entities[s]
-                sentence = reachable_pairs(self.re_tokenizer, words, ents, self.schema, self.re_max_length, pieces[s])
-                if sentence is None:
-                    continue
-                if sentence.lost:
-                    self.lost_pairs += sentence.lost
-                    log.warning("sentence %d: %d candidate pair(s) lie further apart than the RE window "
-                                "(max_length=%d subwords) and were not scored", s, sentence.lost, self.re_max_length)
-                for window in pair_slices(sentence.windows(self.re_tokenizer, self.re_max_length),
-                                          self._max_range_tokens.get("re")):
-                    features = {"input_ids": window.input_ids, **window.pair_features()}
-                    if self.word_shapes["re"]:
-                        features["token_type_ids"] = self._token_types("re", words, window.word_ids)
-                    jobs.append((s, sentence.order, window, features))
-        results: list[list[WordRelation]] = [[] for _ in sentences]
-        jobs.sort(key=lambda job: len(job[2].input_ids))
-        pad_id = self.re_tokenizer.pad_token_id or 0
-        lengths = [len(w.input_ids) for _, _, w, _ in jobs]
-        for batch in token_budget_batches(jobs, lengths, self._windows_per_call["re"] or batch_size,
-                                          self.max_batch_tokens, progress and "RE", [len(w.pairs) for _, _, w, _ in jobs],
-                                          self._max_range_tokens.get("re")):
-            inputs = collate_windows([features for *_, features in batch], pad_id, PAD_TO_MULTIPLE)
-            logits = self._run["re"](inputs)
-            pairs = [(s, order[h], order[t]) for s, order, w, _ in batch for h, t in w.pairs]
-            allowed = np.stack([self._labels_allowed(entities[s][h], entities[s][t]) for s, h, t in pairs])
-            best = _softmax(np.where(allowed, logits, -np.inf))
-            for (s, h, t), index, score in zip(pairs, best.argmax(-1).tolist(), best.max(-1).tolist()):
-                label = self._re_labels[index]
-                if label != NO_RELATION:
-                    results[s].append((h, t, label, float(score)))
-        for rels in results:
-            rels.sort()
-        return results
-
-    def _labels_allowed(self, head: tuple, tail: tuple) -> np.ndarray:
-        """Which RE classes the pair admits (``Schema.pair_classes``): a label the schema rules out for it is
-        never the answer, so it is never emitted; the score is the softmax over the admitted classes."""
-        key = (head[2], tail[2], head[0] < tail[0])
-        if key not in self._allowed_cache:
-            admitted = self.schema.pair_classes(head, tail)
-            self._allowed_cache[key] = np.array([label in admitted for label in self._re_labels])
-        return self._allowed_cache[key]
 
     def _token_types(self, task: str, words: Sequence[str], word_ids: Sequence[int | None]) -> list[int] | None:
         """The word shapes of a window's positions, for a model trained with them (else None)."""
@@ -372,9 +350,15 @@ class Predictor:
         confidences: list[list[float]] = [[] for _ in texts]
         for chunk in self._chunks(texts):
             words = [[tok.text for tok in sent.tokens] for _, sent in chunk]
-            tags, probs = self.word_tags(words, batch_size, documents=[d for d, _ in chunk])
-            ents = [scored_entities(t, p) for t, p in zip(tags, probs)]
-            rels = self.classify_pairs(words, ents, batch_size)
+            if self.shared_head is None:
+                tags, probs = self.word_tags(words, batch_size, documents=[d for d, _ in chunk])
+                ents = [scored_entities(t, p) for t, p in zip(tags, probs)]
+                rels = self.classify_pairs(words, ents, batch_size)
+            else:  # one encoder pass: the relation head reads the NER pass's hidden states
+                jobs = sorted(self._ner_windows(words, [d for d, _ in chunk]), key=lambda job: len(job[1].input_ids))
+                tags, probs, encoded = self._token_word_tags(words, jobs, batch_size, False, keep_hidden=True)
+                ents = [scored_entities(t, p) for t, p in zip(tags, probs)]
+                rels = self._shared_relations(words, ents, encoded)
             for (d, sent), sent_ents, sent_rels, sent_probs in zip(chunk, ents, rels, probs):
                 objs = []
                 for start, end, label, score in sent_ents:
@@ -384,13 +368,3 @@ class Predictor:
                 out_relations[d].extend(Relation(label, objs[h], objs[t], score) for h, t, label, score in sent_rels)
                 confidences[d].extend(sent_probs)
         return [(Prediction(text, e, r), c) for text, e, r, c in zip(texts, out_entities, out_relations, confidences)]
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    return np.exp(_log_softmax(logits))
-

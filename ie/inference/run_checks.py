@@ -11,6 +11,7 @@ from typing import Any, Sequence
 from ie.data.schema import Schema
 from ie.data.text import DEFAULT_SEGMENTER, check_segmenter
 from ie.encoding.markers import ENCODING as RE_ENCODING
+from ie.encoding.shared_pairs import ENCODING as SHARED_ENCODING
 from ie.errors import ConfigError
 from ie.models.checkpoint import CheckpointError, CheckpointInfo, SavedTokenizer, read_checkpoint_info, read_json
 from ie.runs import TASKS, RunNotFoundError
@@ -53,10 +54,10 @@ def tasks_found(run_dir: str | Path, tasks: Sequence[str] | str) -> tuple[Path, 
 def read_info(path: Path, task: str, weights: bool = True) -> CheckpointInfo:
     """``ie.json`` of a checkpoint folder, checked as far as it can be without loading weights."""
     info = read_checkpoint_info(path, task, weights)
-    if task == "re" and info.extra.get("encoding") != RE_ENCODING:
+    if task == "re" and info.extra.get("encoding") not in (RE_ENCODING, SHARED_ENCODING):
         raise CheckpointError(f"{path}: RE checkpoint encoding {info.extra.get('encoding')!r} (one encoder "
                               f"pass per pair, before all pairs were scored at once); this code reads "
-                              f"{RE_ENCODING!r}: retrain the RE model")
+                              f"{RE_ENCODING!r} and {SHARED_ENCODING!r}: retrain the RE model")
     read_json(path / "config.json")  # a damaged one is named here, whichever backend reads it
     return info
 

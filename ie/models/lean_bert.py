@@ -42,6 +42,7 @@ class Unsupported(Exception):
 
 class Output(NamedTuple):
     logits: torch.Tensor
+    hidden: torch.Tensor | None = None  # the last hidden states, when asked for (a shared-encoder RE head reads them)
 
 
 @dataclass(frozen=True)
@@ -242,10 +243,12 @@ class LeanTokenClassifier(nn.Module):
                     setattr(module, name, _fixed(param.data.to(dtype)))
         return self
 
-    def forward(self, input_ids, attention_mask=None, token_type_ids=None) -> Output:
-        """Logits ``[batch, length, labels]``; zeros where the mask leaves a position out."""
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, with_hidden: bool = False) -> Output:
+        """Logits ``[batch, length, labels]``; zeros where the mask leaves a position out. ``with_hidden``:
+        the last hidden states too, on the same grid."""
         rows, hidden = self.encoder.packed(input_ids, attention_mask, token_type_ids)
-        return Output(unpack(self.classifier(hidden.to(self.classifier.weight.dtype)), rows, input_ids.shape))
+        logits = unpack(self.classifier(hidden.to(self.classifier.weight.dtype)), rows, input_ids.shape)
+        return Output(logits, unpack(hidden, rows, input_ids.shape) if with_hidden else None)
 
 
 class LeanPairClassifier(LeanTokenClassifier):

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ie.encoding.markers import collate_windows
+from ie.encoding.shared_pairs import collate_joint
 from ie.encoding.spans import collate_spans
 
 
@@ -37,3 +38,9 @@ class SpanCollator(_Collator):
     """Span NER windows, their candidate spans flattened over the batch."""
 
     collate = staticmethod(collate_spans)
+
+
+class JointCollator(_Collator):
+    """NER windows with their token labels and candidate pairs, for a shared encoder."""
+
+    collate = staticmethod(collate_joint)

@@ -11,6 +11,7 @@ from datasets import Dataset
 from ie.data.schema import NO_RELATION
 from ie.encoding.align import WordPieces, encode_windows, first_subword_labels, neighbour_context
 from ie.encoding.markers import reachable_pairs
+from ie.encoding.shared_pairs import sentence_pairs
 from ie.encoding.shapes import token_types, word_shapes as shapes_of
 from ie.encoding.spans import candidate_spans
 from ie.errors import ConfigError
@@ -112,4 +113,45 @@ def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = ""
                                                 for h, t in window.pairs])
     if lost:
         log.warning("%s: %d relation candidate(s) longer than max_length=%d were left out", split, lost, max_length)
+    return Dataset.from_dict(rows)
+
+
+def joint_features(ds: Dataset, tokenizer, max_length: int, stride: int, schema, split: str = "",
+                   word_shapes: str | None = None, context: int = 0, loss_classes: str = "all") -> Dataset:
+    """For a shared encoder: the NER rows of :func:`ner_features`, each with the candidate pairs among its
+    gold entities (:mod:`ie.encoding.shared_pairs`) and their labels; windows without pairs keep their
+    NER labels. ``loss_classes="schema"`` adds each pair's ``allowed_classes``."""
+    if loss_classes not in LOSS_CLASSES:
+        raise ConfigError(f"trainer.re.loss_classes: expected one of {', '.join(LOSS_CLASSES)}, got '{loss_classes}'")
+    ent_names = ds.features["entities"].feature["label"].names
+    rel_names = ds.features["relations"].feature["label"].names
+    no_relation = schema.relation_labels.index(NO_RELATION)
+    keys = ["input_ids", "labels", "head_bounds", "tail_bounds", "head_types", "tail_types", "pair_labels"]
+    rows = {key: [] for key in keys + (["token_type_ids"] if word_shapes else [])
+            + (["allowed_classes"] if loss_classes == "schema" else [])}
+    pieces = WordPieces.many(tokenizer, ds["words"])
+    around = neighbour_context(pieces, ds["doc_id"], context)
+    lost = 0
+    for words, tags, entities, relations, piece, (left, right) in zip(
+            ds["words"], ds["ner_tags"], ds["entities"], ds["relations"], pieces, around):
+        spans = [(e["start"], e["end"], ent_names[e["label"]]) for e in entities]
+        gold = {(r["head"], r["tail"]): schema.relation_labels.index(rel_names[r["label"]]) for r in relations}
+        shapes = shapes_of(words, word_shapes) if word_shapes else None
+        windows = encode_windows(tokenizer, words, max_length, stride, piece, left, right)
+        per_window, missed = sentence_pairs(windows, spans, schema)
+        lost += missed
+        for window, found in zip(windows, per_window):
+            rows["input_ids"].append(list(window.input_ids))
+            rows["labels"].append(first_subword_labels(window, tags))
+            for key, value in found.features(schema.entity_labels, spans).items():
+                rows[key].append(value)
+            rows["pair_labels"].append([gold.get(pair, no_relation) for pair in found.pairs])
+            if shapes is not None:
+                rows["token_type_ids"].append(token_types(window.word_ids, shapes))
+            if loss_classes == "schema":
+                rows["allowed_classes"].append([admitted_classes(schema, spans[h], spans[t], gold.get((h, t), no_relation))
+                                                for h, t in found.pairs])
+    if lost:
+        log.warning("%s: %d relation candidate(s) whose mentions share no NER window were left out", split, lost)
+    rows["attention_mask"] = [[1] * len(ids) for ids in rows["input_ids"]]
     return Dataset.from_dict(rows)

@@ -17,7 +17,7 @@ from ie.evaluation.scoring import evaluate_run
 from ie.models.checkpoint import INFO_FILE
 from ie.precision import resolve_bf16
 from ie.runs import CONFIG_FILE, METRICS_FILE, TASKS
-from ie.training.fit import ner_decoding, train_ner, train_re
+from ie.training.fit import ner_decoding, train_joint, train_ner, train_re
 from ie.training.prepare import prepare_data
 from ie.training.pretrain import pretrained_run, skip_if_missing
 from ie.training.resume import resumed_config
@@ -47,6 +47,17 @@ def choose_precision(cfg: DictConfig) -> None:
         log.info("precision: %s", "; ".join(chosen))
 
 
+def _fits(cfg: DictConfig) -> list[tuple]:
+    """``(task, training function, checkpoints it writes)`` in order: NER then RE, or with
+    ``model.shared_encoder`` both at once."""
+    if cfg.model.shared_encoder:
+        if set(cfg.task.names) != set(TASKS):
+            raise ConfigError("model.shared_encoder=true trains NER and RE together: it needs task=all, got "
+                              f"task.names={list(cfg.task.names)}")
+        return [("ner+re", train_joint, ("ner", "re"))]
+    return [(task, fit, (task,)) for task, fit in (("ner", train_ner), ("re", train_re)) if task in cfg.task.names]
+
+
 def train(cfg: DictConfig) -> dict:
     """Train the configured tasks into ``cfg.paths.output_dir``, score them like evaluate.py does and
     write the model card (``README.md``).
@@ -71,11 +82,9 @@ def train(cfg: DictConfig) -> dict:
     if distributed.is_main() and not cfg.resume:
         (run_dir / CONFIG_FILE).write_text(OmegaConf.to_yaml(cfg, resolve=True), encoding="utf-8")
     data = prepare_data(cfg, run_dir)
-    for task, fit in (("ner", train_ner), ("re", train_re)):
-        if task not in cfg.task.names:
-            continue
-        if cfg.resume and (run_dir / task / INFO_FILE).exists():
-            log.info("%s: finished before the interruption, kept: %s", task.upper(), run_dir / task)
+    for task, fit, writes in _fits(cfg):
+        if cfg.resume and all((run_dir / name / INFO_FILE).exists() for name in writes):
+            log.info("%s: finished before the interruption, kept: %s", task.upper(), run_dir / writes[0])
             continue
         log.info("%s checkpoint: %s", task.upper(), fit(cfg, data, run_dir))
     if not distributed.is_main():
