@@ -72,9 +72,11 @@ class ModelConfig:
     # max_span_words words, ie/models/span_ner.py); stored in the checkpoint.
     ner_head: str = "token"
     max_span_words: int = 10
-    # One encoder for NER and RE (ie/models/shared_pairs.py): relations read the NER pass's hidden states, trained
-    # jointly (task=all, ner_head=token); false: a second encoder with typed markers reads each sentence for RE.
-    shared_encoder: bool = False
+    # One encoder for NER and RE (ie/models/shared_pairs.py; task=all, ner_head=token): the relation head reads the
+    # NER pass's hidden states. joint: NER and the head trained together, one summed loss; frozen: NER trained alone,
+    # then the head on its frozen encoder (NER exactly as with none); none: a second encoder with typed markers
+    # reads each sentence for RE.
+    shared_encoder: str = "none"
 
 
 @dataclass

@@ -82,11 +82,11 @@ def span_run_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def shared_run_dir(tmp_path_factory):
-    """A tiny run with one encoder for NER and RE (model.shared_encoder=true)."""
+    """A tiny run with one encoder for NER and RE (model.shared_encoder=joint)."""
     from ie.training.train import train
 
     out = tmp_path_factory.mktemp("shared_run")
-    train(compose_config("train", TINY + ["model.shared_encoder=true", f"paths.output_dir={out}"]))
+    train(compose_config("train", TINY + ["model.shared_encoder=joint", f"paths.output_dir={out}"]))
     return out
 
 

@@ -1,4 +1,4 @@
-"""One encoder for NER and relations (model.shared_encoder=true): pairs read off the NER windows, the
+"""One encoder for NER and relations (model.shared_encoder=joint): pairs read off the NER windows, the
 relation head trained with NER and applied to the NER pass's hidden states at inference."""
 
 from __future__ import annotations
@@ -149,11 +149,28 @@ def test_the_export_of_a_shared_run_gives_torchs_relations(shared_run_dir, onnx_
             [(r.label, r.head.start, r.tail.start, round(r.score, 3)) for r in expected.relations]
 
 
-def test_a_shared_encoder_needs_both_tasks_and_a_token_head(tmp_path):
+def test_a_shared_encoder_needs_a_known_way_both_tasks_and_a_token_head(tmp_path):
     from ie.training.train import train
 
-    with pytest.raises(ConfigError, match="needs task=all"):
-        train(compose_config("train", TINY + ["model.shared_encoder=true", "task=ner", f"paths.output_dir={tmp_path}"]))
+    with pytest.raises(ConfigError, match="expected one of none, joint, frozen, got 'both'"):
+        train(compose_config("train", TINY + ["model.shared_encoder=both", f"paths.output_dir={tmp_path}"]))
+
+    with pytest.raises(ConfigError, match="joint trains NER and RE on one encoder: it needs task=all"):
+        train(compose_config("train", TINY + ["model.shared_encoder=joint", "task=ner", f"paths.output_dir={tmp_path}"]))
     with pytest.raises(ConfigError, match="ner_head=token"):
-        train(compose_config("train", TINY + ["model.shared_encoder=true", "model.ner_head=span",
+        train(compose_config("train", TINY + ["model.shared_encoder=joint", "model.ner_head=span",
                                               f"paths.output_dir={tmp_path / 'span'}"]))
+
+
+def test_a_frozen_shared_encoder_keeps_the_ner_model_it_trained_first(tmp_path, run_dir):
+    """model.shared_encoder=frozen: NER trained exactly as without it, then only the head on its encoder."""
+    from ie.training.train import train
+
+    train(compose_config("train", TINY + ["model.shared_encoder=frozen", f"paths.output_dir={tmp_path}"]))
+    from safetensors.numpy import load_file
+
+    frozen, alone = (load_file(str(d / "ner" / "model.safetensors")) for d in (tmp_path, run_dir))
+    assert frozen.keys() == alone.keys() and all(np.array_equal(frozen[k], alone[k]) for k in alone)
+    assert json.loads((tmp_path / "re" / "config.json").read_text())["architectures"] == [ARCHITECTURE]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["backends"]["re"] == "shared (lean)" and metrics["re"]["gold_entities"]["strict"]["micro"]["tp"] > 0

@@ -1,5 +1,5 @@
 """Candidate pairs read off the NER windows themselves, for a relation head that shares the NER encoder
-(``model.shared_encoder=true``): no markers, no second encoder pass. A pair is its two mentions' subword
+(``model.shared_encoder=joint`` or ``frozen``): no markers, no second encoder pass. A pair is its two mentions' subword
 ranges in one window plus their entity types (the vectors: :mod:`ie.models.shared_pairs`).
 
 A pair is scored in the first window of its sentence that holds both mentions whole; a pair that no

@@ -135,7 +135,7 @@ def export_run(run_dir: str | Path, quantize: str | None = None, opset: int | No
         raise ConfigError(f"quantize must be null or int8, got {quantize!r}")
     run_dir = Path(run_dir)
     loaded = loading.load_run(run_dir, ("ner", "re"), "fp32", "transformers")
-    # a shared-encoder run (model.shared_encoder=true): its NER graph also gives the hidden states, and its
+    # a shared-encoder run (model.shared_encoder=joint or frozen): its NER graph also gives the hidden states, and its
     # relation head is copied as it is, to run in NumPy (ie/inference/shared_head.py)
     shared = "re" in loaded and getattr(loaded["re"].model, "shares_encoder", False)
     graphs = {task: entry for task, entry in loaded.items() if not (shared and task == "re")}

@@ -1,9 +1,10 @@
-"""One encoder for NER and relations (``model.shared_encoder=true``): the relation head reads the NER
+"""One encoder for NER and relations (``model.shared_encoder=joint`` or ``frozen``): the relation head reads the NER
 pass's hidden states, so a text costs one encoder pass instead of two.
 
 A pair is read as SpERT reads it (Eberts & Ulges 2020): max-pooled subwords of the head mention, of the
 tail mention and of the text between them, with an embedding of each mention's entity type, since no
-typed markers carry the types into the encoder. NER and RE are trained together, their losses summed.
+typed markers carry the types into the encoder. ``joint``: NER and RE trained together, their losses
+summed; ``frozen``: the head trained on a finished NER model's fixed encoder, which NER alone shaped.
 
 The NER part is saved as a plain token classifier, so every NER backend runs it; the RE checkpoint holds
 only the head (type embeddings and classifier), which the Predictor applies to the hidden states its NER
@@ -74,26 +75,37 @@ class SharedPairHead(nn.Module):
 
 
 class JointModel(nn.Module):
-    """A token classifier and a :class:`SharedPairHead` over its encoder, trained on one summed loss."""
+    """A token classifier and a :class:`SharedPairHead` over its encoder, trained on one summed loss; or,
+    ``frozen``, the head alone on the token classifier's fixed encoder, whose outputs are then the pairs'
+    logits (the NER model runs in eval mode, without gradients)."""
 
-    def __init__(self, ner: nn.Module, head: SharedPairHead):
+    def __init__(self, ner: nn.Module, head: SharedPairHead, frozen: bool = False):
         super().__init__()
-        self.ner, self.head = ner, head
+        self.ner, self.head, self.frozen = ner, head, frozen
         self.config = ner.config  # what the Trainer reads of a model
         self.class_weights: torch.Tensor | None = None  # of the relation loss (trainer.re.loss_weights)
+        if frozen:
+            ner.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> "JointModel":
+        super().train(mode)
+        if self.frozen:
+            self.ner.eval()  # no dropout in a fixed encoder: the head learns the states the Predictor gives it
+        return self
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, pair_rows=None,
                 head_bounds=None, tail_bounds=None, head_types=None, tail_types=None, pair_labels=None,
                 allowed_classes=None, **_) -> TokenClassifierOutput:
-        out = self.ner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                       labels=labels, output_hidden_states=True)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            out = self.ner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                           labels=None if self.frozen else labels, output_hidden_states=True)
         loss = out.loss
+        scores = self.head(out.hidden_states[-1], pair_rows, head_bounds, tail_bounds, head_types, tail_types)
         if pair_labels is not None and len(pair_labels):
-            scores = self.head(out.hidden_states[-1], pair_rows, head_bounds, tail_bounds, head_types,
-                               tail_types).float()
+            masked = scores.float()
             if allowed_classes is not None:  # trainer.re.loss_classes=schema, as MarkerRelationModel
-                scores = scores.masked_fill(~allowed_classes, float("-inf"))
-            weights = None if self.class_weights is None else self.class_weights.to(scores.device)
-            relation_loss = nn.functional.cross_entropy(scores, pair_labels, weight=weights)
+                masked = masked.masked_fill(~allowed_classes, float("-inf"))
+            weights = None if self.class_weights is None else self.class_weights.to(masked.device)
+            relation_loss = nn.functional.cross_entropy(masked, pair_labels, weight=weights)
             loss = relation_loss if loss is None else loss + relation_loss
-        return TokenClassifierOutput(loss=loss, logits=out.logits)
+        return TokenClassifierOutput(loss=loss, logits=scores if self.frozen else out.logits)

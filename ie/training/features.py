@@ -117,10 +117,11 @@ def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = ""
 
 
 def joint_features(ds: Dataset, tokenizer, max_length: int, stride: int, schema, split: str = "",
-                   word_shapes: str | None = None, context: int = 0, loss_classes: str = "all") -> Dataset:
+                   word_shapes: str | None = None, context: int = 0, loss_classes: str = "all",
+                   pairs_only: bool = False) -> Dataset:
     """For a shared encoder: the NER rows of :func:`ner_features`, each with the candidate pairs among its
     gold entities (:mod:`ie.encoding.shared_pairs`) and their labels; windows without pairs keep their
-    NER labels. ``loss_classes="schema"`` adds each pair's ``allowed_classes``."""
+    NER labels unless ``pairs_only``. ``loss_classes="schema"`` adds each pair's ``allowed_classes``."""
     if loss_classes not in LOSS_CLASSES:
         raise ConfigError(f"trainer.re.loss_classes: expected one of {', '.join(LOSS_CLASSES)}, got '{loss_classes}'")
     ent_names = ds.features["entities"].feature["label"].names
@@ -141,6 +142,8 @@ def joint_features(ds: Dataset, tokenizer, max_length: int, stride: int, schema,
         per_window, missed = sentence_pairs(windows, spans, schema)
         lost += missed
         for window, found in zip(windows, per_window):
+            if pairs_only and not found.pairs:
+                continue
             rows["input_ids"].append(list(window.input_ids))
             rows["labels"].append(first_subword_labels(window, tags))
             for key, value in found.features(schema.entity_labels, spans).items():

@@ -18,18 +18,16 @@ from ie.data.bio import transition_counts
 from ie.data.dataset import IEData
 from ie.encoding.align import PAD_TO_MULTIPLE
 from ie.encoding.markers import ENCODING as RE_ENCODING, add_marker_tokens
-from ie.encoding.shared_pairs import ENCODING as SHARED_ENCODING
 from ie.errors import ConfigError
 from ie.inference.decoding import DEFAULTS as DECODING_DEFAULTS, check_decoding
 from ie.models import dropout, transfer
 from ie.models.checkpoint import save_checkpoint
 from ie.precision import resolve_bf16
 from ie.models.modeling import build_ner_model, build_re_model, check_ner_head, load_tokenizer, ner_labels
-from ie.models.shared_pairs import JointModel, SharedPairHead
 from ie.training import run_logs
-from ie.training.collators import JointCollator, SpanCollator, WindowCollator
+from ie.training.collators import SpanCollator, WindowCollator
 from ie.training.dev_metrics import candidate_dev_metrics, ner_dev_metrics
-from ie.training.features import joint_features, ner_features, ner_span_features, re_features
+from ie.training.features import ner_features, ner_span_features, re_features
 from ie.training.resume import last_trainer_checkpoint
 from ie.training.window_trainer import WindowTrainer
 
@@ -58,8 +56,13 @@ def checkpoint_schedule(tr: DictConfig, has_dev: bool, rows: int, batch_size: in
     return {"save_strategy": "steps", "save_steps": every * max(1, math.ceil(rows / batch_size))}
 
 
-# A shared encoder trains on the NER windows, with the NER task's hyperparameters (learning rate, epochs, batch).
-HPARAMS_OF = {"joint": "ner"}
+# The hyperparameters (learning rate, epochs, batch) of a shared encoder's trainings: a joint model trains on the NER
+# windows as NER does; a relation head on a frozen NER encoder (shared_head) as the RE model does.
+HPARAMS_OF = {"joint": "ner", "shared_head": "re"}
+# how trainings of more than a checkpoint's model save theirs: task -> save(cfg, model, tokenizer, data, run_dir,
+# stride, info), filled by ie.training.fit_shared
+SAVERS: dict = {}
+LABELS_OF = {"joint": "labels", "shared_head": "pair_labels"}
 
 
 def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool, rows: int) -> TrainingArguments:
@@ -95,9 +98,9 @@ def _arguments(cfg: DictConfig, task: str, out: Path, has_dev: bool, rows: int) 
         dataloader_num_workers=0,
         ddp_backend="gloo" if distributed.world_size() > 1 and not torch.cuda.is_available() else None,
         # the pooler of the encoders under the RE and span NER heads is not used
-        ddp_find_unused_parameters=task in ("re", "joint") or cfg.model.ner_head == "span",
-        # the joint model's pair labels are inputs of its loss, not what the dev score reads
-        **({"label_names": ["labels"]} if task == "joint" else {}),
+        ddp_find_unused_parameters=task in ("re", *HPARAMS_OF) or cfg.model.ner_head == "span",
+        # what the dev score reads of a shared encoder's batches: NER tags (joint) or pair labels (shared_head)
+        **({"label_names": [LABELS_OF[task]]} if task in LABELS_OF else {}),
         # Off: with it on, the Trainer multiplies the loss of any model whose forward takes **kwargs by the
         # number of processes, expecting the model to divide by a global token count; ours (and BERT's token
         # classifier) return a plain mean, so gradients and logged losses would double under torchrun.
@@ -150,13 +153,13 @@ def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     if head == "span":
         featurize = lambda split: ner_span_features(data.ner[split], tokenizer, hp.max_length, hp.stride,  # noqa: E731
                                                     cfg.model.max_span_words, cfg.model.word_shapes, hp.context)
-        return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize, SpanCollator(tokenizer, PAD_TO_MULTIPLE),
+        return fit_task(cfg, "ner", data, run_dir, model, tokenizer, featurize, SpanCollator(tokenizer, PAD_TO_MULTIPLE),
                     candidate_dev_metrics(labels), ner_head=head, max_span_words=cfg.model.max_span_words, **info)
     featurize = lambda split: ner_features(data.ner[split], tokenizer, hp.max_length, hp.stride,  # noqa: E731
                                            cfg.model.word_shapes, hp.context)
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=PAD_TO_MULTIPLE)
     counts = transition_counts(([labels[i] for i in tags] for tags in data.ner["train"]["ner_tags"]), labels)
-    return _fit(cfg, "ner", data, run_dir, model, tokenizer, featurize, collator,
+    return fit_task(cfg, "ner", data, run_dir, model, tokenizer, featurize, collator,
                 ner_dev_metrics(labels, decoding, counts), tag_transitions=counts, **info)
 
 
@@ -171,40 +174,14 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     # dev pairs always carry the classes their types admit: the dev score decodes over them, as the Predictor does
     featurize = lambda split: re_features(data.ner[split], tokenizer, hp.max_length, data.schema, split,  # noqa: E731
                                           cfg.model.word_shapes, hp.loss_classes if split == "train" else "schema")
-    return _fit(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer, PAD_TO_MULTIPLE),
+    return fit_task(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer, PAD_TO_MULTIPLE),
                 candidate_dev_metrics(labels), encoding=RE_ENCODING)
 
 
-def train_joint(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
-    """NER and relations on one encoder (``model.shared_encoder=true``, :mod:`ie.models.shared_pairs`):
-    trained on the NER windows with their gold pairs, the two losses summed, with ``trainer.ner``'s
-    hyperparameters; where a dev split selects the best epoch, it does so by NER F1."""
-    hp = cfg.trainer.ner
-    if cfg.model.ner_head != "token":
-        raise ConfigError("model.shared_encoder=true needs model.ner_head=token (the head reads the token "
-                          f"classifier's encoder), got {cfg.model.ner_head}")
-    set_seed(cfg.seed)
-    tokenizer = load_tokenizer(cfg.model)
-    decoding = ner_decoding(cfg)
-    labels = ner_labels(data.schema, "token")
-    ner = build_ner_model(cfg.model, labels)
-    transfer.maybe_init(cfg, "ner", ner, data.schema)
-    dropout_rate = getattr(ner.config, "hidden_dropout_prob", 0.1)
-    head = SharedPairHead(ner.config.hidden_size, data.schema.entity_labels, data.schema.relation_labels, dropout_rate)
-    model = JointModel(ner, head)
-    info = {"stride": hp.stride, "decoding": decoding, **({"context": hp.context} if hp.context else {})}
-    featurize = lambda split: joint_features(data.ner[split], tokenizer, hp.max_length, hp.stride, data.schema,  # noqa: E731
-                                             split, cfg.model.word_shapes, hp.context,
-                                             cfg.trainer.re.loss_classes if split == "train" else "schema")
-    counts = transition_counts(([labels[i] for i in tags] for tags in data.ner["train"]["ner_tags"]), labels)
-    return _fit(cfg, "joint", data, run_dir, model, tokenizer, featurize, JointCollator(tokenizer, PAD_TO_MULTIPLE),
-                ner_dev_metrics(labels, decoding, counts), trainer_class=Trainer, tag_transitions=counts, **info)
-
-
-def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokenizer, featurize, collator,
+def fit_task(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokenizer, featurize, collator,
          compute_metrics, stride: int = 0, trainer_class=WindowTrainer, **info) -> Path:
     """Train with the Trainer (selecting on dev when there is one) and save the checkpoint atomically
-    (``joint``: the NER checkpoint and the RE head, :func:`_save_joint`).
+    (a shared encoder's trainings: as :data:`SAVERS` says).
 
     Under ``resume`` training continues from the last complete Trainer checkpoint. Every process
     trains; only rank 0 writes the history and the checkpoint, and the others wait for it.
@@ -214,7 +191,7 @@ def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokeniz
     train_set = _with_length(featurize("train"))
     if task == "re":
         model.class_weights = loss_weights(train_set["labels"], model.config.num_labels, cfg.trainer.re.loss_weights)
-    if task == "joint":
+    if task in HPARAMS_OF:
         model.class_weights = loss_weights(train_set["pair_labels"], len(model.head.relation_labels),
                                            cfg.trainer.re.loss_weights)
     dev_set = featurize("dev") if "dev" in data.splits else None
@@ -235,25 +212,13 @@ def _fit(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokeniz
         if cfg.model.word_shapes:  # the Predictor gives the model the shapes it was trained with
             info["word_shapes"] = cfg.model.word_shapes
         info["segmenter"] = cfg.data.segmenter  # and reads raw text into the words it was trained on
-        if task == "joint":
-            dest = _save_joint(cfg, trainer.model, tokenizer, data, run_dir, stride, info)
+        if task in SAVERS:
+            dest = SAVERS[task](cfg, trainer.model, tokenizer, data, run_dir, stride, info)
         else:
             save_checkpoint(trainer.model, tokenizer, data.schema, dest, task, cfg.trainer[task].max_length, stride,
                             encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint, **info)
     distributed.barrier()
     return dest
-
-
-def _save_joint(cfg: DictConfig, model, tokenizer, data: IEData, run_dir: Path, stride: int, info: dict) -> Path:
-    """A shared-encoder model as two checkpoints: ``ner/`` a plain token classifier (every NER backend runs
-    it), ``re/`` the relation head alone, which reads the NER pass's hidden states."""
-    common = {"encoder": cfg.model.name_or_path, "data_fingerprint": data.fingerprint}
-    save_checkpoint(model.ner, tokenizer, data.schema, run_dir / "ner", "ner", cfg.trainer.ner.max_length, stride,
-                    **common, **info)
-    keep = {k: info[k] for k in ("word_shapes", "segmenter") if k in info}
-    save_checkpoint(model.head, tokenizer, data.schema, run_dir / "re", "re", cfg.trainer.ner.max_length,
-                    encoding=SHARED_ENCODING, shares_encoder_with="ner", **common, **keep)
-    return run_dir
 
 
 def _write_history(trainer: Trainer, path: Path) -> None:

@@ -72,6 +72,8 @@ def cache_key(pre: DictConfig, fingerprint: str) -> str:
         if trainer.get(task, {}).get("loss_classes") == "all":
             del trainer[task]["loss_classes"]
     model = OmegaConf.to_container(pre.model)
+    if model.get("shared_encoder") == "none":  # the default since it exists: older keys stay valid
+        del model["shared_encoder"]
     identity = {"data": fingerprint, "segmenter": pre.data.segmenter,
                 "encoder": encoder_identity(model.pop("name_or_path")),
                 "model": {k: v for k, v in model.items() if k != "name"}, "trainer": trainer,

@@ -17,7 +17,8 @@ from ie.evaluation.scoring import evaluate_run
 from ie.models.checkpoint import INFO_FILE
 from ie.precision import resolve_bf16
 from ie.runs import CONFIG_FILE, METRICS_FILE, TASKS
-from ie.training.fit import ner_decoding, train_joint, train_ner, train_re
+from ie.training.fit import ner_decoding, train_ner, train_re
+from ie.training.fit_shared import SHARED_ENCODER, train_joint, train_shared_head
 from ie.training.prepare import prepare_data
 from ie.training.pretrain import pretrained_run, skip_if_missing
 from ie.training.resume import resumed_config
@@ -49,12 +50,17 @@ def choose_precision(cfg: DictConfig) -> None:
 
 def _fits(cfg: DictConfig) -> list[tuple]:
     """``(task, training function, checkpoints it writes)`` in order: NER then RE, or with
-    ``model.shared_encoder`` both at once."""
-    if cfg.model.shared_encoder:
-        if set(cfg.task.names) != set(TASKS):
-            raise ConfigError("model.shared_encoder=true trains NER and RE together: it needs task=all, got "
-                              f"task.names={list(cfg.task.names)}")
+    ``model.shared_encoder`` one encoder for both: trained at once (joint) or NER first (frozen)."""
+    shared = cfg.model.shared_encoder
+    if shared not in SHARED_ENCODER:
+        raise ConfigError(f"model.shared_encoder: expected one of {', '.join(SHARED_ENCODER)}, got '{shared}'")
+    if shared != "none" and set(cfg.task.names) != set(TASKS):
+        raise ConfigError(f"model.shared_encoder={shared} trains NER and RE on one encoder: it needs task=all, got "
+                          f"task.names={list(cfg.task.names)}")
+    if shared == "joint":
         return [("ner+re", train_joint, ("ner", "re"))]
+    if shared == "frozen":
+        return [("ner", train_ner, ("ner",)), ("re", train_shared_head, ("re",))]
     return [(task, fit, (task,)) for task, fit in (("ner", train_ner), ("re", train_re)) if task in cfg.task.names]
 
 
