@@ -19,9 +19,10 @@ PIPELINE_PRECISIONS = {"fp32": "fp32", "bf16_autocast": "bf16", "bf16_weights": 
 # our engines -> the Predictor backend each runs: "ours" is torch's default (lean where it can), "ours-hf" the
 # same Predictor on the transformers model classes, to show what the lean encoder buys, "ours-onnx" the run's
 # ONNX export (python -m ie.export) on ONNX Runtime, "ours-student" and "ours-shared" the default Predictor of
-# speed.py's --student-run and --shared-run
+# speed.py's --student-run and --shared-run on torch, and with "-onnx" on their export
 BACKENDS = {"ours": "lean_or_transformers", "ours-hf": "transformers", "ours-onnx": "onnx",
-            "ours-student": "lean_or_transformers", "ours-shared": "lean_or_transformers"}
+            "ours-student": "lean_or_transformers", "ours-shared": "lean_or_transformers",
+            "ours-student-onnx": "onnx", "ours-shared-onnx": "onnx"}
 F1_METRICS = {"NER (strict)": ("ner", "strict"), "NER (default)": ("ner", "default"),
               "RE gold entities": ("re", "gold_entities", "strict"), "RE end to end": ("re", "end_to_end", "strict")}
 F1_OPTIONS = [("fp32", "transformers"), ("fp32", "lean"), ("bf16", "transformers"), ("bf16", "lean")]
@@ -158,7 +159,9 @@ def load_engine(spec: dict):
                 predictor = load(backend="transformers")
         else:
             predictor = load(backend=BACKENDS[spec["engine"]])
-        models = [m for m in (predictor.ner_model, predictor.re_model) if m is not None]
+        # encoders only: a shared-encoder relation head runs on the NER pass's states, no encoder of its own
+        models = [m for m in (predictor.ner_model, predictor.re_model)
+                  if m is not None and not getattr(m, "shares_encoder", False)]
 
         def predict(texts, batch_size):
             return [[(e.label, e.start, e.end) for e in p.entities] for p in predictor.predict(texts, batch_size)]

@@ -42,11 +42,11 @@ def summarise(results: list[dict], peak: dict) -> tuple[dict, dict]:
         pipe = {p: find(results, corpus, "pipeline", ["ner"], p) for p in PIPELINE_PRECISIONS}
         bf16 = max((pipe[p] for p in ("bf16_autocast", "bf16_weights") if pipe[p]), key=lambda r: r["docs_per_s"],
                    default=None)
-        for engine in ("ours", "ours-student", "ours-shared"):
+        for engine in ("ours", "ours-student", "ours-shared", "ours-student-onnx", "ours-shared-onnx"):
             for tasks in (["ner"], ["ner", "re"]):
                 # the baseline as a user runs it (fp32), then each precision against its own kind
                 for ours_p, their, name in (("bf16", pipe["fp32"], "fp32"), ("fp32", pipe["fp32"], "fp32"),
-                                            ("bf16", bf16, "best bf16")):
+                                            ("int8", pipe["fp32"], "fp32"), ("bf16", bf16, "best bf16")):
                     value = ratio(find(results, corpus, engine, tasks, ours_p), their)
                     if value:
                         ratios[f"{corpus}: {engine} {'+'.join(tasks)} {ours_p} / pipeline ner {name}"] = value

@@ -47,7 +47,7 @@ from benchmarks.report import (f1_table, markdown, merge_peaks, optimisations, s
 
 def worker(spec_path: str, out_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
-    if spec.get("engine") == "ours-onnx":
+    if spec.get("engine", "").endswith("-onnx"):
         without_torch()
     out = measure_inference(spec) if spec["kind"] == "infer" else measure_training(spec)
     out["peak_rss_mib"] = peak_rss_mib()
@@ -118,9 +118,11 @@ def inference_specs(args, bf16: bool = True) -> list[tuple[str, dict]]:
         runs = {}  # engines that read another run than the corpus's
         for engine, other in OPTION_RUNS.items():  # another model's run, against the same pipeline
             if getattr(args, other) and corpus == "seeds":
-                runs[engine] = option = Path(getattr(args, other))
+                runs[engine] = runs[f"{engine}-onnx"] = option = Path(getattr(args, other))
                 tasks_of = [["ner"], ["ner", "re"]] if (option / "re").is_dir() else [["ner"]]
                 engines += [(engine, p, tasks) for tasks in tasks_of for p in ours]
+                if (option / "onnx" / "manifest.json").exists():  # and on its export
+                    engines += [(f"{engine}-onnx", p, tasks) for tasks in tasks_of for p in ("fp32", "int8")]
         for engine, precision, tasks in engines:
             specs.append((f"{corpus} {engine} {'+'.join(tasks)} {precision}",
                           {**common, "run": str(runs.get(engine, run)), "engine": engine, "precision": precision,

@@ -29,7 +29,7 @@ from benchmarks.report import find, ratio  # noqa: E402
 
 MODES = {"native": {}, "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"}}
 # what the targets read: the seed articles, our Predictor's engines and the pipeline's fp32 NER
-ONLY = r"seeds (ours|ours-onnx|ours-student|ours-shared|pipeline) ner(\+re)? (fp32|bf16|int8)$"
+ONLY = r"seeds (ours|ours-onnx|ours-student(-onnx)?|ours-shared(-onnx)?|pipeline) ner(\+re)? (fp32|bf16|int8)$"
 # the Predictor of --run on either backend: torch (lean) or its ONNX export, which backend=auto takes where the
 # export measured faster on this CPU. The student and the shared encoder are other models: each its own table, never
 # a target row.
@@ -152,7 +152,8 @@ def _flag(attr: str) -> str:
 def _option_table(reports: dict[str, dict], engine: str, flag: str) -> list[str]:
     """The ratios of another run's Predictor (``engine``, measured with ``flag``) against the same pipeline."""
     modes = list(reports)
-    found = {m: [k for k in r["ratios"] if f" {engine} " in k and "best" not in k] for m, r in reports.items()}
+    found = {m: [k for k in r["ratios"] if (f" {engine} " in k or f" {engine}-onnx " in k) and "best" not in k]
+             for m, r in reports.items()}
     if not any(found.values()):
         return []
     lines = ["", f"{OPTION_TITLES[engine]} of `{flag}` (an option, not the default), against the same pipeline:",

@@ -222,13 +222,26 @@ def test_the_targets_table_reads_both_modes_and_names_the_best_backend():
     assert "ONEDNN_MAX_CPU_ISA=AVX2, bf16 emulated" in page
 
 
-def test_student_and_shared_runs_are_measured_on_the_seeds_beside_the_default(run_dir, shared_run_dir):
+def test_student_and_shared_runs_are_measured_on_the_seeds_beside_the_default(run_dir, onnx_shared_run_dir):
     args = speed.parse_args(["--run", str(run_dir), "--student-run", str(run_dir), "--shared-run",
-                             str(shared_run_dir), "--docs", "2"])
+                             str(onnx_shared_run_dir), "--docs", "2"])
     specs = {name: spec for name, spec in speed.inference_specs(args, bf16=False) if "student" in name or "shared" in name}
+    # the shared run has its ONNX export, so it is also timed on it; the student run has none
     assert list(specs) == ["seeds ours-student ner fp32", "seeds ours-student ner+re fp32",
-                           "seeds ours-shared ner fp32", "seeds ours-shared ner+re fp32"]
-    assert specs["seeds ours-shared ner+re fp32"]["run"] == str(shared_run_dir)
+                           "seeds ours-shared ner fp32", "seeds ours-shared ner+re fp32",
+                           "seeds ours-shared-onnx ner fp32", "seeds ours-shared-onnx ner int8",
+                           "seeds ours-shared-onnx ner+re fp32", "seeds ours-shared-onnx ner+re int8"]
+    assert specs["seeds ours-shared-onnx ner+re int8"]["run"] == str(onnx_shared_run_dir)
+
+
+def test_a_shared_run_is_timed_with_its_encoder_flops_alone(onnx_shared_run_dir):
+    from benchmarks.measure_inference import measure_inference
+
+    spec = {"kind": "infer", "run": str(onnx_shared_run_dir), "corpus": "seeds", "texts": ["Denis Manturov met "
+            "Emomali Rahmon in Dushanbe."] * 2, "unique": 1, "batch_size": 8, "repeats": 1, "latency_calls": 0,
+            "docs": 2, "words": 14, "engine": "ours-shared-onnx", "precision": "fp32", "tasks": ["ner", "re"]}
+    result = measure_inference(spec)
+    assert result["docs_per_s"] > 0 and result["gflops_per_s"] > 0
 
 
 def test_the_profile_splits_a_call_into_stages_that_add_up_to_its_time(run_dir):

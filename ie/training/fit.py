@@ -179,7 +179,7 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
 
 
 def fit_task(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokenizer, featurize, collator,
-         compute_metrics, stride: int = 0, trainer_class=WindowTrainer, **info) -> Path:
+         compute_metrics, stride: int = 0, trainer_class=None, **info) -> Path:
     """Train with the Trainer (selecting on dev when there is one) and save the checkpoint atomically
     (a shared encoder's trainings: as :data:`SAVERS` says).
 
@@ -197,7 +197,7 @@ def fit_task(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tok
     dev_set = featurize("dev") if "dev" in data.splits else None
     out = run_dir / "trainer" / task
     args = _arguments(cfg, task, out, dev_set is not None, len(train_set))
-    trainer = trainer_class(model=model, args=args, train_dataset=train_set,
+    trainer = (trainer_class or WindowTrainer)(model=model, args=args, train_dataset=train_set,
                       eval_dataset=dev_set, processing_class=tokenizer, data_collator=collator,
                       compute_metrics=compute_metrics,
                       callbacks=run_logs.callbacks(cfg.trainer.report_to, run_dir, task))
