@@ -153,7 +153,7 @@ def parse_args(argv=None):
     ap.add_argument("--conll04-run", help="run trained on CoNLL04 for the CoNLL04 input (default: --run)")
     ap.add_argument("--student-run", help="a run with a smaller encoder (fewer layers): its Predictor on the seeds, "
                     "as engine ours-student, against the pipeline of --run")
-    ap.add_argument("--shared-run", help="a run with one encoder for NER and RE (model.shared_encoder=joint or frozen): its "
+    ap.add_argument("--shared-run", help="a run with one encoder for NER and RE (model.shared_encoder): its "
                     "Predictor on the seeds, as engine ours-shared, against the pipeline of --run")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--docs", type=int, default=100, help="seed articles repeated to this many documents")

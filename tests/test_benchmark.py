@@ -225,7 +225,8 @@ def test_the_targets_table_reads_both_modes_and_names_the_best_backend():
 def test_student_and_shared_runs_are_measured_on_the_seeds_beside_the_default(run_dir, onnx_shared_run_dir):
     args = speed.parse_args(["--run", str(run_dir), "--student-run", str(run_dir), "--shared-run",
                              str(onnx_shared_run_dir), "--docs", "2"])
-    specs = {name: spec for name, spec in speed.inference_specs(args, bf16=False) if "student" in name or "shared" in name}
+    specs = {name: spec for name, spec in speed.inference_specs(args, bf16=False)
+             if "student" in name or "shared" in name}
     # the shared run has its ONNX export, so it is also timed on it; the student run has none
     assert list(specs) == ["seeds ours-student ner fp32", "seeds ours-student ner+re fp32",
                            "seeds ours-shared ner fp32", "seeds ours-shared ner+re fp32",

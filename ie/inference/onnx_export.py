@@ -27,7 +27,8 @@ import torch
 from ie.atomic import write_text
 from ie.errors import ConfigError
 from ie.inference import loading, onnx_backend, onnx_fusion, onnx_quantize
-from ie.inference.onnx_backend import COPIED, EXPORT_DIR, FORMAT_VERSION, GRAPHS, HIDDEN, MANIFEST, SHARED_HEAD, ExportError
+from ie.inference.onnx_backend import (COPIED, EXPORT_DIR, FORMAT_VERSION, GRAPHS, HIDDEN, MANIFEST, SHARED_HEAD,
+                                       ExportError)
 from ie.models.checkpoint import WEIGHTS_FILE
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,8 @@ def export_graph(model: torch.nn.Module, kind: str, path: Path, opset: int | Non
         # several inputs share the batch, token and item axes; the exporter says so once per input
         warnings.filterwarnings("ignore", message="# The axis name")
         torch.onnx.export(_Logits(model, hidden).eval(), (), str(path), kwargs=inputs, input_names=list(inputs),
-                          output_names=["logits", HIDDEN][:1 + hidden], dynamic_shapes=_dynamic_shapes(inputs), dynamo=True,
+                          output_names=["logits", HIDDEN][:1 + hidden], dynamic_shapes=_dynamic_shapes(inputs),
+                          dynamo=True,
                           external_data=False, optimize=True, verbose=False, **options)
 
 

@@ -31,6 +31,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class PairReading:
+    """The relation methods of the Predictor (see the module docstring)."""
+
     def classify_pairs(self, sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[tuple]],
                        batch_size: int = 32, progress: bool = False, documents: Sequence | None = None
                        ) -> list[list[WordRelation]]:

@@ -87,7 +87,7 @@ class Predictor(PairReading):
         self.precision = precision
         self._read_ner_as(ner_head, max_span_words, decoding, ner_model is not None and tag_transitions is None)
         self.max_chars, self.max_batch_tokens = max_chars, max_batch_tokens
-        # a relation head that reads the NER pass's hidden states (model.shared_encoder=joint or frozen): no encoder of its own
+        # a relation head over the NER pass's hidden states (model.shared_encoder): no encoder of its own
         self.shared_head = re_model if getattr(re_model, "shares_encoder", False) else None
         # each model behind one call, NumPy inputs -> float32 logits, whatever runs it
         self._run = {task: runners.runner(model, device, precision)

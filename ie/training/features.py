@@ -152,7 +152,8 @@ def joint_features(ds: Dataset, tokenizer, max_length: int, stride: int, schema,
             if shapes is not None:
                 rows["token_type_ids"].append(token_types(window.word_ids, shapes))
             if loss_classes == "schema":
-                rows["allowed_classes"].append([admitted_classes(schema, spans[h], spans[t], gold.get((h, t), no_relation))
+                rows["allowed_classes"].append([admitted_classes(schema, spans[h], spans[t],
+                                                                 gold.get((h, t), no_relation))
                                                 for h, t in found.pairs])
     if lost:
         log.warning("%s: %d relation candidate(s) whose mentions share no NER window were left out", split, lost)

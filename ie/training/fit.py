@@ -153,14 +153,15 @@ def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     if head == "span":
         featurize = lambda split: ner_span_features(data.ner[split], tokenizer, hp.max_length, hp.stride,  # noqa: E731
                                                     cfg.model.max_span_words, cfg.model.word_shapes, hp.context)
-        return fit_task(cfg, "ner", data, run_dir, model, tokenizer, featurize, SpanCollator(tokenizer, PAD_TO_MULTIPLE),
-                    candidate_dev_metrics(labels), ner_head=head, max_span_words=cfg.model.max_span_words, **info)
+        return fit_task(cfg, "ner", data, run_dir, model, tokenizer, featurize,
+                        SpanCollator(tokenizer, PAD_TO_MULTIPLE), candidate_dev_metrics(labels), ner_head=head,
+                        max_span_words=cfg.model.max_span_words, **info)
     featurize = lambda split: ner_features(data.ner[split], tokenizer, hp.max_length, hp.stride,  # noqa: E731
                                            cfg.model.word_shapes, hp.context)
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=PAD_TO_MULTIPLE)
     counts = transition_counts(([labels[i] for i in tags] for tags in data.ner["train"]["ner_tags"]), labels)
     return fit_task(cfg, "ner", data, run_dir, model, tokenizer, featurize, collator,
-                ner_dev_metrics(labels, decoding, counts), tag_transitions=counts, **info)
+                    ner_dev_metrics(labels, decoding, counts), tag_transitions=counts, **info)
 
 
 def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
@@ -175,11 +176,11 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     featurize = lambda split: re_features(data.ner[split], tokenizer, hp.max_length, data.schema, split,  # noqa: E731
                                           cfg.model.word_shapes, hp.loss_classes if split == "train" else "schema")
     return fit_task(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer, PAD_TO_MULTIPLE),
-                candidate_dev_metrics(labels), encoding=RE_ENCODING)
+                    candidate_dev_metrics(labels), encoding=RE_ENCODING)
 
 
 def fit_task(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokenizer, featurize, collator,
-         compute_metrics, stride: int = 0, trainer_class=None, **info) -> Path:
+             compute_metrics, stride: int = 0, trainer_class=None, **info) -> Path:
     """Train with the Trainer (selecting on dev when there is one) and save the checkpoint atomically
     (a shared encoder's trainings: as :data:`SAVERS` says).
 

@@ -62,8 +62,8 @@ def train_joint(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     info = {"stride": hp.stride, "decoding": decoding, **({"context": hp.context} if hp.context else {})}
     counts = transition_counts(([labels[i] for i in tags] for tags in data.ner["train"]["ner_tags"]), labels)
     return fit_task(cfg, "joint", data, run_dir, model, tokenizer, _featurize(cfg, data, tokenizer),
-                JointCollator(tokenizer, PAD_TO_MULTIPLE), ner_dev_metrics(labels, decoding, counts),
-                trainer_class=Trainer, tag_transitions=counts, **info)
+                    JointCollator(tokenizer, PAD_TO_MULTIPLE), ner_dev_metrics(labels, decoding, counts),
+                    trainer_class=Trainer, tag_transitions=counts, **info)
 
 
 def train_shared_head(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
@@ -76,8 +76,9 @@ def train_shared_head(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     tokenizer = load_tokenizer(cfg.model)
     ner = AutoModelForTokenClassification.from_pretrained(run_dir / "ner", use_safetensors=True)
     model = JointModel(ner, _head_for(ner, data), frozen=True)
-    return fit_task(cfg, "shared_head", data, run_dir, model, tokenizer, _featurize(cfg, data, tokenizer, pairs_only=True),
-                JointCollator(tokenizer, PAD_TO_MULTIPLE), candidate_dev_metrics(data.schema.relation_labels))
+    return fit_task(cfg, "shared_head", data, run_dir, model, tokenizer,
+                    _featurize(cfg, data, tokenizer, pairs_only=True), JointCollator(tokenizer, PAD_TO_MULTIPLE),
+                    candidate_dev_metrics(data.schema.relation_labels))
 
 
 def _save_head(cfg: DictConfig, head, tokenizer, data: IEData, run_dir: Path, **info) -> None:
@@ -91,7 +92,8 @@ def _save_joint(cfg: DictConfig, model, tokenizer, data: IEData, run_dir: Path, 
     ``re/`` the relation head alone, which reads the NER pass's hidden states."""
     save_checkpoint(model.ner, tokenizer, data.schema, run_dir / "ner", "ner", cfg.trainer.ner.max_length, stride,
                     encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint, **info)
-    _save_head(cfg, model.head, tokenizer, data, run_dir, **{k: info[k] for k in ("word_shapes", "segmenter") if k in info})
+    shared = {k: info[k] for k in ("word_shapes", "segmenter") if k in info}  # how the head's windows are read
+    _save_head(cfg, model.head, tokenizer, data, run_dir, **shared)
     return run_dir
 
 
