@@ -262,3 +262,32 @@ def test_the_page_highlights_what_the_api_returns_in_headless_chromium(predictor
     assert page.marks == [(e.label, e.start, e.end, e.text) for e in expected.entities]
     assert "<b>" not in dom.stdout and "&lt;b&gt;" in dom.stdout  # the text sent is shown, never run as HTML
     assert dom.stdout.count('class="relation"') == len(expected.relations)
+
+
+def _series(text: str) -> dict[str, float]:
+    """Prometheus text format -> {series with labels: value}."""
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
+def test_metrics_count_requests_batches_and_busy_time_and_each_request_is_logged(predictor, run_dir, caplog):
+    limits = Limits(max_chars=1000, max_texts=8, max_body_bytes=20_000, max_batch_texts=16, max_wait_ms=1)
+    with TestClient(create_app(predictor, limits, run_dir)) as fresh, caplog.at_level("INFO", "ie.serving.requests"):
+        answer = fresh.post("/v1/extract", json={"texts": TEXTS[:2]}, headers={"X-Request-ID": "abc"})
+        assert answer.status_code == 200 and answer.headers["x-request-id"] == "abc"
+        assert fresh.post("/v1/extract", json={"text": TEXTS[2]}).status_code == 200
+        assert fresh.post("/v1/extract", json={"text": 5}).status_code == 422
+        assert fresh.get("/no/such/page").status_code == 404
+        scrape = fresh.get("/metrics")
+    assert scrape.status_code == 200 and scrape.headers["content-type"].startswith("text/plain")
+    series = _series(scrape.text)
+    assert series['ie_requests_total{path="/v1/extract",status="200"}'] == 2
+    assert series['ie_requests_total{path="/v1/extract",status="422"}'] == 1
+    assert series['ie_request_seconds_count{path="/v1/extract"}'] == 3
+    assert series["ie_batch_texts_count"] == 2 and series["ie_batch_texts_sum"] == 3  # two calls, 2 + 1 texts
+    assert series["ie_predict_busy_seconds_total"] > 0 and series["ie_queue_depth"] == 0
+    assert series['ie_requests_total{path="other",status="404"}'] == 1  # a URL scan adds no series
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "ie.serving.requests"]
+    assert lines[0] == {**lines[0], "id": "abc", "path": "/v1/extract", "status": 200, "texts": 2,
+                        "chars": len(TEXTS[0]) + len(TEXTS[1])}
+    assert lines[2]["status"] == 422 and lines[2]["texts"] is None and lines[2]["ms"] >= 0

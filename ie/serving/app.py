@@ -4,7 +4,8 @@
 ``{"predictions": [...]}``), each prediction the Predictor's JSON: entities with character offsets into
 the text sent, relations with their head and tail entities. ``GET /v1/health`` says the service is up and
 how it batches; ``GET /v1/schema`` the labels, relation signatures and what the model card records;
-``GET /`` a page where a person pastes text and sees the entities highlighted and the relations listed.
+``GET /`` a page where a person pastes text and sees the entities highlighted and the relations listed;
+``GET /metrics`` what a Prometheus server scrapes (:mod:`ie.serving.metrics`, which also logs each request).
 
 Bad input is never a 500: every error is ``{"error": {"field": ..., "message": ...}}`` with 422 (not
 what the API takes), or 413 (a body over ``max_body_bytes``, a text over ``max_chars``, more texts than
@@ -21,12 +22,13 @@ from typing import Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from ie.inference.inputs import DEFAULT_MAX_CHARS, InputError, check_text
 from ie.runs import METRICS_FILE
 from ie.serving.batcher import MicroBatcher, check_batching
+from ie.serving.metrics import ServiceMetrics
 
 PAGE = Path(__file__).with_name("page.html")  # one self-contained page: no external assets
 
@@ -141,7 +143,9 @@ def model_info(predictor, run_dir: str | Path | None) -> dict:
 
 
 def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None = None) -> FastAPI:
-    batcher = MicroBatcher(predictor.predict, limits.max_batch_texts, limits.max_wait_ms, limits.predict_workers)
+    metrics = ServiceMetrics(lambda: batcher.waiting())
+    batcher = MicroBatcher(predictor.predict, limits.max_batch_texts, limits.max_wait_ms, limits.predict_workers,
+                           on_batch=metrics.batch)
     limits = replace(limits, max_chars=min(limits.max_chars, predictor.max_chars or limits.max_chars))
     page_html = PAGE.read_text(encoding="utf-8")
 
@@ -154,6 +158,8 @@ def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None 
     app = FastAPI(title="ie: entities and relations from news", version="1", lifespan=lifespan)
     app.state.batcher, app.state.limits = batcher, limits
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
+    # added last, so outermost: it also counts what BodyLimit refuses
+    app.middleware("http")(metrics.middleware({"/", "/v1/extract", "/v1/health", "/v1/schema", "/metrics"}))
     info = model_info(predictor, run_dir)
 
     @app.exception_handler(RequestValidationError)
@@ -166,8 +172,9 @@ def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None 
         return error_response(error.status, error.field, error.message)
 
     @app.post("/v1/extract")
-    async def extract(request: ExtractRequest):
+    async def extract(request: ExtractRequest, http: Request):
         texts = checked_texts(request, limits)
+        http.state.texts, http.state.chars = len(texts), sum(map(len, texts))  # for the request's log line
         predictions = await batcher.submit(texts)
         # plain JSON types already: a JSONResponse skips FastAPI's walk of the answer (jsonable_encoder)
         if request.texts is None:
@@ -186,6 +193,10 @@ def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None 
     @app.get("/v1/schema")
     async def schema():
         return info
+
+    @app.get("/metrics", include_in_schema=False)
+    async def scrape():
+        return Response(metrics.exposition(), media_type=metrics.content_type)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page():

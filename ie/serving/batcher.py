@@ -9,6 +9,7 @@ together (up to ``max_batch_texts``), each caller getting back its own texts' pr
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -40,9 +41,11 @@ def check_batching(max_batch_texts: int, max_wait_ms: float, predict_workers: in
 
 class MicroBatcher:
     def __init__(self, predict: Callable[[list[str]], Sequence], max_batch_texts: int = 64,
-                 max_wait_ms: float = 5.0, workers: int = 1):
+                 max_wait_ms: float = 5.0, workers: int = 1, on_batch: Callable[[int, float], None] | None = None):
+        """``on_batch(texts, seconds)``: told of every Predictor call that answered (the service's metrics)."""
         check_batching(max_batch_texts, max_wait_ms, workers)
         self.predict, self.max_batch_texts, self.max_wait = predict, max_batch_texts, max_wait_ms / 1000
+        self.on_batch = on_batch
         self.workers = workers  # batches predicted at once (each in its own thread)
         self.stats = BatchStats()
         self._queue: asyncio.Queue | None = None
@@ -66,6 +69,10 @@ class MicroBatcher:
             pass
         self._executor.shutdown(wait=True)
         self._worker = None
+
+    def waiting(self) -> int:
+        """Requests submitted and not yet taken into a batch."""
+        return self._queue.qsize() if self._queue is not None else 0
 
     async def submit(self, texts: list[str]) -> list:
         if self._worker is None:
@@ -108,6 +115,7 @@ class MicroBatcher:
     async def _predict(self, batch: list[tuple[list[str], asyncio.Future]]) -> None:
         loop = asyncio.get_running_loop()
         texts = [text for request, _ in batch for text in request]
+        start = time.perf_counter()
         try:
             predictions = await loop.run_in_executor(self._executor, self.predict, texts)
         except Exception as error:  # every caller of the batch gets the error; the worker goes on
@@ -116,6 +124,8 @@ class MicroBatcher:
                     future.set_exception(error)
         else:
             self.stats.add(len(batch), len(texts))
+            if self.on_batch is not None:
+                self.on_batch(len(texts), time.perf_counter() - start)
             start = 0
             for request, future in batch:
                 if not future.done():
