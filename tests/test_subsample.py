@@ -2,7 +2,6 @@
 untouched, sizes as asked, and bad sizes named."""
 
 import pytest
-from omegaconf import OmegaConf
 
 from ie.data.corpus import load_corpus
 from ie.errors import ConfigError
