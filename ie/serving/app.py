@@ -31,6 +31,7 @@ from ie.serving.batcher import MicroBatcher, check_batching
 from ie.serving.metrics import ServiceMetrics
 
 PAGE = Path(__file__).with_name("page.html")  # one self-contained page: no external assets
+ROUTES = {"/", "/v1/extract", "/v1/health", "/v1/schema", "/metrics"}  # what the metrics count by path
 
 
 @dataclass(frozen=True)
@@ -158,8 +159,7 @@ def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None 
     app = FastAPI(title="ie: entities and relations from news", version="1", lifespan=lifespan)
     app.state.batcher, app.state.limits = batcher, limits
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
-    # added last, so outermost: it also counts what BodyLimit refuses
-    app.middleware("http")(metrics.middleware({"/", "/v1/extract", "/v1/health", "/v1/schema", "/metrics"}))
+    app.middleware("http")(metrics.middleware(ROUTES))  # added last, so outermost: it counts BodyLimit's refusals too
     info = model_info(predictor, run_dir)
 
     @app.exception_handler(RequestValidationError)
