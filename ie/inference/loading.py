@@ -74,26 +74,22 @@ class TorchRunner:
         self.autocast = precision == "bf16" and self.backend != "lean"
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.autocast else nullcontext()
-        with torch.inference_mode(), autocast:
-            logits = self.model(**{k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}).logits
-        return logits.float().cpu().numpy()
+        return self._forward(inputs).logits.float().cpu().numpy()
 
     gives_hidden = True  # what a shared-encoder relation head reads (with_hidden)
 
     def with_hidden(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Logits and the last hidden states (``[batch, length, hidden]``, float32) of a token classifier:
         what a shared-encoder relation head reads (:mod:`ie.inference.shared_head`)."""
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.autocast else nullcontext()
-        tensors = {k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}
-        with torch.inference_mode(), autocast:
-            if self.backend == "lean":
-                out = self.model(**tensors, with_hidden=True)
-                hidden = out.hidden
-            else:
-                out = self.model(**tensors, output_hidden_states=True)
-                hidden = out.hidden_states[-1]
+        lean = self.backend == "lean"
+        out = self._forward(inputs, **({"with_hidden": True} if lean else {"output_hidden_states": True}))
+        hidden = out.hidden if lean else out.hidden_states[-1]
         return out.logits.float().cpu().numpy(), hidden.float().cpu().numpy()
+
+    def _forward(self, inputs: dict[str, np.ndarray], **options):
+        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.autocast else nullcontext()
+        with torch.inference_mode(), autocast:
+            return self.model(**{k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}, **options)
 
 
 def load_run(run_dir: str | Path, tasks: Sequence[str], precision: str, backend: str,

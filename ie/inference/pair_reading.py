@@ -44,11 +44,9 @@ class PairReading:
         if self.shared_head is not None:
             # sentences with a pair; all of them when the NER model reads its neighbours (ner_context)
             reading = [s for s, ents in enumerate(entities) if len(ents) > 1 or self.ner_context]
-            jobs = self._ner_windows([sentences[s] for s in reading],
-                                     None if documents is None else [documents[s] for s in reading])
-            jobs.sort(key=lambda job: len(job[1].input_ids))
-            *_, encoded = self._token_word_tags([sentences[s] for s in reading], jobs, batch_size, progress,
-                                                keep_hidden=True)
+            *_, encoded = self._tags_and_states([sentences[s] for s in reading],
+                                                None if documents is None else [documents[s] for s in reading],
+                                                batch_size, progress)
             return self._shared_relations(sentences, entities, {reading[k]: v for k, v in encoded.items()})
         jobs = []  # (sentence index, entity index of each marked span, window)
         with self._tokenizer_lock:

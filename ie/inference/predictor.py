@@ -213,6 +213,12 @@ class Predictor(PairReading):
             return self._span_word_tags(sentences, jobs, batch_size, progress)
         return self._token_word_tags(sentences, jobs, batch_size, progress)[:2]
 
+    def _tags_and_states(self, sentences: Sequence[Sequence[str]], documents: Sequence | None, batch_size: int,
+                         progress: bool) -> tuple[list, list, dict]:
+        """:meth:`word_tags` of a token head with the windows' hidden states kept, for a shared relation head."""
+        jobs = sorted(self._ner_windows(sentences, documents), key=lambda job: len(job[1].input_ids))
+        return self._token_word_tags(sentences, jobs, batch_size, progress, keep_hidden=True)
+
     def _token_word_tags(self, sentences: Sequence[Sequence[str]], jobs: list[tuple], batch_size: int,
                          progress: bool, keep_hidden: bool = False) -> tuple[list, list, dict]:
         """:meth:`word_tags` of a token head, and with ``keep_hidden`` each sentence's windows with their last
@@ -355,8 +361,7 @@ class Predictor(PairReading):
                 ents = [scored_entities(t, p) for t, p in zip(tags, probs)]
                 rels = self.classify_pairs(words, ents, batch_size)
             else:  # one encoder pass: the relation head reads the NER pass's hidden states
-                jobs = sorted(self._ner_windows(words, [d for d, _ in chunk]), key=lambda job: len(job[1].input_ids))
-                tags, probs, encoded = self._token_word_tags(words, jobs, batch_size, False, keep_hidden=True)
+                tags, probs, encoded = self._tags_and_states(words, [d for d, _ in chunk], batch_size, False)
                 ents = [scored_entities(t, p) for t, p in zip(tags, probs)]
                 rels = self._shared_relations(words, ents, encoded)
             for (d, sent), sent_ents, sent_rels, sent_probs in zip(chunk, ents, rels, probs):

@@ -70,6 +70,11 @@ def ner_span_features(ds: Dataset, tokenizer, max_length: int, stride: int, max_
 LOSS_CLASSES = ("all", "schema")
 
 
+def _check_loss_classes(loss_classes: str) -> None:
+    if loss_classes not in LOSS_CLASSES:
+        raise ConfigError(f"trainer.re.loss_classes: expected one of {', '.join(LOSS_CLASSES)}, got '{loss_classes}'")
+
+
 def admitted_classes(schema, head: tuple, tail: tuple, gold: int) -> list[bool]:
     """Per relation class, whether the pair (word spans ``(start, end, label)``) can take it: the rule the
     Predictor decodes by, with the gold class always kept so the loss stays finite on any data."""
@@ -82,8 +87,7 @@ def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = ""
     """One row per marked window (usually one per sentence) with all its candidate pairs and their
     labels; sentences without a candidate pair give none, and pairs that cannot fit are counted.
     ``loss_classes="schema"`` adds each pair's ``allowed_classes`` (the classes its loss normalises over)."""
-    if loss_classes not in LOSS_CLASSES:
-        raise ConfigError(f"trainer.re.loss_classes: expected one of {', '.join(LOSS_CLASSES)}, got '{loss_classes}'")
+    _check_loss_classes(loss_classes)
     ent_names = ds.features["entities"].feature["label"].names
     rel_names = ds.features["relations"].feature["label"].names
     no_relation = schema.relation_labels.index(NO_RELATION)
@@ -122,8 +126,7 @@ def joint_features(ds: Dataset, tokenizer, max_length: int, stride: int, schema,
     """For a shared encoder: the NER rows of :func:`ner_features`, each with the candidate pairs among its
     gold entities (:mod:`ie.encoding.shared_pairs`) and their labels; windows without pairs keep their
     NER labels unless ``pairs_only``. ``loss_classes="schema"`` adds each pair's ``allowed_classes``."""
-    if loss_classes not in LOSS_CLASSES:
-        raise ConfigError(f"trainer.re.loss_classes: expected one of {', '.join(LOSS_CLASSES)}, got '{loss_classes}'")
+    _check_loss_classes(loss_classes)
     ent_names = ds.features["entities"].feature["label"].names
     rel_names = ds.features["relations"].feature["label"].names
     no_relation = schema.relation_labels.index(NO_RELATION)

@@ -59,9 +59,6 @@ def checkpoint_schedule(tr: DictConfig, has_dev: bool, rows: int, batch_size: in
 # The hyperparameters (learning rate, epochs, batch) of a shared encoder's trainings: a joint model trains on the NER
 # windows as NER does; a relation head on a frozen NER encoder (shared_head) as the RE model does.
 HPARAMS_OF = {"joint": "ner", "shared_head": "re"}
-# how trainings of more than a checkpoint's model save theirs: task -> save(cfg, model, tokenizer, data, run_dir,
-# stride, info), filled by ie.training.fit_shared
-SAVERS: dict = {}
 LABELS_OF = {"joint": "labels", "shared_head": "pair_labels"}
 
 
@@ -180,9 +177,10 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
 
 
 def fit_task(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokenizer, featurize, collator,
-             compute_metrics, stride: int = 0, trainer_class=None, **info) -> Path:
+             compute_metrics, stride: int = 0, trainer_class=None, save=None, **info) -> Path:
     """Train with the Trainer (selecting on dev when there is one) and save the checkpoint atomically
-    (a shared encoder's trainings: as :data:`SAVERS` says).
+    (``save(cfg, model, tokenizer, data, run_dir, stride, info) -> folder``: how a training that is more than one
+    checkpoint's model saves, as a shared encoder's do).
 
     Under ``resume`` training continues from the last complete Trainer checkpoint. Every process
     trains; only rank 0 writes the history and the checkpoint, and the others wait for it.
@@ -213,8 +211,8 @@ def fit_task(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tok
         if cfg.model.word_shapes:  # the Predictor gives the model the shapes it was trained with
             info["word_shapes"] = cfg.model.word_shapes
         info["segmenter"] = cfg.data.segmenter  # and reads raw text into the words it was trained on
-        if task in SAVERS:
-            dest = SAVERS[task](cfg, trainer.model, tokenizer, data, run_dir, stride, info)
+        if save is not None:
+            dest = save(cfg, trainer.model, tokenizer, data, run_dir, stride, info)
         else:
             save_checkpoint(trainer.model, tokenizer, data.schema, dest, task, cfg.trainer[task].max_length, stride,
                             encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint, **info)

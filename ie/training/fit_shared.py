@@ -21,7 +21,7 @@ from ie.models.shared_pairs import JointModel, SharedPairHead
 from ie.training.collators import JointCollator
 from ie.training.dev_metrics import candidate_dev_metrics, ner_dev_metrics
 from ie.training.features import joint_features
-from ie.training.fit import SAVERS, fit_task, ner_decoding
+from ie.training.fit import fit_task, ner_decoding
 
 SHARED_ENCODER = ("none", "joint", "frozen")  # model.shared_encoder
 
@@ -63,7 +63,7 @@ def train_joint(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     counts = transition_counts(([labels[i] for i in tags] for tags in data.ner["train"]["ner_tags"]), labels)
     return fit_task(cfg, "joint", data, run_dir, model, tokenizer, _featurize(cfg, data, tokenizer),
                     JointCollator(tokenizer, PAD_TO_MULTIPLE), ner_dev_metrics(labels, decoding, counts),
-                    trainer_class=Trainer, tag_transitions=counts, **info)
+                    trainer_class=Trainer, save=_save_joint, tag_transitions=counts, **info)
 
 
 def train_shared_head(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
@@ -78,7 +78,7 @@ def train_shared_head(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     model = JointModel(ner, _head_for(ner, data), frozen=True)
     return fit_task(cfg, "shared_head", data, run_dir, model, tokenizer,
                     _featurize(cfg, data, tokenizer, pairs_only=True), JointCollator(tokenizer, PAD_TO_MULTIPLE),
-                    candidate_dev_metrics(data.schema.relation_labels))
+                    candidate_dev_metrics(data.schema.relation_labels), save=_save_frozen_head)
 
 
 def _save_head(cfg: DictConfig, head, tokenizer, data: IEData, run_dir: Path, **info) -> None:
@@ -101,5 +101,3 @@ def _save_frozen_head(cfg: DictConfig, model, tokenizer, data: IEData, run_dir: 
     _save_head(cfg, model.head, tokenizer, data, run_dir, **info)
     return run_dir / "re"
 
-
-SAVERS.update(joint=_save_joint, shared_head=_save_frozen_head)
