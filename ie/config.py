@@ -112,9 +112,19 @@ class TaskConfig:
 
 
 @dataclass
+class DistillConfig:
+    # A run folder whose ner/ and re/ models teach this run's (ie/training/distill.py), e.g. a 6-layer run teaching
+    # +model.config_overrides.num_hidden_layers=4. null: no teacher, the gold labels alone.
+    teacher: Optional[str] = None
+    alpha: float = 0.5  # weight of the teacher's soft targets in the loss; 1 - alpha for the gold labels
+    temperature: float = 2.0  # softens both distributions before their KL divergence
+
+
+@dataclass
 class TrainerConfig:
     ner: TaskHParams = field(default_factory=TaskHParams)
     re: TaskHParams = field(default_factory=TaskHParams)
+    distill: DistillConfig = field(default_factory=DistillConfig)
     # bf16 autocast: auto (where the device runs it natively: AMX or AVX512_BF16, a CUDA GPU with bf16) | true
     # (also where it is emulated, ~65x slower; warns) | false. A run replaces auto by what it chose, and says why in
     # bf16_reason (ie/precision.py)

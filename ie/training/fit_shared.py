@@ -30,6 +30,8 @@ def _check_head(cfg: DictConfig) -> None:
     if cfg.model.ner_head != "token":
         raise ConfigError(f"model.shared_encoder={cfg.model.shared_encoder} needs model.ner_head=token (the relation "
                           f"head reads the token classifier's encoder), got {cfg.model.ner_head}")
+    if cfg.trainer.distill.teacher:
+        raise ConfigError(f"trainer.distill needs model.shared_encoder=none, got {cfg.model.shared_encoder}")
 
 
 def _head_for(ner, data: IEData) -> SharedPairHead:
