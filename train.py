@@ -5,13 +5,14 @@ Also under ``torchrun --nproc_per_node=N train.py ...`` (data-parallel, gloo on 
 """
 
 import logging
+import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from ie.config import register
-from ie.errors import ConfigError, reported
+from ie.errors import ConfigError, exit_if_plugins_missing, reported
 
 register()
 log = logging.getLogger("train")
@@ -53,4 +54,5 @@ def run(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    exit_if_plugins_missing("train.py", sys.argv[1:])  # a launcher or sweeper of an extra that is not installed
     main()

@@ -132,7 +132,7 @@ class _Blocked:
 
 
 def without_torch() -> None:
-    """Make this process what the serving install (``scripts/serve-requirements.txt``) is: no torch, no
+    """Make this process what the torch-free install (``pip install -e ".[serve]"``) is: no torch, no
     transformers. spaCy's thinc imports torch whenever it can; here it finds none, as it would there."""
     import sys
 

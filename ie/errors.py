@@ -23,6 +23,40 @@ class ConfigError(IEError, ValueError):
     """A setting that cannot work: a config key or a keyword argument, named in the message."""
 
 
+class MissingExtra(IEError, ImportError):
+    """The install lacks the pip extra a command needs (:mod:`ie.extras`)."""
+
+
+def as_missing_extra(error: ModuleNotFoundError) -> MissingExtra | None:
+    """``error`` as the extra to install, when an extra of the project provides the module it missed."""
+    from ie.extras import extra_for, install_hint
+
+    extra = extra_for(error)
+    if extra is None:
+        return None
+    return MissingExtra(f"this needs the '{extra}' extra, which is not installed (no module '{error.name}'): "
+                        f"{install_hint(extra)}")
+
+
+def require_extra(extra: str) -> None:
+    """Fail in one line, before any work, when a module of ``extra`` is not installed."""
+    from ie.extras import install_hint, missing_modules
+
+    missing = missing_modules(extra)
+    if missing:
+        raise MissingExtra(f"this needs the '{extra}' extra, which is not installed (no module '{missing[0]}'): "
+                           f"{install_hint(extra)}")
+
+
+def exit_if_plugins_missing(command: str, argv: list[str]) -> None:
+    """Before Hydra composes: an override that needs a Hydra plugin the install lacks, as one line."""
+    from ie.extras import install_hint, missing_plugins
+
+    for override, plugin, extra in missing_plugins(argv):
+        raise SystemExit(report(command, MissingExtra(f"{override} needs the Hydra plugin {plugin} of the "
+                                                      f"'{extra}' extra: {install_hint(extra)}")))
+
+
 def wants_traceback(debug: bool = False) -> bool:
     return debug or os.environ.get("HYDRA_FULL_ERROR") == "1"
 
@@ -41,6 +75,11 @@ def guarded(command: str, action: Callable[[], int | None], debug: bool = False)
         if wants_traceback(debug):
             raise
         return report(command, error)
+    except ModuleNotFoundError as error:
+        missing = as_missing_extra(error)
+        if missing is None or wants_traceback(debug):
+            raise
+        return report(command, missing)
 
 
 @contextmanager
@@ -52,3 +91,8 @@ def reported(command: str, debug: bool = False):
         if wants_traceback(debug):
             raise
         raise SystemExit(report(command, error)) from None
+    except ModuleNotFoundError as error:
+        missing = as_missing_extra(error)
+        if missing is None or wants_traceback(debug):
+            raise
+        raise SystemExit(report(command, missing)) from None

@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 
 def export(cfg) -> dict:
     """Export the run named by the config; returns the manifest."""
+    from ie.errors import require_extra
+
+    require_extra("export")  # before a model loads or a file is written
     from ie.inference.onnx_export import export_run
     from ie.runs import resolve_run
 

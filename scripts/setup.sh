@@ -19,7 +19,7 @@ pip_install() {
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 pip_install --upgrade pip
 pip_install "torch==2.13.0"
-pip_install -e ".[dev]"
+pip_install -e ".[all,dev]"
 .venv/bin/python -c "import torch, transformers, datasets; print('torch', torch.__version__, '| transformers', transformers.__version__, '| datasets', datasets.__version__)"
 # Debian's chromium renders the HTML evaluation report in tests/test_html_report.py.
 if ! command -v chromium >/dev/null 2>&1; then

@@ -10,10 +10,12 @@ from tests.conftest import ROOT
 
 PACKAGE = ROOT / "ie"
 # Lowest first: a module may import from its own layer and the layers before it.
-LAYERS = ["base", "data", "encoding", "models", "inference", "evaluation", "training", "serving", "commands"]
+LAYERS = ["base", "data", "encoding", "models", "inference", "evaluation", "training", "serving", "integrations",
+          "commands"]
 # ie/<name>.py outside the subpackages: the shared base, or a `python -m ie.<name>` command (and the
 # package's face, which re-exports the API lazily).
 TOP_LEVEL = {"errors": "base", "atomic": "base", "runs": "base", "distributed": "base", "config": "base", "precision": "base",
+             "extras": "base",
              "__init__": "commands", "predict": "commands", "validate": "commands", "card": "commands",
              "schema": "commands", "audit": "commands", "serve": "commands", "export": "commands",
              "convert": "commands", "overlap": "commands", "agreement": "commands"}

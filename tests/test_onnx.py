@@ -215,24 +215,6 @@ def test_evaluate_names_the_run_folder_when_given_an_export_alone(onnx_run_dir):
     assert proc.returncode != 0 and "no config.yaml" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_the_serving_requirements_are_the_projects_own():
-    """The torch-free install (README) must not drift from pyproject.toml's pins."""
-    import tomllib
-
-    from packaging.requirements import Requirement
-
-    project = {Requirement(r).name: Requirement(r) for r in
-               tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
-    lines = [line.strip() for line in (ROOT / "scripts" / "serve-requirements.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
-    assert lines, "no requirement listed"
-    for line in lines:
-        wanted = Requirement(line)
-        assert wanted.name in project, f"{line}: not a dependency of the project"
-        assert wanted.specifier == project[wanted.name].specifier, f"{line}: pyproject says {project[wanted.name]}"
-    assert not {"torch", "transformers"} & {Requirement(line).name for line in lines}
-
-
 def _alone_and_together(predictor) -> tuple[list, list]:
     """Each text's word confidences and relation scores, predicted with all texts in one call and alone."""
     def read(texts):
