@@ -264,6 +264,17 @@ class PredictConfig(InferenceConfig):
     shard: int = 0
     num_shards: int = 1
     merge: bool = False
+    # local (this process) | ray: Ray Data reads input= (a parquet or JSONL file or folder, "id" and "text" columns),
+    # predicts on actors and writes output= as a folder of parquet files; on the Ray cluster of $RAY_ADDRESS when set,
+    # else on this machine (ie/integrations/ray.py, docs/prediction.md#ray-data)
+    engine: str = "local"
+    # engine=ray: at most this many actors, each with its own Predictor (a model in memory: about 600 MB) on `threads`
+    # cores (null: 1); null: as many as the cluster's CPUs hold. Ray Data grows the pool as reading leaves room
+    concurrency: Optional[int] = None
+    ray_batch_size: int = 64  # engine=ray: documents per Predictor call in an actor
+    # engine=ray: json (a "prediction" column holding each document's JSONL line) | nested ("entities" and
+    # "relations" columns, lists of structs)
+    ray_output: str = "json"
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
@@ -368,10 +379,13 @@ def register() -> None:
 def run_command(command: str, config_name: str, action) -> None:
     """A ``python -m ie.<command>`` entry point: compose ``configs/<config_name>.yaml`` with the command line
     and run ``action(cfg)``, an expected error printed as one line (:func:`ie.errors.reported`)."""
+    import sys
+
     import hydra
 
-    from ie.errors import reported
+    from ie.errors import exit_if_plugins_missing, reported
 
+    exit_if_plugins_missing(command, sys.argv[1:])
     register()
 
     def task(cfg) -> None:

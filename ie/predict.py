@@ -8,12 +8,14 @@
     python -m ie.predict run=latest input=new_articles/ format=label_studio output=tasks.json  # pre-annotations
     python -m ie.predict run=latest input=corpus/ output=out.jsonl shard=I num_shards=N    # out-0000I-of-0000N.jsonl
     python -m ie.predict run=latest input=corpus/ output=out.jsonl num_shards=N merge=true # checks, writes out.jsonl
+    python -m ie.predict run=latest input=docs.parquet output=predicted/ engine=ray concurrency=4  # Ray Data
 
 Input: plain text files (the id is the file name without ``.txt``), folders of ``*.txt``, ``.jsonl``
 files with one ``{"id": ..., "text": ...}`` per line, or ``-`` for stdin (JSONL if its first non-blank
 line starts with ``{``, else one text); several as ``input=[a,b]``. Every input is read and checked,
 and the output checked, before anything is predicted or written. Formats: :mod:`ie.inference.writers`
-(jsonl, brat, and the annotation tools' label_studio, doccano, spacy, conll).
+(jsonl, brat, and the annotation tools' label_studio, doccano, spacy, conll). ``engine=ray`` reads a parquet
+or JSONL file or folder and writes a folder of parquet files, on Ray Data (:mod:`ie.integrations.ray`).
 The config is ``configs/predict.yaml`` (``ie.config.PredictConfig``).
 """
 
@@ -34,6 +36,8 @@ def predict(cfg) -> dict:
     from ie.inference.shards import merge_shards, select_shard, shard_output
     from ie.runs import resolve_run
 
+    if cfg.engine != "local":
+        return predict_on_ray(cfg)
     if cfg.num_shards > 1 and cfg.order is not None:
         raise InputError("order=uncertainty ranks all documents together: run it without num_shards")
     if cfg.num_shards > 1 and cfg.format not in ("jsonl", "brat"):
@@ -61,6 +65,24 @@ def predict(cfg) -> dict:
              counts["entities"], counts["relations"], where, cfg.format, run_dir)
     if "order" in counts:
         log.info("documents ranked by the model's uncertainty, most uncertain first -> %s", counts["order"])
+    return counts
+
+
+def predict_on_ray(cfg) -> dict:
+    """``engine=ray``: the settings it cannot honour refused before Ray is imported or started."""
+    from ie.errors import ConfigError
+    from ie.runs import resolve_run
+
+    if cfg.engine != "ray":
+        raise ConfigError(f"engine must be local or ray, got {cfg.engine!r}")
+    local_only = {"format": cfg.format != "jsonl", "shard": cfg.shard != 0, "num_shards": cfg.num_shards > 1,
+                  "merge": cfg.merge, "order": cfg.order is not None}
+    for key in (key for key, given in local_only.items() if given):
+        raise ConfigError(f"engine=ray writes one folder of parquet files: {key}={cfg[key]} is for engine=local")
+    from ie.integrations.ray import predict_with_ray
+
+    counts = predict_with_ray(cfg, resolve_run(cfg.run, cfg.paths.models_dir))
+    log.info("%d documents -> %s (parquet, ray_output=%s)", counts["documents"], counts["output"], cfg.ray_output)
     return counts
 
 
