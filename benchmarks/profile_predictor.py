@@ -64,7 +64,7 @@ def profile(run: str, tasks: tuple[str, ...], precision: str, backend: str, docs
     shares["the rest"] = max(0.0, wall - sum(shares.values()))
     # across the stages: the NER pass and the RE pass (each with its own encoder), which add up to the call
     by_task = {"NER (word_tags)": seconds("ie/inference/predictor.py", "word_tags"),
-               "RE (classify_pairs)": seconds("ie/inference/predictor.py", "classify_pairs")}
+               "RE (classify_pairs)": seconds("ie/inference/pair_reading.py", "classify_pairs")}
     return {"wall_seconds": wall, "docs": docs, "seconds": shares, "by_task": by_task, "backend": predictor.backends,
             "precision": predictor.precision}
 

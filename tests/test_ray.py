@@ -209,6 +209,16 @@ def test_bad_inputs_fail_before_predicting_and_leave_the_output_as_it_was(ray_in
                                                           "out"]  # no temporary folder left beside it
 
 
+def test_an_actor_too_big_for_this_machines_instance_fails_rather_than_waiting(ray_instance, run_dir, corpus,
+                                                                               tmp_path, monkeypatch):
+    """2 CPUs: an actor of 2 threads leaves none to read with, and on this machine no node will ever join."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(IEError, match="the Ray cluster has 2 CPUs: one actor takes 2 .threads. and reading needs one "
+                                      "more; give fewer threads, or RAY_ADDRESS of a larger cluster"):
+        run_ray(run_dir, corpus / "docs.jsonl", tmp_path / "out", "threads=2")
+    assert not (tmp_path / "out").exists()
+
+
 def test_without_ray_the_import_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     monkeypatch.delitem(sys.modules, "ie.integrations.ray", raising=False)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -145,9 +146,11 @@ def actor_pool(concurrency: int | None, threads: int | None) -> ray.data.ActorPo
         ray.init()
     cpus = ray.cluster_resources().get("CPU", 0)
     if cpus < actor_cpus(threads) + 1:
-        log.warning("the Ray cluster has %s CPUs: one actor takes %d and reading needs one more, so Ray Data waits "
-                    "for a node to join (give fewer threads, or RAY_ADDRESS of a larger cluster)", cpus,
-                    actor_cpus(threads))
+        short = (f"the Ray cluster has {cpus:g} CPUs: one actor takes {actor_cpus(threads)} (threads) and reading "
+                 "needs one more")
+        if not os.environ.get("RAY_ADDRESS"):  # this machine's instance: no node will ever join, Ray Data would wait
+            raise InputError(f"{short}; give fewer threads, or RAY_ADDRESS of a larger cluster")
+        log.warning("%s, so Ray Data waits for a node to join (give fewer threads if none will)", short)
     most = default_concurrency(threads) if concurrency is None else concurrency
     return ray.data.ActorPoolStrategy(min_size=1, max_size=most)
 
