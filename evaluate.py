@@ -1,8 +1,8 @@
 """Score a run or compare runs (see docs/evaluation.md):
 
-    python evaluate.py run=models/<run>|latest [split=test]
-    python evaluate.py 'compare=[models/<runA>,models/<runB>]'   # or a multirun / cross-validation folder
-    python evaluate.py 'learning_curve=[models/multirun/<seeds sweep>,models/multirun/<conll04 sweep>]'
+python evaluate.py run=models/<run>|latest [split=test]
+python evaluate.py 'compare=[models/<runA>,models/<runB>]'   # or a multirun / cross-validation folder
+python evaluate.py 'learning_curve=[models/multirun/<seeds sweep>,models/multirun/<conll04 sweep>]'
 """
 
 import logging
@@ -30,8 +30,13 @@ def main(cfg: DictConfig) -> None:
 def predict_options(cfg: DictConfig) -> dict:
     """How a run is predicted, in every mode: run=, and the runs of compare= or learning_curve= that have
     no predictions of the split yet."""
-    return {"precision": cfg.precision, "device": cfg.device, "decoding": cfg.decoding, "backend": cfg.backend,
-            "threads": cfg.threads}
+    return {
+        "precision": cfg.precision,
+        "device": cfg.device,
+        "decoding": cfg.decoding,
+        "backend": cfg.backend,
+        "threads": cfg.threads,
+    }
 
 
 def evaluate(cfg: DictConfig) -> list:
@@ -58,9 +63,16 @@ def compare(cfg: DictConfig) -> list:
 
     if cfg.run is not None:
         raise ConfigError("give exactly one of run=<run folder|latest> or compare=[<runs or folders>]")
-    result = compare_runs(list(cfg.compare), split=cfg.split, baseline=cfg.baseline, samples=cfg.bootstrap_samples,
-                          seed=cfg.bootstrap_seed, batch_size=cfg.batch_size, group_by=cfg.group_by,
-                          predict=predict_options(cfg))
+    result = compare_runs(
+        list(cfg.compare),
+        split=cfg.split,
+        baseline=cfg.baseline,
+        samples=cfg.bootstrap_samples,
+        seed=cfg.bootstrap_seed,
+        batch_size=cfg.batch_size,
+        group_by=cfg.group_by,
+        predict=predict_options(cfg),
+    )
     out = Path(cfg.output_dir or Path(cfg.paths.models_dir) / "compare" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
     written = write_comparison(result, out)
     print(format_comparison(result))
@@ -71,12 +83,15 @@ def learning_curve(cfg: DictConfig) -> list:
     from datetime import datetime
     from pathlib import Path
 
-    from ie.evaluation.learning_curve import learning_curve as curve, markdown, write_learning_curve
+    from ie.evaluation.learning_curve import learning_curve as curve
+    from ie.evaluation.learning_curve import markdown, write_learning_curve
 
     if cfg.run is not None or cfg.compare is not None:
         raise ConfigError("give one of run=..., compare=[...] or learning_curve=[...]")
     result = curve(list(cfg.learning_curve), split=cfg.split, batch_size=cfg.batch_size, predict=predict_options(cfg))
-    out = Path(cfg.output_dir or Path(cfg.paths.models_dir) / "learning_curve" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
+    out = Path(
+        cfg.output_dir or Path(cfg.paths.models_dir) / "learning_curve" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    )
     written = write_learning_curve(result, out)
     print(markdown(result))
     return written

@@ -35,16 +35,21 @@ def run(cfg: DictConfig) -> float | None:
         logging.getLogger().setLevel(logging.WARNING)
     others = [o for o in HydraConfig.get().overrides.task if not o.startswith("resume=")]
     if cfg.resume and others:
-        raise ConfigError(f"resume={cfg.resume} continues that run with its saved config.yaml; "
-                          f"drop the other overrides {others}")
+        raise ConfigError(
+            f"resume={cfg.resume} continues that run with its saved config.yaml; drop the other overrides {others}"
+        )
     if cfg.pretrain is not None and any(o.lstrip("+~").startswith(("pretrain=", "pretrain.")) for o in others):
         cfg.pretrain.required = True  # asked for on the command line: missing data is an error, not a skip
     if cfg.inner_cv:
         from ie.training.inner_cv import train_inner_folds
 
         score = train_inner_folds(cfg, train)
-        log.info("inner folds of outer fold %d: pooled F1 %.4f (per fold %s)", cfg.data.fold, score["f1"],
-                 ", ".join(f"{f:.4f}" for f in score["folds"]))
+        log.info(
+            "inner folds of outer fold %d: pooled F1 %.4f (per fold %s)",
+            cfg.data.fold,
+            score["f1"],
+            ", ".join(f"{f:.4f}" for f in score["folds"]),
+        )
         return score["f1"]
     results = train(cfg)
     if not results:

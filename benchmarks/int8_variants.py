@@ -37,8 +37,7 @@ VARIANTS = {
 
 
 def found(predictor, texts: list[str], one_per_call: bool = False) -> tuple[set, set]:
-    predictions = ([p for text in texts for p in predictor.predict([text])] if one_per_call
-                   else predictor.predict(texts))
+    predictions = [p for text in texts for p in predictor.predict([text])] if one_per_call else predictor.predict(texts)
     entities, relations = set(), set()
     for d, prediction in enumerate(predictions):
         entities |= {(d, e.label, e.start, e.end) for e in prediction.entities}
@@ -97,29 +96,41 @@ def compare(run: Path, texts: list[str]) -> list[dict]:
                 built[key] = copy, quantize_copy(run, copy, dynamic, static_ops, feeds)
             copy, size = built[key]
             predictor = Predictor.from_pretrained(copy, backend="onnx", precision="int8")
-            predictor._windows_per_call = {task: 1 if one_window else None for task in predictor._windows_per_call}
+            predictor._windows_per_call = dict.fromkeys(predictor._windows_per_call, 1 if one_window else None)
             entities, relations = found(predictor, texts)
             alone = found(predictor, texts, one_per_call=True)
-            rows.append({"variant": name + (" (shipped)" if shipped(dynamic, one_window) else ""),
-                         "entities_changed": len(entities ^ reference[0]),
-                         "relations_changed": len(relations ^ reference[1]),
-                         "entities_batch_dependent": len(entities ^ alone[0]),
-                         "relations_batch_dependent": len(relations ^ alone[1]), "mb_per_graph": size})
+            rows.append(
+                {
+                    "variant": name + (" (shipped)" if shipped(dynamic, one_window) else ""),
+                    "entities_changed": len(entities ^ reference[0]),
+                    "relations_changed": len(relations ^ reference[1]),
+                    "entities_batch_dependent": len(entities ^ alone[0]),
+                    "relations_batch_dependent": len(relations ^ alone[1]),
+                    "mb_per_graph": size,
+                }
+            )
             print(rows[-1], flush=True)
     return rows
 
 
 def markdown(rows: list[dict], command: str) -> str:
     ref, variants = rows[0], rows[1:]
-    lines = [f"`{command}`", "",
-             f"Against the fp32 graph's {ref['entities']} entities and {ref['relations']} relations on the same texts "
-             "(the symmetric difference: found by one and not the other), and between all texts in one call and "
-             "one text per call:", "",
-             "| int8 variant | entities changed | relations changed | changed by batching (entities / relations) "
-             "| MB per graph |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {r['variant']} | {r['entities_changed']} | {r['relations_changed']} | "
-              f"{r['entities_batch_dependent']} / {r['relations_batch_dependent']} | {r['mb_per_graph']:.0f} |"
-              for r in variants]
+    lines = [
+        f"`{command}`",
+        "",
+        f"Against the fp32 graph's {ref['entities']} entities and {ref['relations']} relations on the same texts "
+        "(the symmetric difference: found by one and not the other), and between all texts in one call and "
+        "one text per call:",
+        "",
+        "| int8 variant | entities changed | relations changed | changed by batching (entities / relations) "
+        "| MB per graph |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['variant']} | {r['entities_changed']} | {r['relations_changed']} | "
+        f"{r['entities_batch_dependent']} / {r['relations_batch_dependent']} | {r['mb_per_graph']:.0f} |"
+        for r in variants
+    ]
     return "\n".join(lines) + "\n"
 
 

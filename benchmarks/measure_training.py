@@ -86,9 +86,16 @@ def train_plain(spec: dict, cfg, timer) -> float:
     """run_ner / run_classification style: AutoModelFor*, default random sampler, no evaluation, no
     saving; returns the Trainer's own samples/s."""
     from datasets import Dataset
-    from transformers import (AutoConfig, AutoModelForSequenceClassification, AutoModelForTokenClassification,
-                              AutoTokenizer, DataCollatorForTokenClassification, DataCollatorWithPadding, Trainer,
-                              TrainingArguments)
+    from transformers import (
+        AutoConfig,
+        AutoModelForSequenceClassification,
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+        DataCollatorForTokenClassification,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
 
     schema, train = train_records(cfg)
     tok = AutoTokenizer.from_pretrained(cfg.model.name_or_path)
@@ -99,25 +106,47 @@ def train_plain(spec: dict, cfg, timer) -> float:
         data = {**enc, "labels": []}
         for i, r in enumerate(train):  # the word's label on its first subword, -100 elsewhere
             tags, wids = r.bio_tags(), enc.word_ids(i)
-            data["labels"].append([-100 if w is None or w == prev else labels.index(tags[w])
-                                   for w, prev in zip(wids, [None] + wids[:-1])])
+            data["labels"].append(
+                [-100 if w is None or w == prev else labels.index(tags[w]) for w, prev in zip(wids, [None] + wids[:-1])]
+            )
     else:
         labels, auto = schema.relation_labels, AutoModelForSequenceClassification
         collator = DataCollatorWithPadding(tok)
         texts, ids, _ = re_examples(train, schema)
         data = {**tok(texts, truncation=True), "labels": ids}
-    config = AutoConfig.from_pretrained(cfg.model.name_or_path, num_labels=len(labels),
-                                        id2label=dict(enumerate(labels)), label2id={x: i for i, x in enumerate(labels)})
+    config = AutoConfig.from_pretrained(
+        cfg.model.name_or_path,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={x: i for i, x in enumerate(labels)},
+    )
     for key, value in (cfg.model.config_overrides or {}).items():
         setattr(config, key, value)
-    model = (auto.from_config(config) if cfg.model.from_scratch
-             else auto.from_pretrained(cfg.model.name_or_path, config=config))
-    args = TrainingArguments(output_dir=spec["tmp"], max_steps=spec["steps"],
-                             per_device_train_batch_size=spec["batch_size"],
-                             bf16=spec["precision"] == "bf16", use_cpu=True, save_strategy="no", report_to=[],
-                             disable_tqdm=True, seed=42, logging_steps=10)
-    trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_dict(data), data_collator=collator,
-                      processing_class=tok, callbacks=[timer])
+    model = (
+        auto.from_config(config)
+        if cfg.model.from_scratch
+        else auto.from_pretrained(cfg.model.name_or_path, config=config)
+    )
+    args = TrainingArguments(
+        output_dir=spec["tmp"],
+        max_steps=spec["steps"],
+        per_device_train_batch_size=spec["batch_size"],
+        bf16=spec["precision"] == "bf16",
+        use_cpu=True,
+        save_strategy="no",
+        report_to=[],
+        disable_tqdm=True,
+        seed=42,
+        logging_steps=10,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_dict(data),
+        data_collator=collator,
+        processing_class=tok,
+        callbacks=[timer],
+    )
     return trainer.train().metrics["train_samples_per_second"]
 
 
@@ -139,9 +168,19 @@ def train_ours(spec: dict, cfg, timer) -> float:
 
 def measure_training(spec: dict) -> dict:
     task, steps, batch = spec["task"], spec["steps"], spec["batch_size"]
-    cfg = compose_train(["data=conll04", "mix=none", "~data.splits.dev", f"task={task}", f"trainer.{task}.max_steps={steps}",
-                         f"trainer.{task}.batch_size={batch}", f"paths.output_dir={spec['tmp']}",
-                         "trainer.disable_tqdm=true"] + spec["overrides"])
+    cfg = compose_train(
+        [
+            "data=conll04",
+            "mix=none",
+            "~data.splits.dev",
+            f"task={task}",
+            f"trainer.{task}.max_steps={steps}",
+            f"trainer.{task}.batch_size={batch}",
+            f"paths.output_dir={spec['tmp']}",
+            "trainer.disable_tqdm=true",
+        ]
+        + spec["overrides"]
+    )
     timer = step_timer()
     out = {"trainer_samples_per_s": (train_plain if spec["impl"] == "plain" else train_ours)(spec, cfg, timer)}
     if spec["impl"] == "ours":
@@ -151,13 +190,18 @@ def measure_training(spec: dict) -> dict:
         out["group_by_length"] = bool(cfg.trainer.group_by_length)
         out["fast_dropout"] = bool(cfg.trainer.fast_dropout)
     rows_per_s = timer.steps * batch / timer.seconds() if timer.seconds() else None
-    out.update(rows_per_s=rows_per_s, rows_per_epoch=timer.rows, timed_steps=timer.steps,
-               checkpoint_seconds=timer.save_seconds)
+    out.update(
+        rows_per_s=rows_per_s, rows_per_epoch=timer.rows, timed_steps=timer.steps, checkpoint_seconds=timer.save_seconds
+    )
     if task == "ner":
         out["samples_per_s"] = rows_per_s or out["trainer_samples_per_s"]
     elif rows_per_s and timer.rows:  # epoch-equivalent rates, whatever one training row is (pair or sentence)
         schema, train = train_records(cfg)
         texts, _, sentences = re_examples(train, schema)
-        out.update(sentences=sentences, pairs=len(texts), samples_per_s=rows_per_s * sentences / timer.rows,
-                   pairs_per_s=rows_per_s * len(texts) / timer.rows)
+        out.update(
+            sentences=sentences,
+            pairs=len(texts),
+            samples_per_s=rows_per_s * sentences / timer.rows,
+            pairs_per_s=rows_per_s * len(texts) / timer.rows,
+        )
     return out

@@ -50,8 +50,10 @@ def worker(run: str, precision: str, batches: int, exact: bool) -> None:
             model(ids, mask)
             if i % 50 == 0:
                 now, peak = rss_mib()
-                print(f"{i} batches: RSS {now:.0f} MiB, peak {peak:.0f} MiB, {time.perf_counter() - start:.1f} s",
-                      flush=True)
+                print(
+                    f"{i} batches: RSS {now:.0f} MiB, peak {peak:.0f} MiB, {time.perf_counter() - start:.1f} s",
+                    flush=True,
+                )
 
 
 def main() -> None:
@@ -66,8 +68,21 @@ def main() -> None:
         return
     for mode in ("bucketed", "exact"):
         print(f"== row counts {mode} ({args.precision})", flush=True)
-        subprocess.run([sys.executable, __file__, "--run", args.run, "--precision", args.precision,
-                        "--batches", str(args.batches), "--worker", mode], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--run",
+                args.run,
+                "--precision",
+                args.precision,
+                "--batches",
+                str(args.batches),
+                "--worker",
+                mode,
+            ],
+            check=True,
+        )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ STAGES = {
     "encoder: LayerNorm": [("~", "<built-in method torch.layer_norm>")],
     "relation pooling": [("ie/models/pooling.py", "range_max")],
     "sentence splitting": [("ie/data/text.py", "split_sentences")],
-    "tokenisation and windows": [("ie/inference/predictor.py", "_ner_windows"),
-                                 ("ie/encoding/markers.py", "reachable_pairs")],
+    "tokenisation and windows": [
+        ("ie/inference/predictor.py", "_ner_windows"),
+        ("ie/encoding/markers.py", "reachable_pairs"),
+    ],
     "decoding": [("ie/inference/decoding.py", "decode_many")],
 }
 ENCODER_FORWARD = ("ie/models/lean_bert.py", "packed")  # the whole lean encoder: the rest of it is "encoder: other"
@@ -55,18 +57,30 @@ def profile(run: str, tasks: tuple[str, ...], precision: str, backend: str, docs
 
     def seconds(file: str, name: str) -> float:
         own = file == "~"
-        return sum(v[2] if own else v[3] for (f, _, n), v in stats.items()
-                   if n == name and (f == file if own else f.endswith(file)))
+        return sum(
+            v[2] if own else v[3]
+            for (f, _, n), v in stats.items()
+            if n == name and (f == file if own else f.endswith(file))
+        )
+
     shares = {stage: sum(seconds(*frame) for frame in frames) for stage, frames in STAGES.items()}
     encoder = seconds(*ENCODER_FORWARD)
     if encoder:
         shares["encoder: other ops"] = max(0.0, encoder - sum(v for k, v in shares.items() if k.startswith("encoder:")))
     shares["the rest"] = max(0.0, wall - sum(shares.values()))
     # across the stages: the NER pass and the RE pass (each with its own encoder), which add up to the call
-    by_task = {"NER (word_tags)": seconds("ie/inference/predictor.py", "word_tags"),
-               "RE (classify_pairs)": seconds("ie/inference/pair_reading.py", "classify_pairs")}
-    return {"wall_seconds": wall, "docs": docs, "seconds": shares, "by_task": by_task, "backend": predictor.backends,
-            "precision": predictor.precision}
+    by_task = {
+        "NER (word_tags)": seconds("ie/inference/predictor.py", "word_tags"),
+        "RE (classify_pairs)": seconds("ie/inference/pair_reading.py", "classify_pairs"),
+    }
+    return {
+        "wall_seconds": wall,
+        "docs": docs,
+        "seconds": shares,
+        "by_task": by_task,
+        "backend": predictor.backends,
+        "precision": predictor.precision,
+    }
 
 
 def main(argv=None) -> dict:

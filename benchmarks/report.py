@@ -14,8 +14,15 @@ BARS = Path(__file__).with_name("bars.json")
 
 
 def find(results, corpus, engine, tasks, precision):
-    return next((r for r in results if (r["corpus"], r["engine"], r["tasks"], r["precision"]) ==
-                 (corpus, engine, tasks, precision) and "error" not in r), None)
+    return next(
+        (
+            r
+            for r in results
+            if (r["corpus"], r["engine"], r["tasks"], r["precision"]) == (corpus, engine, tasks, precision)
+            and "error" not in r
+        ),
+        None,
+    )
 
 
 def ratio(a, b, key="docs_per_s"):
@@ -40,32 +47,41 @@ def summarise(results: list[dict], peak: dict) -> tuple[dict, dict]:
     ratios, agree = {}, {}
     for corpus in ("seeds", "conll04"):
         pipe = {p: find(results, corpus, "pipeline", ["ner"], p) for p in PIPELINE_PRECISIONS}
-        bf16 = max((pipe[p] for p in ("bf16_autocast", "bf16_weights") if pipe[p]), key=lambda r: r["docs_per_s"],
-                   default=None)
+        bf16 = max(
+            (pipe[p] for p in ("bf16_autocast", "bf16_weights") if pipe[p]), key=lambda r: r["docs_per_s"], default=None
+        )
         for engine in ("ours", "ours-student", "ours-shared", "ours-student-onnx", "ours-shared-onnx"):
             for tasks in (["ner"], ["ner", "re"]):
                 # the baseline as a user runs it (fp32), then each precision against its own kind
-                for ours_p, their, name in (("bf16", pipe["fp32"], "fp32"), ("fp32", pipe["fp32"], "fp32"),
-                                            ("int8", pipe["fp32"], "fp32"), ("bf16", bf16, "best bf16")):
+                for ours_p, their, name in (
+                    ("bf16", pipe["fp32"], "fp32"),
+                    ("fp32", pipe["fp32"], "fp32"),
+                    ("int8", pipe["fp32"], "fp32"),
+                    ("bf16", bf16, "best bf16"),
+                ):
                     value = ratio(find(results, corpus, engine, tasks, ours_p), their)
                     if value:
                         ratios[f"{corpus}: {engine} {'+'.join(tasks)} {ours_p} / pipeline ner {name}"] = value
         ours32 = find(results, corpus, "ours", ["ner"], "fp32")
-        texts = next(r["texts"] for r in results if r["corpus"] == corpus)[:ours32["unique"]] if ours32 else []
+        texts = next(r["texts"] for r in results if r["corpus"] == corpus)[: ours32["unique"]] if ours32 else []
         if ours32 and pipe["fp32"]:
-            agree[f"{corpus}: ours fp32 vs pipeline fp32"] = agreement(texts, ours32["entities"],
-                                                                       pipe["fp32"]["entities"])
+            agree[f"{corpus}: ours fp32 vs pipeline fp32"] = agreement(
+                texts, ours32["entities"], pipe["fp32"]["entities"]
+            )
         ours16 = find(results, corpus, "ours", ["ner"], "bf16")
         if ours32 and ours16:
-            agree[f"{corpus}: ours bf16 vs ours fp32"] = agreement(texts, ours16["entities"], ours32["entities"],
-                                                                   "fp32", "bf16")
+            agree[f"{corpus}: ours bf16 vs ours fp32"] = agreement(
+                texts, ours16["entities"], ours32["entities"], "fp32", "bf16"
+            )
     return ratios, agree
 
 
 def f1_table(rows: list[dict]) -> list[str]:
     names = list(F1_METRICS)
-    lines = ["| test set | precision | backend | " + " | ".join(f"{n} F1 (change)" for n in names) + " |",
-             "|---|---|---|" + "---|" * len(names)]
+    lines = [
+        "| test set | precision | backend | " + " | ".join(f"{n} F1 (change)" for n in names) + " |",
+        "|---|---|---|" + "---|" * len(names),
+    ]
     for r in rows:
         cells = [f"{r['f1'][n]:.2f} ({r['change'][n]:+.2f})" if n in r["f1"] else "-" for n in names]
         lines.append(f"| {r['corpus']} | {r['precision']} | {r['backend']} | " + " | ".join(cells) + " |")
@@ -79,48 +95,80 @@ def fmt(value, spec="{:.1f}"):
 def tables(report: dict) -> str:
     m = report["machine"]
     bf16_size = m.get("bf16_matmul_size", m["matmul_size"])
-    lines = [(f"Machine: {m['cpu']}, {m['threads']} torch threads, torch {m['torch']}"
-              + (f", CPU capability {m['cpu_capability']}" if m.get("cpu_capability") else "")
-              + (f", ONEDNN_MAX_CPU_ISA={m['onednn_max_cpu_isa']}" if m.get("onednn_max_cpu_isa") else "")
-              + (f"; bf16 {'native' if m['bf16_native'] else 'emulated'} ({m['bf16_reason']}), so precision=auto "
-                 f"runs {m['precision_auto']}" if "bf16_native" in m else "")
-              + f"; matmul peak {m['fp32_gflops']:.0f} GFLOP/s fp32, {m['bf16_gflops']:.0f} GFLOP/s bf16 "
-              + (f"({m['matmul_size']}^2, " if bf16_size == m["matmul_size"]
-                 else f"(fp32 {m['matmul_size']}^2, bf16 {bf16_size}^2 as it is emulated, ")
-              + "best of 5); 1-min load average "
-              f"{' then '.join(f'{x:.1f}' for x in m.get('load_average_before_after', [m['load_average']]))}"),
-             "", ("| corpus | engine | tasks | precision | docs/s | words/s | p50 ms | p95 ms | peak RSS MiB | padding "
-                  "| GFLOP/s | % of peak |"), "|" + "---|" * 12]
+    lines = [
+        (
+            f"Machine: {m['cpu']}, {m['threads']} torch threads, torch {m['torch']}"
+            + (f", CPU capability {m['cpu_capability']}" if m.get("cpu_capability") else "")
+            + (f", ONEDNN_MAX_CPU_ISA={m['onednn_max_cpu_isa']}" if m.get("onednn_max_cpu_isa") else "")
+            + (
+                f"; bf16 {'native' if m['bf16_native'] else 'emulated'} ({m['bf16_reason']}), so precision=auto "
+                f"runs {m['precision_auto']}"
+                if "bf16_native" in m
+                else ""
+            )
+            + f"; matmul peak {m['fp32_gflops']:.0f} GFLOP/s fp32, {m['bf16_gflops']:.0f} GFLOP/s bf16 "
+            + (
+                f"({m['matmul_size']}^2, "
+                if bf16_size == m["matmul_size"]
+                else f"(fp32 {m['matmul_size']}^2, bf16 {bf16_size}^2 as it is emulated, "
+            )
+            + "best of 5); 1-min load average "
+            f"{' then '.join(f'{x:.1f}' for x in m.get('load_average_before_after', [m['load_average']]))}"
+        ),
+        "",
+        (
+            "| corpus | engine | tasks | precision | docs/s | words/s | p50 ms | p95 ms | peak RSS MiB | padding "
+            "| GFLOP/s | % of peak |"
+        ),
+        "|" + "---|" * 12,
+    ]
     for r in report["inference"]:
         if "error" in r:
-            lines.append(f"| {r['corpus']} | {r['engine']} | {'+'.join(r['tasks'])} | {r['precision']} | failed: "
-                         f"{r['error'][:80]} |")
+            lines.append(
+                f"| {r['corpus']} | {r['engine']} | {'+'.join(r['tasks'])} | {r['precision']} | failed: "
+                f"{r['error'][:80]} |"
+            )
             continue
         lat = r.get("latency_ms", {})
-        lines.append(f"| {r['corpus']} | {r['engine']} | {'+'.join(r['tasks'])} | {r['precision']} | "
-                     f"{r['docs_per_s']:.1f} | {r['words_per_s']:.0f} | {fmt(lat.get('p50'))} | "
-                     f"{fmt(lat.get('p95'))} | "
-                     f"{r['peak_rss_mib']:.0f} | {r['padding_share']:.0%} | {r['gflops_per_s']:.1f} | "
-                     f"{r['share_of_peak']:.1%} |")
+        lines.append(
+            f"| {r['corpus']} | {r['engine']} | {'+'.join(r['tasks'])} | {r['precision']} | "
+            f"{r['docs_per_s']:.1f} | {r['words_per_s']:.0f} | {fmt(lat.get('p50'))} | "
+            f"{fmt(lat.get('p95'))} | "
+            f"{r['peak_rss_mib']:.0f} | {r['padding_share']:.0%} | {r['gflops_per_s']:.1f} | "
+            f"{r['share_of_peak']:.1%} |"
+        )
     if any(r.get("share_of_peak", 0) > 1 for r in report["inference"]):
-        lines.append("\nWARNING: a share of peak above 100% means the machine was busier while its peak was measured "
-                     "than during that configuration: rerun on a quiet machine.")
+        lines.append(
+            "\nWARNING: a share of peak above 100% means the machine was busier while its peak was measured "
+            "than during that configuration: rerun on a quiet machine."
+        )
     lines += ["", "| throughput ratio (docs/s) | x |", "|---|---|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in report["ratios"].items()]
-    lines += ["", "| agreement (NER entities: label, char start, char end) | equal | only ours | only theirs |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        "| agreement (NER entities: label, char start, char end) | equal | only ours | only theirs |",
+        "|---|---|---|---|",
+    ]
     lines += [f"| {k} | {a['equal']} | {a['only_ours']} | {a['only_theirs']} |" for k, a in report["agreement"].items()]
     if report.get("training"):
-        lines += ["", ("| training (CoNLL04 train) | precision | samples/s (sentences) | pairs/s | Trainer-reported "
-                       "rows/s | peak RSS MiB |"), "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            (
+                "| training (CoNLL04 train) | precision | samples/s (sentences) | pairs/s | Trainer-reported "
+                "rows/s | peak RSS MiB |"
+            ),
+            "|---|---|---|---|---|---|",
+        ]
         for t in report["training"]:
             name = f"{t['task']} {t['impl']}" + (f" ({t['variant']})" if t.get("variant") else "")
             if "error" in t:
                 lines.append(f"| {name} | {t['precision']} | failed: {t['error'][:80]} | | | |")
                 continue
-            lines.append(f"| {name} | {t.get('precision')} | {fmt(t.get('samples_per_s'))} | "
-                         f"{fmt(t.get('pairs_per_s'))} "
-                         f"| {fmt(t.get('trainer_samples_per_s'))} | {t['peak_rss_mib']:.0f} |")
+            lines.append(
+                f"| {name} | {t.get('precision')} | {fmt(t.get('samples_per_s'))} | "
+                f"{fmt(t.get('pairs_per_s'))} "
+                f"| {fmt(t.get('trainer_samples_per_s'))} | {t['peak_rss_mib']:.0f} |"
+            )
         lines += [f"| ratio {k} | {v:.2f} | | | | |" for k, v in report["training_ratios"].items()]
     return "\n".join(lines)
 
@@ -128,13 +176,19 @@ def tables(report: dict) -> str:
 def training_ratios(rows: list[dict]) -> dict:
     """ours / plain bf16, ours / plain fp32, plain bf16 / plain fp32 and ours / ours with torch's dropout,
     per task (samples/s)."""
-    ok = {(t["task"], t.get("variant") or (t["impl"] if t["impl"] == "ours" else t["precision"])): t
-          for t in rows if "error" not in t}
+    ok = {
+        (t["task"], t.get("variant") or (t["impl"] if t["impl"] == "ours" else t["precision"])): t
+        for t in rows
+        if "error" not in t
+    }
     out = {}
     for task in ("ner", "re"):
-        for name, a, b in (("ours / plain bf16", "ours", "bf16"), ("ours / plain fp32", "ours", "fp32"),
-                           ("plain bf16 / plain fp32", "bf16", "fp32"),
-                           ("ours / ours with torch dropout", "ours", "torch-dropout")):
+        for name, a, b in (
+            ("ours / plain bf16", "ours", "bf16"),
+            ("ours / plain fp32", "ours", "fp32"),
+            ("plain bf16 / plain fp32", "bf16", "fp32"),
+            ("ours / ours with torch dropout", "ours", "torch-dropout"),
+        ):
             value = ratio(ok.get((task, a)), ok.get((task, b)), "samples_per_s")
             if value:
                 out[f"{task}: {name}"] = value
@@ -150,29 +204,39 @@ def optimisations(report: dict) -> list[str]:
         hf = next(filter(None, (find(res, corpus, "ours-hf", ["ner", "re"], p) for p in ("bf16", "fp32"))), None)
         lean = hf and find(res, corpus, "ours", ["ner", "re"], hf["precision"])
         if ratio(lean, hf):
-            out.append(f"{corpus}: the lean encoder (ie/models/lean_bert.py) made NER+RE in {hf['precision']} "
-                       f"{ratio(lean, hf):.2f}x as fast as the same Predictor on the transformers classes, at "
-                       f"{lean['peak_rss_mib']:.0f} MiB peak RSS instead of {hf['peak_rss_mib']:.0f}.")
+            out.append(
+                f"{corpus}: the lean encoder (ie/models/lean_bert.py) made NER+RE in {hf['precision']} "
+                f"{ratio(lean, hf):.2f}x as fast as the same Predictor on the transformers classes, at "
+                f"{lean['peak_rss_mib']:.0f} MiB peak RSS instead of {hf['peak_rss_mib']:.0f}."
+            )
         if ratio(o16, o32):
-            out.append(f"{corpus}: precision=bf16 made our NER {ratio(o16, o32):.2f}x as fast as fp32 "
-                       f"({o16['share_of_peak']:.0%} of the bf16 peak vs {o32['share_of_peak']:.0%} of the fp32 peak).")
+            out.append(
+                f"{corpus}: precision=bf16 made our NER {ratio(o16, o32):.2f}x as fast as fp32 "
+                f"({o16['share_of_peak']:.0%} of the bf16 peak vs {o32['share_of_peak']:.0%} of the fp32 peak)."
+            )
         if ratio(o32, p32):
-            out.append(f"{corpus}: sentence-level, length-sorted batching made our fp32 NER {ratio(o32, p32):.2f}x the "
-                       f"pipeline's docs/s; it fed {o32['tokens_fed']:,} tokens ({o32['padding_share']:.0%} padding) "
-                       "where the "
-                       f"pipeline fed {p32['tokens_fed']:,} ({p32['padding_share']:.0%} padding).")
+            out.append(
+                f"{corpus}: sentence-level, length-sorted batching made our fp32 NER {ratio(o32, p32):.2f}x the "
+                f"pipeline's docs/s; it fed {o32['tokens_fed']:,} tokens ({o32['padding_share']:.0%} padding) "
+                "where the "
+                f"pipeline fed {p32['tokens_fed']:,} ({p32['padding_share']:.0%} padding)."
+            )
         if ratio(e32, o32):
             out.append(f"{corpus}: relation extraction costs {1 / ratio(e32, o32):.2f}x the time of NER alone (fp32).")
     tr = report.get("training_ratios", {})
     for task in ("ner", "re"):
         if f"{task}: plain bf16 / plain fp32" in tr and f"{task}: ours / plain bf16" in tr:
             bf16, rest = tr[f"{task}: plain bf16 / plain fp32"], tr[f"{task}: ours / plain bf16"]
-            out.append(f"training {task}: bf16 alone bought {bf16:.2f}x over plain fp32; "
-                       f"the rest of ours (length-grouped batches, our features, fast dropout) {rest:.2f}x "
-                       f"over plain bf16.")
+            out.append(
+                f"training {task}: bf16 alone bought {bf16:.2f}x over plain fp32; "
+                f"the rest of ours (length-grouped batches, our features, fast dropout) {rest:.2f}x "
+                f"over plain bf16."
+            )
         if f"{task}: ours / ours with torch dropout" in tr:
-            out.append(f"training {task}: fast dropout (ie/models/dropout.py) made ours "
-                       f"{tr[f'{task}: ours / ours with torch dropout']:.2f}x as fast as with torch's dropout.")
+            out.append(
+                f"training {task}: fast dropout (ie/models/dropout.py) made ours "
+                f"{tr[f'{task}: ours / ours with torch dropout']:.2f}x as fast as with torch's dropout."
+            )
     return out
 
 
@@ -182,14 +246,19 @@ def _ratio_bar(report: dict, bar: dict):
 
 
 def _peak_rss_bar(report: dict, bar: dict):
-    peaks = [(f"{r['corpus']} {'+'.join(r['tasks'])} {r['precision']}", r["peak_rss_mib"])
-             for r in report["inference"] if r["engine"] == bar.get("engine", "ours") and "error" not in r]
+    peaks = [
+        (f"{r['corpus']} {'+'.join(r['tasks'])} {r['precision']}", r["peak_rss_mib"])
+        for r in report["inference"]
+        if r["engine"] == bar.get("engine", "ours") and "error" not in r
+    ]
     if not peaks:
         return None
     strict_mib = bar["strict_below_bytes"] / 2**20
     strict = [n for n, v in peaks if v >= strict_mib]
-    text = (", ".join(f"{n} {v:.0f} MiB" for n, v in peaks) + f"; read as {bar['strict_below_bytes'] / 1e6:.0f}e6 "
-            f"bytes ({strict_mib:.0f} MiB): " + (f"over in {', '.join(strict)}" if strict else "all under too"))
+    text = (
+        ", ".join(f"{n} {v:.0f} MiB" for n, v in peaks) + f"; read as {bar['strict_below_bytes'] / 1e6:.0f}e6 "
+        f"bytes ({strict_mib:.0f} MiB): " + (f"over in {', '.join(strict)}" if strict else "all under too")
+    )
     return text, all(v < bar["below_mib"] for _, v in peaks)
 
 
@@ -204,17 +273,24 @@ def _training_ratio_bar(report: dict, bar: dict):
 
 
 def _f1_change_bar(report: dict, bar: dict):
-    changes = [(abs(c), f"{r['corpus']} {r['precision']} {r['backend']}, {metric}")
-               for r in report.get("f1", []) if r["precision"] in bar.get("precisions", [r["precision"]])
-               for metric, c in r["change"].items()]
+    changes = [
+        (abs(c), f"{r['corpus']} {r['precision']} {r['backend']}, {metric}")
+        for r in report.get("f1", [])
+        if r["precision"] in bar.get("precisions", [r["precision"]])
+        for metric, c in r["change"].items()
+    ]
     if not changes:
         return None
     largest, where = max(changes)
     return f"largest {largest:.2f} ({where})", largest <= bar["at_most"]
 
 
-BAR_KINDS = {"ratio": _ratio_bar, "peak_rss": _peak_rss_bar, "training_ratio": _training_ratio_bar,
-             "f1_change": _f1_change_bar}
+BAR_KINDS = {
+    "ratio": _ratio_bar,
+    "peak_rss": _peak_rss_bar,
+    "training_ratio": _training_ratio_bar,
+    "f1_change": _f1_change_bar,
+}
 
 
 def load_bars(path: Path = BARS) -> dict:
@@ -251,14 +327,38 @@ seed=1; the tables are re-rendered from the JSON with --from-json."""
 
 
 def markdown(report: dict, diff_cap: int) -> str:
-    lines = ["# Speed benchmarks", "", "Written by `benchmarks/speed.py`; command:", "",
-             f"    {report['command']}", "", f"## {load_bars()['title']}", "", *bars(report), "", tables(report), ""]
+    lines = [
+        "# Speed benchmarks",
+        "",
+        "Written by `benchmarks/speed.py`; command:",
+        "",
+        f"    {report['command']}",
+        "",
+        f"## {load_bars()['title']}",
+        "",
+        *bars(report),
+        "",
+        tables(report),
+        "",
+    ]
     if report.get("f1"):
-        lines += ["## Test-set F1 of each precision and backend", "",
-                  "Micro F1 on each run's test split, scored as `evaluate.py` scores it; in brackets the change in "
-                  "points from fp32 on the transformers classes.", "", *f1_table(report["f1"]), ""]
+        lines += [
+            "## Test-set F1 of each precision and backend",
+            "",
+            "Micro F1 on each run's test split, scored as `evaluate.py` scores it; in brackets the change in "
+            "points from fp32 on the transformers classes.",
+            "",
+            *f1_table(report["f1"]),
+            "",
+        ]
     lines += ["## What each optimisation bought", ""]
     lines += [f"* {line}" for line in optimisations(report)] or ["(not enough configurations measured)"]
-    lines += ["", "## Agreement of the NER entities (label, character span)", "", "```",
-              *diff_lines(report["agreement"], diff_cap), "```"]
+    lines += [
+        "",
+        "## Agreement of the NER entities (label, character span)",
+        "",
+        "```",
+        *diff_lines(report["agreement"], diff_cap),
+        "```",
+    ]
     return "\n".join(lines + ["", NOTES, ""])

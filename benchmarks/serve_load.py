@@ -35,7 +35,7 @@ def seed_sentences(segmenter: str) -> list[str]:
     out = []
     for path in sorted((ROOT / "seeds").glob("*.txt")):
         text = path.read_text(encoding="utf-8")
-        out += [text[s.start:s.end] for s in split_sentences(text, segmenter) if s.end - s.start > 20]
+        out += [text[s.start : s.end] for s in split_sentences(text, segmenter) if s.end - s.start > 20]
     return out
 
 
@@ -54,9 +54,14 @@ def in_process(predictor, sentences: list[str]) -> dict:
     start, cpu = time.perf_counter(), time.process_time()
     predictor.predict(sentences)
     batched = len(sentences) / (time.perf_counter() - start)
-    return {"sentences": len(sentences), "p50_ms": 1000 * percentile(latencies, 0.5),
-            "p95_ms": 1000 * percentile(latencies, 0.95), "one_by_one_per_s": len(latencies) / sum(latencies),
-            "batched_per_s": batched, "batched_cpu_ms_per_sentence": 1000 * (time.process_time() - cpu) / len(sentences)}
+    return {
+        "sentences": len(sentences),
+        "p50_ms": 1000 * percentile(latencies, 0.5),
+        "p95_ms": 1000 * percentile(latencies, 0.95),
+        "one_by_one_per_s": len(latencies) / sum(latencies),
+        "batched_per_s": batched,
+        "batched_cpu_ms_per_sentence": 1000 * (time.process_time() - cpu) / len(sentences),
+    }
 
 
 def cpu_seconds(pid: int) -> float:
@@ -74,6 +79,7 @@ async def load(url: str, sentences: list[str], clients: int, seconds: float) -> 
     stop = time.perf_counter() + seconds
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+
         async def one_client(offset: int):
             nonlocal errors, timeouts
             i = offset
@@ -90,13 +96,19 @@ async def load(url: str, sentences: list[str], clients: int, seconds: float) -> 
                 except httpx.HTTPError:
                     errors += 1
                 i += clients
+
         started = time.perf_counter()
         await asyncio.gather(*(one_client(k) for k in range(clients)))
         elapsed = time.perf_counter() - started
-    return {"clients": clients, "requests": len(latencies), "requests_per_s": len(latencies) / elapsed,
-            "p50_ms": 1000 * percentile(latencies, 0.5) if latencies else None,
-            "p95_ms": 1000 * percentile(latencies, 0.95) if latencies else None,
-            "errors": errors, "timeouts": timeouts}
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "requests_per_s": len(latencies) / elapsed,
+        "p50_ms": 1000 * percentile(latencies, 0.5) if latencies else None,
+        "p95_ms": 1000 * percentile(latencies, 0.95) if latencies else None,
+        "errors": errors,
+        "timeouts": timeouts,
+    }
 
 
 def _batches(port: int) -> tuple[int, int]:
@@ -116,9 +128,22 @@ def _free_port() -> int:
 def serve(run: str, precision: str, backend: str, port: int, overrides: list[str]) -> subprocess.Popen:
     import httpx
 
-    proc = subprocess.Popen([sys.executable, "-m", "ie.serve", f"run={run}", f"port={port}", f"precision={precision}",
-                             f"backend={backend}", *overrides],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "ie.serve",
+            f"run={run}",
+            f"port={port}",
+            f"precision={precision}",
+            f"backend={backend}",
+            *overrides,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 120
     while True:
         try:
@@ -127,29 +152,39 @@ def serve(run: str, precision: str, backend: str, port: int, overrides: list[str
         except httpx.TransportError:
             if proc.poll() is not None or time.time() > deadline:
                 proc.kill()
-                raise SystemExit(f"serve_load: the service did not start: {proc.stderr.read()[-2000:]}")
+                raise SystemExit(f"serve_load: the service did not start: {proc.stderr.read()[-2000:]}") from None
             time.sleep(0.5)
 
 
 def markdown(result: dict) -> str:
     base = result["in_process"]
-    lines = [f"Service: `python -m ie.serve run={result['run']} precision={result['precision']} "
-             f"backend={result.get('backend', 'auto')}{''.join(' ' + o for o in result.get('serve_overrides', []))}`; "
-             f"{base['sentences']} seed sentences, one per request, {result['seconds']} s per level.", "",
-             "| clients | requests/s | p50 ms | p95 ms | errors | timeouts | texts per Predictor call | "
-             "CPU ms per request: service / load generator | vs in-process |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        f"Service: `python -m ie.serve run={result['run']} precision={result['precision']} "
+        f"backend={result.get('backend', 'auto')}{''.join(' ' + o for o in result.get('serve_overrides', []))}`; "
+        f"{base['sentences']} seed sentences, one per request, {result['seconds']} s per level.",
+        "",
+        "| clients | requests/s | p50 ms | p95 ms | errors | timeouts | texts per Predictor call | "
+        "CPU ms per request: service / load generator | vs in-process |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for level in result["levels"]:
         if level["clients"] == 1:
             versus = f"p95 {level['p95_ms'] / base['p95_ms']:.2f}x of one `predict` call ({base['p95_ms']:.1f} ms)"
         else:
-            versus = (f"{level['requests_per_s'] / base['batched_per_s']:.0%} of batched `predict` "
-                      f"({base['batched_per_s']:.1f} sentences/s)")
+            versus = (
+                f"{level['requests_per_s'] / base['batched_per_s']:.0%} of batched `predict` "
+                f"({base['batched_per_s']:.1f} sentences/s)"
+            )
         per_call = "–" if level.get("texts_per_batch") is None else f"{level['texts_per_batch']:.1f}"
-        cpu = (f"{level['service_cpu_ms_per_request']:.1f} / {level['client_cpu_ms_per_request']:.1f}"
-               if "service_cpu_ms_per_request" in level else "–")
-        lines.append(f"| {level['clients']} | {level['requests_per_s']:.1f} | {level['p50_ms']:.1f} | "
-                     f"{level['p95_ms']:.1f} | {level['errors']} | {level['timeouts']} | {per_call} | {cpu} | {versus} |")
+        cpu = (
+            f"{level['service_cpu_ms_per_request']:.1f} / {level['client_cpu_ms_per_request']:.1f}"
+            if "service_cpu_ms_per_request" in level
+            else "–"
+        )
+        lines.append(
+            f"| {level['clients']} | {level['requests_per_s']:.1f} | {level['p50_ms']:.1f} | "
+            f"{level['p95_ms']:.1f} | {level['errors']} | {level['timeouts']} | {per_call} | {cpu} | {versus} |"
+        )
     if "batched_cpu_ms_per_sentence" in base:
         lines += ["", f"In-process batched `predict`: {base['batched_cpu_ms_per_sentence']:.1f} CPU ms per sentence."]
     return "\n".join(lines) + "\n"
@@ -162,7 +197,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "int8"])
     parser.add_argument("--backend", default="auto", help="as ie.serve backend=...: auto, lean, transformers, onnx")
-    parser.add_argument("--serve-overrides", nargs="*", default=[], help="more ie.serve settings, e.g. predict_workers=2")
+    parser.add_argument(
+        "--serve-overrides", nargs="*", default=[], help="more ie.serve settings, e.g. predict_workers=2"
+    )
     parser.add_argument("--json")
     parser.add_argument("--markdown")
     args = parser.parse_args()
@@ -172,9 +209,15 @@ def main() -> None:
 
     predictor = Predictor.from_pretrained(args.run, precision=args.precision, backend=args.backend)
     sentences = seed_sentences(predictor.segmenter)
-    result = {"run": args.run, "precision": args.precision, "backend": args.backend,
-              "serve_overrides": args.serve_overrides, "seconds": args.seconds,
-              "in_process": in_process(predictor, sentences), "levels": []}
+    result = {
+        "run": args.run,
+        "precision": args.precision,
+        "backend": args.backend,
+        "serve_overrides": args.serve_overrides,
+        "seconds": args.seconds,
+        "in_process": in_process(predictor, sentences),
+        "levels": [],
+    }
     del predictor  # the service loads its own, in its own process
     port = _free_port()
     proc = serve(args.run, args.precision, args.backend, port, args.serve_overrides)
@@ -185,11 +228,12 @@ def main() -> None:
             result["levels"].append(asyncio.run(load(f"http://127.0.0.1:{port}", sentences, clients, args.seconds)))
             level = result["levels"][-1]
             # where the 2 cores went: the service, and this load generator beside it
-            level["service_cpu_ms_per_request"] = 1000 * (cpu_seconds(proc.pid) - service_cpu) / max(level["requests"], 1)
+            level["service_cpu_ms_per_request"] = (
+                1000 * (cpu_seconds(proc.pid) - service_cpu) / max(level["requests"], 1)
+            )
             level["client_cpu_ms_per_request"] = 1000 * (time.process_time() - client_cpu) / max(level["requests"], 1)
             after = _batches(port)
-            level["texts_per_batch"] = ((after[1] - before[1]) / (after[0] - before[0])
-                                        if after[0] > before[0] else None)
+            level["texts_per_batch"] = (after[1] - before[1]) / (after[0] - before[0]) if after[0] > before[0] else None
     finally:
         proc.terminate()
         proc.wait(timeout=60)

@@ -36,14 +36,21 @@ if str(ROOT) not in sys.path:  # run as a script: this checkout's ie/ and benchm
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.agreement import diff_lines  # noqa: E402
-from benchmarks.measure_inference import (PIPELINE_PRECISIONS, conll04_documents, f1_changes,  # noqa: E402
-                                          machine_peak, measure_inference, seed_documents, without_torch, words)
+from benchmarks.measure_inference import (  # noqa: E402
+    PIPELINE_PRECISIONS,
+    conll04_documents,
+    f1_changes,
+    machine_peak,
+    measure_inference,
+    seed_documents,
+    without_torch,
+    words,
+)
 from benchmarks.measure_training import measure_training  # noqa: E402
-from benchmarks.report import (f1_table, markdown, merge_peaks, optimisations, summarise, tables,  # noqa: E402
-                               training_ratios)
-
+from benchmarks.report import f1_table, markdown, merge_peaks, optimisations, summarise, tables, training_ratios  # noqa: E402
 
 # --- workers -------------------------------------------------------------------------------------
+
 
 def worker(spec_path: str, out_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
@@ -72,15 +79,23 @@ def run_worker(spec: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         spec = {**spec, "tmp": tmp}
         (Path(tmp) / "spec.json").write_text(json.dumps(spec))
-        proc = subprocess.run([sys.executable, __file__, "--worker", f"{tmp}/spec.json", f"{tmp}/out.json"],
-                              cwd=ROOT, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", f"{tmp}/spec.json", f"{tmp}/out.json"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode:
-            return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}",
-                    "stderr_tail": proc.stderr[-3000:]}
+            return {
+                "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}",
+                "stderr_tail": proc.stderr[-3000:],
+            }
         return json.loads((Path(tmp) / "out.json").read_text())
 
 
 # --- what to measure -------------------------------------------------------------------------------
+
 
 def with_bf16(args) -> bool:
     """Whether to measure the bf16 rows: where bf16 is native, or where it is emulated when asked
@@ -99,13 +114,24 @@ OPTION_RUNS = {"ours-student": "student_run", "ours-shared": "shared_run"}
 
 def inference_specs(args, bf16: bool = True) -> list[tuple[str, dict]]:
     seeds, conll = seed_documents(args.docs), conll04_documents()
-    corpora = [("seeds", seeds, Path(args.run), min(args.docs, 5), 0),
-               ("conll04", conll, Path(args.conll04_run or args.run), len(conll), args.latency_calls)]
+    corpora = [
+        ("seeds", seeds, Path(args.run), min(args.docs, 5), 0),
+        ("conll04", conll, Path(args.conll04_run or args.run), len(conll), args.latency_calls),
+    ]
     specs = []
     for corpus, texts, run, unique, latency in corpora:
-        common = {"kind": "infer", "run": str(run), "corpus": corpus, "texts": texts, "unique": unique,
-                  "batch_size": args.batch_size, "repeats": args.repeats, "latency_calls": latency,
-                  "docs": len(texts), "words": words(texts)}
+        common = {
+            "kind": "infer",
+            "run": str(run),
+            "corpus": corpus,
+            "texts": texts,
+            "unique": unique,
+            "batch_size": args.batch_size,
+            "repeats": args.repeats,
+            "latency_calls": latency,
+            "docs": len(texts),
+            "words": words(texts),
+        }
         ours = ("fp32", "bf16") if bf16 else ("fp32",)
         engines = [("ours", p, ["ner"]) for p in ours]
         if (run / "re").is_dir():
@@ -124,9 +150,18 @@ def inference_specs(args, bf16: bool = True) -> list[tuple[str, dict]]:
                 if (option / "onnx" / "manifest.json").exists():  # and on its export
                     engines += [(f"{engine}-onnx", p, tasks) for tasks in tasks_of for p in ("fp32", "int8")]
         for engine, precision, tasks in engines:
-            specs.append((f"{corpus} {engine} {'+'.join(tasks)} {precision}",
-                          {**common, "run": str(runs.get(engine, run)), "engine": engine, "precision": precision,
-                           "tasks": tasks}))
+            specs.append(
+                (
+                    f"{corpus} {engine} {'+'.join(tasks)} {precision}",
+                    {
+                        **common,
+                        "run": str(runs.get(engine, run)),
+                        "engine": engine,
+                        "precision": precision,
+                        "tasks": tasks,
+                    },
+                )
+            )
     return specs
 
 
@@ -134,27 +169,47 @@ def training_specs(args, bf16: bool = True) -> list[tuple[str, dict]]:
     specs = []
     for task in ["ner"] + (["re"] if not args.skip_re_training else []):
         # the last one is ours with torch's own dropout: what ie/models/dropout.py buys
-        for impl, precision, variant, extra in (("plain", "fp32", None, []),
-                                                *([("plain", "bf16", None, [])] if bf16 else []),
-                                                ("ours", "config", None, []),
-                                                ("ours", "config", "torch-dropout", ["trainer.fast_dropout=false"])):
-            specs.append((f"train {task} {impl} {variant or precision}",
-                          {"kind": "train", "task": task, "impl": impl, "precision": precision, "variant": variant,
-                           "steps": args.train_steps, "batch_size": args.train_batch_size,
-                           "overrides": args.train_overrides + extra}))
+        for impl, precision, variant, extra in (
+            ("plain", "fp32", None, []),
+            *([("plain", "bf16", None, [])] if bf16 else []),
+            ("ours", "config", None, []),
+            ("ours", "config", "torch-dropout", ["trainer.fast_dropout=false"]),
+        ):
+            specs.append(
+                (
+                    f"train {task} {impl} {variant or precision}",
+                    {
+                        "kind": "train",
+                        "task": task,
+                        "impl": impl,
+                        "precision": precision,
+                        "variant": variant,
+                        "steps": args.train_steps,
+                        "batch_size": args.train_batch_size,
+                        "overrides": args.train_overrides + extra,
+                    },
+                )
+            )
     return specs
 
 
 # --- orchestration ---------------------------------------------------------------------------------
 
+
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", help="run folder: NER (and RE) checkpoints")
     ap.add_argument("--conll04-run", help="run trained on CoNLL04 for the CoNLL04 input (default: --run)")
-    ap.add_argument("--student-run", help="a run with a smaller encoder (fewer layers): its Predictor on the seeds, "
-                    "as engine ours-student, against the pipeline of --run")
-    ap.add_argument("--shared-run", help="a run with one encoder for NER and RE (model.shared_encoder): its "
-                    "Predictor on the seeds, as engine ours-shared, against the pipeline of --run")
+    ap.add_argument(
+        "--student-run",
+        help="a run with a smaller encoder (fewer layers): its Predictor on the seeds, "
+        "as engine ours-student, against the pipeline of --run",
+    )
+    ap.add_argument(
+        "--shared-run",
+        help="a run with one encoder for NER and RE (model.shared_encoder): its "
+        "Predictor on the seeds, as engine ours-shared, against the pipeline of --run",
+    )
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--docs", type=int, default=100, help="seed articles repeated to this many documents")
     ap.add_argument("--repeats", type=int, default=3, help="timed passes over each corpus (rates: the median)")
@@ -164,15 +219,26 @@ def parse_args(argv=None):
     ap.add_argument("--skip-training", action="store_true")
     ap.add_argument("--skip-re-training", action="store_true")
     ap.add_argument("--skip-f1", action="store_true", help="skip the test-set F1 of each precision and backend")
-    ap.add_argument("--emulated-bf16", action="store_true", help="also measure the bf16 rows where bf16 is not "
-                    "native (emulated: ~65x slower matmuls); by default they run only where it is native")
+    ap.add_argument(
+        "--emulated-bf16",
+        action="store_true",
+        help="also measure the bf16 rows where bf16 is not "
+        "native (emulated: ~65x slower matmuls); by default they run only where it is native",
+    )
     ap.add_argument("--train-steps", type=int, default=40)
     ap.add_argument("--train-batch-size", type=int, default=16)
-    ap.add_argument("--train-overrides", nargs="*", default=[],
-                    help="extra Hydra overrides of the training config (both sides read data and model from it)")
+    ap.add_argument(
+        "--train-overrides",
+        nargs="*",
+        default=[],
+        help="extra Hydra overrides of the training config (both sides read data and model from it)",
+    )
     ap.add_argument("--show-diffs", type=int, default=20, help="differences listed per comparison on the console")
-    ap.add_argument("--only", help="measure only the configurations whose name matches this regular expression "
-                    "(names as printed, e.g. 'seeds ours ner+re bf16', 'train re plain fp32')")
+    ap.add_argument(
+        "--only",
+        help="measure only the configurations whose name matches this regular expression "
+        "(names as printed, e.g. 'seeds ours ner+re bf16', 'train re plain fp32')",
+    )
     ap.add_argument("--json", help="write the full results (every difference) here")
     ap.add_argument("--markdown", help="write the report here")
     ap.add_argument("--from-json", help="write --markdown from a finished run's JSON, measuring nothing")
@@ -199,8 +265,10 @@ def measure_all(specs, desc: str, only: str | None, report: dict, json_path: str
         r = {**spec, **run_worker(spec)}
         done.append(r)
         rate = r.get("docs_per_s", r.get("samples_per_s")) or 0
-        tqdm.write(f"{name}: " + (f"failed: {r['error']}" if "error" in r
-                                  else f"{rate:.1f}/s, peak RSS {r['peak_rss_mib']:.0f} MiB"))
+        tqdm.write(
+            f"{name}: "
+            + (f"failed: {r['error']}" if "error" in r else f"{rate:.1f}/s, peak RSS {r['peak_rss_mib']:.0f} MiB")
+        )
         sys.stdout.flush()
         partial = {**report, f"{desc}_so_far": [{k: v for k, v in x.items() if k != "texts"} for x in done]}
         write(json_path, json.dumps({**partial, "complete": False}, indent=1, ensure_ascii=False))
@@ -229,8 +297,16 @@ def main(argv=None) -> dict | None:
         runs = {"seeds": args.run, "conll04": args.conll04_run or args.run}
         report["f1"] = f1_changes({k: v for k, v in runs.items() if (Path(v) / "config.yaml").exists()}, bf16)
     report["optimisations"] = optimisations(report)
-    print(tables(report), "", *f1_table(report.get("f1", [])), "", *report["optimisations"], "",
-          *diff_lines(report["agreement"], args.show_diffs), sep="\n")
+    print(
+        tables(report),
+        "",
+        *f1_table(report.get("f1", [])),
+        "",
+        *report["optimisations"],
+        "",
+        *diff_lines(report["agreement"], args.show_diffs),
+        sep="\n",
+    )
     write(args.json, json.dumps({**report, "complete": True}, indent=2, ensure_ascii=False) + "\n")
     write(args.markdown, markdown(report, 50))
     return report

@@ -17,8 +17,13 @@ from importlib import import_module
 
 __all__ = ["Predictor", "Prediction", "Entity", "Relation", "Schema"]
 # Lazy, so that `import ie` and the light commands (`python -m ie.validate`) do not pay for importing torch.
-_EXPORTS = {"Predictor": "ie.inference.predictor", "Prediction": "ie.inference.results",
-            "Entity": "ie.inference.results", "Relation": "ie.inference.results", "Schema": "ie.data.schema"}
+_EXPORTS = {
+    "Predictor": "ie.inference.predictor",
+    "Prediction": "ie.inference.results",
+    "Entity": "ie.inference.results",
+    "Relation": "ie.inference.results",
+    "Schema": "ie.data.schema",
+}
 
 
 def __getattr__(name):

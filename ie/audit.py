@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", help="run folders, or folders of runs (a cross-validation sweep)")
     parser.add_argument("--split", default="test")
     parser.add_argument("--min-score", type=float, default=0.9, help="mean score of a disagreement (default 0.9)")
-    parser.add_argument("--min-agreement", type=float, default=1.0,
-                        help="share of the runs that made it (default 1.0: every seed)")
+    parser.add_argument(
+        "--min-agreement", type=float, default=1.0, help="share of the runs that made it (default 1.0: every seed)"
+    )
     parser.add_argument("--guidelines", type=Path, default=GUIDELINES, help="for the section of each label")
     parser.add_argument("--output", type=Path, help="write the Markdown here instead of printing it")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an expected error")

@@ -361,9 +361,13 @@ def conll04_folder() -> str:
 
 
 def register() -> None:
-    resolvers = {"project_root": lambda: str(PROJECT_ROOT), "packaged_encoder": _packaged_encoder,
-                 "run_folder": _run_folder, "hydra_subdir": _hydra_subdir,
-                 "conll04_folder": conll04_folder}
+    resolvers = {
+        "project_root": lambda: str(PROJECT_ROOT),
+        "packaged_encoder": _packaged_encoder,
+        "run_folder": _run_folder,
+        "hydra_subdir": _hydra_subdir,
+        "conll04_folder": conll04_folder,
+    }
     for name, resolver in resolvers.items():
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)

@@ -17,8 +17,16 @@ from __future__ import annotations
 def convert(cfg) -> dict:
     from ie.data.convert import convert as run
 
-    return run(cfg.input, cfg.input_format, cfg.output, cfg.output_format, schema=cfg.schema,
-               segmenter=cfg.segmenter, drop_relations=cfg.drop_relations, overwrite=cfg.overwrite)
+    return run(
+        cfg.input,
+        cfg.input_format,
+        cfg.output,
+        cfg.output_format,
+        schema=cfg.schema,
+        segmenter=cfg.segmenter,
+        drop_relations=cfg.drop_relations,
+        overwrite=cfg.overwrite,
+    )
 
 
 def main() -> None:

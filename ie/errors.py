@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable
 
 
 class IEError(Exception):
@@ -34,8 +34,9 @@ def as_missing_extra(error: ModuleNotFoundError) -> MissingExtra | None:
     extra = extra_for(error)
     if extra is None:
         return None
-    return MissingExtra(f"this needs the '{extra}' extra, which is not installed (no module '{error.name}'): "
-                        f"{install_hint(extra)}")
+    return MissingExtra(
+        f"this needs the '{extra}' extra, which is not installed (no module '{error.name}'): {install_hint(extra)}"
+    )
 
 
 def require_extra(extra: str) -> None:
@@ -44,8 +45,9 @@ def require_extra(extra: str) -> None:
 
     missing = missing_modules(extra)
     if missing:
-        raise MissingExtra(f"this needs the '{extra}' extra, which is not installed (no module '{missing[0]}'): "
-                           f"{install_hint(extra)}")
+        raise MissingExtra(
+            f"this needs the '{extra}' extra, which is not installed (no module '{missing[0]}'): {install_hint(extra)}"
+        )
 
 
 def exit_if_plugins_missing(command: str, argv: list[str]) -> None:
@@ -53,8 +55,14 @@ def exit_if_plugins_missing(command: str, argv: list[str]) -> None:
     from ie.extras import install_hint, missing_plugins
 
     for override, plugin, extra in missing_plugins(argv):
-        raise SystemExit(report(command, MissingExtra(f"{override} needs the Hydra plugin {plugin} of the "
-                                                      f"'{extra}' extra: {install_hint(extra)}")))
+        raise SystemExit(
+            report(
+                command,
+                MissingExtra(
+                    f"{override} needs the Hydra plugin {plugin} of the '{extra}' extra: {install_hint(extra)}"
+                ),
+            )
+        )
 
 
 def wants_traceback(debug: bool = False) -> bool:

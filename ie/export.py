@@ -25,17 +25,39 @@ def export(cfg) -> dict:
     from ie.runs import resolve_run
 
     run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
-    manifest = export_run(run_dir, quantize=cfg.quantize, opset=cfg.opset, measure=cfg.measure,
-                          calibration=cfg.calibration, calibration_sentences=cfg.calibration_sentences, fuse=cfg.fuse)
+    manifest = export_run(
+        run_dir,
+        quantize=cfg.quantize,
+        opset=cfg.opset,
+        measure=cfg.measure,
+        calibration=cfg.calibration,
+        calibration_sentences=cfg.calibration_sentences,
+        fuse=cfg.fuse,
+    )
     for task, entry in manifest["tasks"].items():
         for precision, graph in entry["graphs"].items():
-            log.info("%s %s: %s/onnx/%s/%s (%.1f MB, max |logit - torch| %.2g)", task, precision, run_dir, task,
-                     graph["file"], graph["bytes"] / 1e6, graph["max_abs_logit_diff"])
+            log.info(
+                "%s %s: %s/onnx/%s/%s (%.1f MB, max |logit - torch| %.2g)",
+                task,
+                precision,
+                run_dir,
+                task,
+                graph["file"],
+                graph["bytes"] / 1e6,
+                graph["max_abs_logit_diff"],
+            )
             if graph.get("fused_ops"):
-                log.info("%s %s: fused ops %s", task, precision, ", ".join(f"{n} {k}" for k, n in graph["fused_ops"].items()))
+                log.info(
+                    "%s %s: fused ops %s", task, precision, ", ".join(f"{n} {k}" for k, n in graph["fused_ops"].items())
+                )
     if manifest["int8"]:
-        log.info("int8: %s%s", manifest["int8"]["method"], "" if "calibration" not in manifest["int8"] else
-                 " ({sentences} of the {split} split's {of} sentences)".format(**manifest["int8"]["calibration"]))
+        log.info(
+            "int8: %s%s",
+            manifest["int8"]["method"],
+            ""
+            if "calibration" not in manifest["int8"]
+            else " ({sentences} of the {split} split's {of} sentences)".format(**manifest["int8"]["calibration"]),
+        )
     if "timings" in manifest:
         log.info("ms per document on this CPU: %s", manifest["timings"]["ms_per_doc"])
     return manifest

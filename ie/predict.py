@@ -41,28 +41,54 @@ def predict(cfg) -> dict:
     if cfg.num_shards > 1 and cfg.order is not None:
         raise InputError("order=uncertainty ranks all documents together: run it without num_shards")
     if cfg.num_shards > 1 and cfg.format not in ("jsonl", "brat"):
-        raise InputError(f"num_shards > 1 writes format=jsonl or brat (merge=true joins them); format={cfg.format}: "
-                         "convert the merged output with python -m ie.convert")
+        raise InputError(
+            f"num_shards > 1 writes format=jsonl or brat (merge=true joins them); format={cfg.format}: "
+            "convert the merged output with python -m ie.convert"
+        )
     inputs = OmegaConf.to_container(cfg.input) if OmegaConf.is_config(cfg.input) else cfg.input
     docs = read_inputs(inputs, cfg.input_format)
     if cfg.merge:
         counts = merge_shards(docs, cfg.output, cfg.format, cfg.num_shards)
-        log.info("%d documents, each written once by the %d shards -> %s", counts["documents"], counts["shards"],
-                 cfg.output)
+        log.info(
+            "%d documents, each written once by the %d shards -> %s", counts["documents"], counts["shards"], cfg.output
+        )
         return counts
     docs = select_shard(docs, cfg.shard, cfg.num_shards)
     output = shard_output(cfg.output, cfg.format, cfg.shard, cfg.num_shards)
     run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
     make_writer(cfg.format, output, cfg.overwrite, drop_relations=cfg.drop_relations).check(docs)
     check_order(cfg.order, output, cfg.format, cfg.overwrite)
-    predictor = Predictor.from_pretrained(run_dir, device=cfg.device, precision=cfg.precision,
-                                          decoding=cfg.decoding, backend=cfg.backend, threads=cfg.threads)
+    predictor = Predictor.from_pretrained(
+        run_dir,
+        device=cfg.device,
+        precision=cfg.precision,
+        decoding=cfg.decoding,
+        backend=cfg.backend,
+        threads=cfg.threads,
+    )
     check_documents(docs, predictor.max_chars)
-    counts = run_predictions(predictor, docs, output, cfg.format, cfg.batch_size, cfg.progress, cfg.overwrite,
-                             drop_relations=cfg.drop_relations, model_version=f"ie:{run_dir}", order=cfg.order)
+    counts = run_predictions(
+        predictor,
+        docs,
+        output,
+        cfg.format,
+        cfg.batch_size,
+        cfg.progress,
+        cfg.overwrite,
+        drop_relations=cfg.drop_relations,
+        model_version=f"ie:{run_dir}",
+        order=cfg.order,
+    )
     where = "stdout" if output == "-" else output
-    log.info("%d documents, %d entities, %d relations -> %s (%s, run %s)", counts["documents"],
-             counts["entities"], counts["relations"], where, cfg.format, run_dir)
+    log.info(
+        "%d documents, %d entities, %d relations -> %s (%s, run %s)",
+        counts["documents"],
+        counts["entities"],
+        counts["relations"],
+        where,
+        cfg.format,
+        run_dir,
+    )
     if "order" in counts:
         log.info("documents ranked by the model's uncertainty, most uncertain first -> %s", counts["order"])
     return counts
@@ -75,8 +101,13 @@ def predict_on_ray(cfg) -> dict:
 
     if cfg.engine != "ray":
         raise ConfigError(f"engine must be local or ray, got {cfg.engine!r}")
-    local_only = {"format": cfg.format != "jsonl", "shard": cfg.shard != 0, "num_shards": cfg.num_shards > 1,
-                  "merge": cfg.merge, "order": cfg.order is not None}
+    local_only = {
+        "format": cfg.format != "jsonl",
+        "shard": cfg.shard != 0,
+        "num_shards": cfg.num_shards > 1,
+        "merge": cfg.merge,
+        "order": cfg.order is not None,
+    }
     for key in (key for key, given in local_only.items() if given):
         raise ConfigError(f"engine=ray writes one folder of parquet files: {key}={cfg[key]} is for engine=local")
     from ie.integrations.ray import predict_with_ray

@@ -10,8 +10,8 @@ command finds one (a path, ``latest``, or every run below a sweep folder).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ie.errors import ConfigError, IEError
 
@@ -46,16 +46,20 @@ def resolve_run(run: str | Path, models_dir: str | Path) -> Path:
     """A run folder; ``latest`` is the most recently finished run (the newest model card, the last
     thing a run writes; a final run trained on every document has no ``metrics.json``)."""
     if str(run) == "latest":
-        cards = sorted((p for p in Path(models_dir).glob(f"**/{CARD_FILE}") if is_run(p.parent)),
-                       key=lambda p: p.stat().st_mtime)
+        cards = sorted(
+            (p for p in Path(models_dir).glob(f"**/{CARD_FILE}") if is_run(p.parent)), key=lambda p: p.stat().st_mtime
+        )
         if not cards:
-            raise RunNotFoundError(f"run=latest: no finished run (with its {CARD_FILE}) under {models_dir}; "
-                                   "train one with train.py or give run=<folder>")
+            raise RunNotFoundError(
+                f"run=latest: no finished run (with its {CARD_FILE}) under {models_dir}; "
+                "train one with train.py or give run=<folder>"
+            )
         return cards[-1].parent
     path = Path(run)
     if not is_run(path) and not is_export(path):
-        raise RunNotFoundError(f"run={run}: not a run folder (needs {CONFIG_FILE} and ner/ or re/, or an ONNX "
-                               f"export's {EXPORT_MANIFEST})")
+        raise RunNotFoundError(
+            f"run={run}: not a run folder (needs {CONFIG_FILE} and ner/ or re/, or an ONNX export's {EXPORT_MANIFEST})"
+        )
     return path
 
 

@@ -22,8 +22,9 @@ def write_conf(schema_path: Path, out: Path | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ie.schema",
-                                     description="Print brat's annotation.conf for a schema.")
+    parser = argparse.ArgumentParser(
+        prog="python -m ie.schema", description="Print brat's annotation.conf for a schema."
+    )
     parser.add_argument("schema", type=Path)
     parser.add_argument("--write", type=Path, help="write annotation.conf here instead of printing")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an expected error")

@@ -21,13 +21,24 @@ def build_app(cfg):
     from ie.runs import resolve_run
     from ie.serving.app import Limits, create_app
 
-    limits = Limits(max_chars=cfg.max_chars, max_texts=cfg.max_texts, max_body_bytes=cfg.max_body_bytes,
-                    max_batch_texts=cfg.max_batch_texts, max_wait_ms=cfg.max_wait_ms,
-                    predict_workers=cfg.predict_workers)  # checks the batching settings before the model loads
+    limits = Limits(
+        max_chars=cfg.max_chars,
+        max_texts=cfg.max_texts,
+        max_body_bytes=cfg.max_body_bytes,
+        max_batch_texts=cfg.max_batch_texts,
+        max_wait_ms=cfg.max_wait_ms,
+        predict_workers=cfg.predict_workers,
+    )  # checks the batching settings before the model loads
     run_dir = resolve_run(cfg.run, cfg.paths.models_dir)
-    predictor = Predictor.from_pretrained(run_dir, device=cfg.device, precision=cfg.precision,
-                                          decoding=cfg.decoding, backend=cfg.backend, max_chars=cfg.max_chars,
-                                          threads=worker_threads(cfg.threads, cfg.predict_workers))
+    predictor = Predictor.from_pretrained(
+        run_dir,
+        device=cfg.device,
+        precision=cfg.precision,
+        decoding=cfg.decoding,
+        backend=cfg.backend,
+        max_chars=cfg.max_chars,
+        threads=worker_threads(cfg.threads, cfg.predict_workers),
+    )
     return create_app(predictor, limits, run_dir)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ie.errors import guarded
 
@@ -32,8 +32,9 @@ def parse_split_options(options: Sequence[str], doc_ids: Sequence[str]) -> dict[
     return {name: ids for name, ids in resolve_splits(doc_ids, splits, "--split").items() if ids or name != "rest"}
 
 
-def check_folder(folder: Path, schema_path: Path | None, split_options: Sequence[str], segmenter: str = "spacy",
-                 fmt: str = "brat") -> int:
+def check_folder(
+    folder: Path, schema_path: Path | None, split_options: Sequence[str], segmenter: str = "spacy", fmt: str = "brat"
+) -> int:
     """Print the problems and per-split counts of annotations in format ``fmt``; 1 if any error was found."""
     from ie.data.formats import get_format
     from ie.data.schema import Schema, SchemaError
@@ -42,8 +43,10 @@ def check_folder(folder: Path, schema_path: Path | None, split_options: Sequence
     docs = get_format(fmt, "--format").read(folder)
     if schema_path is None and not (folder / "schema.json").is_file():
         where = folder / "schema.json" if folder.is_dir() else folder
-        raise SchemaError(f"{where}: no schema {'file' if folder.is_dir() else 'beside a single file'}; pass one "
-                          "with --schema PATH (for example --schema seeds/schema.json)")
+        raise SchemaError(
+            f"{where}: no schema {'file' if folder.is_dir() else 'beside a single file'}; pass one "
+            "with --schema PATH (for example --schema seeds/schema.json)"
+        )
     schema = Schema.load(schema_path or folder / "schema.json")
     splits = parse_split_options(split_options, [doc.id for doc in docs])
     problems = [p for doc in docs for p in validate_document(doc, schema, segmenter=segmenter)[0]]
@@ -64,22 +67,35 @@ def check_folder(folder: Path, schema_path: Path | None, split_options: Sequence
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ie.validate",
-                                     description="Validate annotations (a brat folder, or another format's file) "
-                                                 "against the schema.")
+    parser = argparse.ArgumentParser(
+        prog="python -m ie.validate",
+        description="Validate annotations (a brat folder, or another format's file) against the schema.",
+    )
     parser.add_argument("folder", type=Path, help="a brat folder, or the file of --format")
     parser.add_argument("--format", default="brat", help="brat (default), label_studio, doccano, spacy, conll")
     parser.add_argument("--schema", type=Path, help="schema JSON (default: FOLDER/schema.json)")
-    parser.add_argument("--split", action="append", default=[], metavar="NAME[=ID,ID]",
-                        help="a split and its document ids (repeatable); a split without ids takes every "
-                             "document the others do not name. Counts are printed per split and the same "
-                             "text in two splits is an error. Example: --split test=004_8167059eeef70516")
-    parser.add_argument("--segmenter", default="spacy", help="how text becomes words, as data.segmenter "
-                        "(spacy, spacy_keep_hyphens): an annotation must start and end at word boundaries")
+    parser.add_argument(
+        "--split",
+        action="append",
+        default=[],
+        metavar="NAME[=ID,ID]",
+        help="a split and its document ids (repeatable); a split without ids takes every "
+        "document the others do not name. Counts are printed per split and the same "
+        "text in two splits is an error. Example: --split test=004_8167059eeef70516",
+    )
+    parser.add_argument(
+        "--segmenter",
+        default="spacy",
+        help="how text becomes words, as data.segmenter "
+        "(spacy, spacy_keep_hyphens): an annotation must start and end at word boundaries",
+    )
     parser.add_argument("--debug", action="store_true", help="show the traceback of an expected error")
     args = parser.parse_args(argv)
-    return guarded("ie.validate", lambda: check_folder(args.folder, args.schema, args.split, args.segmenter,
-                                                       args.format), args.debug)
+    return guarded(
+        "ie.validate",
+        lambda: check_folder(args.folder, args.schema, args.split, args.segmenter, args.format),
+        args.debug,
+    )
 
 
 if __name__ == "__main__":

@@ -24,9 +24,11 @@ sys.path.insert(0, str(ROOT))
 from tests.test_service_page import Chromium, extract_on_page  # noqa: E402
 
 # Written for the picture: a person with a post, an event, a date, places, and an agreement between regions.
-TEXT = ("Russian Deputy Prime Minister Alexei Overchuk and Kazakh Deputy Prime Minister Serik Zhumangarin opened the "
-        "Forum of Interregional Cooperation in Omsk on September 12. On its second day the governors of the Omsk "
-        "Region and the Pavlodar Region signed an agreement on trade and economic cooperation for 2025-2027.")
+TEXT = (
+    "Russian Deputy Prime Minister Alexei Overchuk and Kazakh Deputy Prime Minister Serik Zhumangarin opened the "
+    "Forum of Interregional Cooperation in Omsk on September 12. On its second day the governors of the Omsk "
+    "Region and the Pavlodar Region signed an agreement on trade and economic cooperation for 2025-2027."
+)
 
 
 def free_port() -> int:

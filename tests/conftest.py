@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 
 from ie.config import register
@@ -8,6 +9,7 @@ from ie.data.schema import Schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
+_STARTING_THREADS = torch.get_num_threads()  # torch's default for this machine, before any test changes it
 TINY = ["debug=fast", "trainer.disable_tqdm=true"]
 TEST_DOC = "004_8167059eeef70516"  # the test article of the default seeds split
 CONLL04_SCHEMA = ROOT / "data" / "conll04" / "schema.json"  # the project's own; the data files are read in place
@@ -33,8 +35,21 @@ def conll04_dir() -> Path:
 def rounded(predictions):
     """Predictions to compare across batchings or backends: labels and offsets exactly, scores to 5
     places (another batch width or kernel moves the last float bits)."""
-    return [[(e.label, e.start, e.end, round(e.score, 5)) for e in p.entities] +
-            [(r.label, r.head.start, r.tail.start, round(r.score, 5)) for r in p.relations] for p in predictions]
+    return [
+        [(e.label, e.start, e.end, round(e.score, 5)) for e in p.entities]
+        + [(r.label, r.head.start, r.tail.start, round(r.score, 5)) for r in p.relations]
+        for p in predictions
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """A Predictor loaded with ``threads`` (in a test or a fixture of any scope) changes torch's intra-op threads
+    for the whole process; later trainings would then sum in another order and differ in the last bits from the
+    session's fixture runs. Each test ends with torch's default back."""
+    yield
+    if torch.get_num_threads() != _STARTING_THREADS:
+        torch.set_num_threads(_STARTING_THREADS)
 
 
 def compose_config(name: str, overrides: list[str]):
@@ -51,10 +66,12 @@ def schema() -> Schema:
 @pytest.fixture
 def write_pair(tmp_path):
     """Write NAME.txt / NAME.ann into tmp_path and return the .txt path."""
+
     def write(name: str, text: str, ann: str) -> Path:
         (tmp_path / f"{name}.txt").write_text(text, encoding="utf-8")
         (tmp_path / f"{name}.ann").write_text(ann, encoding="utf-8")
         return tmp_path / f"{name}.txt"
+
     return write
 
 

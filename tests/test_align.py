@@ -1,10 +1,17 @@
 import pytest
 from transformers import AutoTokenizer
 
-from ie.encoding.align import IGNORE_INDEX, WordPieces, encode_windows, first_subword_labels, owners, \
-    plan_windows, special_tokens
 from ie.config import _packaged_encoder
 from ie.data.text import SpanLocator, split_sentences
+from ie.encoding.align import (
+    IGNORE_INDEX,
+    WordPieces,
+    encode_windows,
+    first_subword_labels,
+    owners,
+    plan_windows,
+    special_tokens,
+)
 
 
 @pytest.fixture(scope="module")
@@ -15,10 +22,13 @@ def tokenizer():
 def test_sentences_and_words_keep_offsets():
     text = " date 2018-05-29 The forum opened.\n\nDenis Manturov met Emomali Rahmon. They talked"
     sentences = split_sentences(text)
-    assert [text[s.start:s.end] for s in sentences] == [
-        "date 2018-05-29 The forum opened.", "Denis Manturov met Emomali Rahmon.", "They talked"]
+    assert [text[s.start : s.end] for s in sentences] == [
+        "date 2018-05-29 The forum opened.",
+        "Denis Manturov met Emomali Rahmon.",
+        "They talked",
+    ]
     for s in sentences:
-        assert all(text[t.start:t.end] == t.text for t in s.tokens)
+        assert all(text[t.start : t.end] == t.text for t in s.tokens)
 
 
 def test_span_locator():
@@ -50,8 +60,9 @@ def test_word_without_subwords_gets_unknown_token(tokenizer, odd):
     assert set(window.first_subword_positions()) == {0, 1, 2}
 
 
-@pytest.mark.parametrize("lengths, budget, stride", [([1] * 10, 4, 2), ([3, 1, 1, 2, 4, 1], 4, 1),
-                                                     ([2] * 50, 7, 3), ([1] * 5, 10, 2)])
+@pytest.mark.parametrize(
+    "lengths, budget, stride", [([1] * 10, 4, 2), ([3, 1, 1, 2, 4, 1], 4, 1), ([2] * 50, 7, 3), ([1] * 5, 10, 2)]
+)
 def test_windows_cover_every_word_once_as_owner(lengths, budget, stride):
     windows = plan_windows(lengths, budget, stride)
     for a, b in windows:
@@ -70,4 +81,4 @@ def test_long_sentence_reaches_the_last_word(tokenizer):
     assert windows[-1].own_end == len(words)
     assert len(words) - 1 in windows[-1].first_subword_positions()
     prefix, suffix = special_tokens(tokenizer)
-    assert windows[-1].input_ids[:len(prefix)] == tuple(prefix)
+    assert windows[-1].input_ids[: len(prefix)] == tuple(prefix)

@@ -11,10 +11,17 @@ WORDS = ["The", "Eurasian", "Fund", "for", "Development", "met", "Lipetsk", "off
 def write_run(folder, pred_entities, gold_entity_relations=()):
     (folder / "ner").mkdir(parents=True)
     (folder / "config.yaml").write_text("seed: 1\n")
-    row = {"doc_id": "d", "sent_index": 0, "words": WORDS, "gold_entities": [[1, 5, "ORG"], [7, 8, "ROLE"]],
-           "gold_relations": [[1, 0, "has_role"]], "pred_tags": ["O"] * len(WORDS),
-           "pred_entities": pred_entities, "gold_entity_relations": list(gold_entity_relations),
-           "pred_relations": []}
+    row = {
+        "doc_id": "d",
+        "sent_index": 0,
+        "words": WORDS,
+        "gold_entities": [[1, 5, "ORG"], [7, 8, "ROLE"]],
+        "gold_relations": [[1, 0, "has_role"]],
+        "pred_tags": ["O"] * len(WORDS),
+        "pred_entities": pred_entities,
+        "gold_entity_relations": list(gold_entity_relations),
+        "pred_relations": [],
+    }
     (folder / "predictions_test.jsonl").write_text(json.dumps({"header": {}}) + "\n" + json.dumps(row) + "\n")
 
 
@@ -23,9 +30,13 @@ def test_confident_disagreements_and_gold_never_found(tmp_path):
         write_run(tmp_path / f"run{seed}", [[1, 3, "ORG", score], [6, 7, "LOC", 0.99], [5, 6, "EVENT", 0.5]])
     items = audit([tmp_path])
     found = [(x["kind"], x["predicted"] or x["gold"][0]) for x in items]
-    assert found == [("not annotated", "Lipetsk (LOC)"), ("boundary", "Eurasian Fund (ORG)"),
-                     ("never found", "Eurasian Fund for Development (ORG)"), ("never found", "officials (ROLE)"),
-                     ("never found", "has_role(officials (ROLE) -> Eurasian Fund for Development (ORG))")]
+    assert found == [
+        ("not annotated", "Lipetsk (LOC)"),
+        ("boundary", "Eurasian Fund (ORG)"),
+        ("never found", "Eurasian Fund for Development (ORG)"),
+        ("never found", "officials (ROLE)"),
+        ("never found", "has_role(officials (ROLE) -> Eurasian Fund for Development (ORG))"),
+    ]
     assert items[1]["gold"] == ["Eurasian Fund for Development (ORG)"] and items[1]["agreement"] == 1.0
     # what only one of the two runs predicted is no confident disagreement unless asked for
     write_run(tmp_path / "run3", [[6, 7, "LOC", 0.99]])

@@ -7,6 +7,7 @@ from omegaconf import OmegaConf
 
 from ie.card import main as card_main
 from ie.evaluation.card import model_card
+
 from tests.conftest import SEEDS
 
 

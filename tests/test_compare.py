@@ -8,26 +8,42 @@ import yaml
 from ie.data.bio import spans_to_tags
 from ie.evaluation.bootstrap import paired_bootstrap
 from ie.evaluation.compare import compare_runs, group_runs, load_run, write_comparison
+
 from tests.conftest import SEEDS
 
 GOLD = [[(0, 2, "PER"), (3, 4, "LOC")], [(1, 2, "ORG")], [(0, 1, "DATE"), (2, 4, "EVENT")], [(0, 1, "LOC")]] * 5
 
 
-def fake_run(root, name, lr, seed, hit_rate, fold=None, folds=0, sentences=range(len(GOLD)), inner=None):
+def fake_run(root, name, lr, seed, hit_rate, fold=None, folds=0, sentences=None, inner=None):
     """A run folder as training leaves it (config.yaml, ner/, predictions), without a model."""
+    sentences = range(len(GOLD)) if sentences is None else sentences
     run = root / name
     (run / "ner").mkdir(parents=True)
-    config = {"seed": seed, "run_name": "fake", "data": {"schema": str(SEEDS / "schema.json"), "folds": folds,
-                                                          "fold": fold or 0, "inner_fold": inner},
-              "trainer": {"ner": {"learning_rate": lr}}, "paths": {"output_dir": str(run)}}
+    config = {
+        "seed": seed,
+        "run_name": "fake",
+        "data": {"schema": str(SEEDS / "schema.json"), "folds": folds, "fold": fold or 0, "inner_fold": inner},
+        "trainer": {"ner": {"learning_rate": lr}},
+        "paths": {"output_dir": str(run)},
+    }
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     rng = random.Random(f"{name}")
     lines = [json.dumps({"header": {"run": str(run), "split": "test"}})]
     for i in sentences:
         pred = [e for e in GOLD[i] if rng.random() < hit_rate]
-        lines.append(json.dumps({"doc_id": f"doc{i // 4}", "sent_index": i % 4, "words": ["w"] * 5,
-                                 "gold_entities": GOLD[i], "gold_relations": [],
-                                 "pred_tags": spans_to_tags(5, pred), "pred_entities": [[*e, 0.9] for e in pred]}))
+        lines.append(
+            json.dumps(
+                {
+                    "doc_id": f"doc{i // 4}",
+                    "sent_index": i % 4,
+                    "words": ["w"] * 5,
+                    "gold_entities": GOLD[i],
+                    "gold_relations": [],
+                    "pred_tags": spans_to_tags(5, pred),
+                    "pred_entities": [[*e, 0.9] for e in pred],
+                }
+            )
+        )
     (run / "predictions_test.jsonl").write_text("\n".join(lines) + "\n")
     return run
 
@@ -63,8 +79,9 @@ def test_comparison_reports_mean_std_differences_and_bootstrap(tmp_path):
 
 def test_folds_of_one_seed_are_pooled(tmp_path):
     for fold in range(2):
-        fake_run(tmp_path / "cv", f"f{fold}", 1e-4, 1, 0.7, fold=fold, folds=2,
-                 sentences=range(fold * 10, fold * 10 + 10))
+        fake_run(
+            tmp_path / "cv", f"f{fold}", 1e-4, 1, 0.7, fold=fold, folds=2, sentences=range(fold * 10, fold * 10 + 10)
+        )
     result = compare_runs([tmp_path / "cv"], samples=100)
     (group,) = result["groups"].values()
     metric = group["metrics"]["ner.strict"]
@@ -79,8 +96,17 @@ def test_nested_folds_get_a_bootstrap_stratified_by_outer_fold(tmp_path):
     for name, lr, hit in (("a", 1e-4, 0.5), ("b", 5e-4, 0.95)):
         for outer, inner_sentences in tested.items():
             for inner, sentences in enumerate(inner_sentences):
-                fake_run(tmp_path / "nested", f"{name}{outer}{inner}", lr, 1, hit, fold=outer, folds=3,
-                         sentences=sentences, inner=inner)
+                fake_run(
+                    tmp_path / "nested",
+                    f"{name}{outer}{inner}",
+                    lr,
+                    1,
+                    hit,
+                    fold=outer,
+                    folds=3,
+                    sentences=sentences,
+                    inner=inner,
+                )
     result = compare_runs([tmp_path / "nested"], samples=300)
     a, b = result["groups"].values()
     assert a["seeds"] == [(1, 0), (1, 1)] and a["metrics"]["ner.strict"]["f1"]["n"] == 2
@@ -123,20 +149,28 @@ def test_the_same_recipe_from_two_checkouts_is_one_configuration():
 
     a = {"paths.root": "/a/ie", "data.path": "/a/ie/seeds", "model.name_or_path": "/a/ie/.venv/lib/site-packages/m"}
     b = {"paths.root": "/b/x", "data.path": "/b/x/seeds", "model.name_or_path": "/opt/py/lib/site-packages/m"}
-    assert {k: v for k, v in portable(a).items() if k != "paths.root"} == \
-        {k: v for k, v in portable(b).items() if k != "paths.root"} == {"data.path": "<root>/seeds",
-                                                                         "model.name_or_path": "site-packages/m"}
+    assert (
+        {k: v for k, v in portable(a).items() if k != "paths.root"}
+        == {k: v for k, v in portable(b).items() if k != "paths.root"}
+        == {"data.path": "<root>/seeds", "model.name_or_path": "site-packages/m"}
+    )
 
 
 def test_the_same_recipe_on_conll04_read_from_anywhere_is_one_configuration():
     from ie.evaluation.compare import portable
 
     old = {"paths.root": "/a/ie", "data.path": "/a/ie/data/conll04", "data.schema": "/a/ie/data/conll04/schema.json"}
-    new = {"paths.root": "/b/ie", "paths.conll04": "/data/conll04", "data.path": "/data/conll04",
-           "data.schema": "/b/ie/data/conll04/schema.json"}
+    new = {
+        "paths.root": "/b/ie",
+        "paths.conll04": "/data/conll04",
+        "data.path": "/data/conll04",
+        "data.schema": "/b/ie/data/conll04/schema.json",
+    }
     for config in (old, new):
         assert {k: v for k, v in portable(config).items() if not k.startswith("paths.")} == {
-            "data.path": "<conll04>", "data.schema": "<root>/data/conll04/schema.json"}
+            "data.path": "<conll04>",
+            "data.schema": "<root>/data/conll04/schema.json",
+        }
 
 
 def test_group_names_write_a_section_that_is_off_in_some_groups_once():
@@ -156,10 +190,26 @@ def test_group_names_write_a_section_that_is_off_in_some_groups_once():
 def test_group_by_folder_keeps_a_recipe_whose_settings_differ_per_fold_together(tmp_path):
     for s in (1, 2):  # nested CV chose another learning rate in each outer fold
         for fold, lr in ((0, 1e-4), (1, 5e-4)):
-            fake_run(tmp_path / "tuned", f"s{s}f{fold}", lr, s, 0.9, fold=fold, folds=2,
-                     sentences=range(fold * 10, fold * 10 + 10))
-            fake_run(tmp_path / "fixed", f"s{s}f{fold}", 2e-4, s, 0.5, fold=fold, folds=2,
-                     sentences=range(fold * 10, fold * 10 + 10))
+            fake_run(
+                tmp_path / "tuned",
+                f"s{s}f{fold}",
+                lr,
+                s,
+                0.9,
+                fold=fold,
+                folds=2,
+                sentences=range(fold * 10, fold * 10 + 10),
+            )
+            fake_run(
+                tmp_path / "fixed",
+                f"s{s}f{fold}",
+                2e-4,
+                s,
+                0.5,
+                fold=fold,
+                folds=2,
+                sentences=range(fold * 10, fold * 10 + 10),
+            )
     paths = [tmp_path / "fixed", tmp_path / "tuned"]
     assert len(compare_runs(paths, samples=50)["groups"]) == 3  # by config the tuned recipe falls apart
     result = compare_runs(paths, samples=50, group_by="folder")

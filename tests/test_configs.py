@@ -39,11 +39,14 @@ def test_task_group_selects_what_to_train(task, names):
     assert list(compose_config("train", [f"task={task}", "paths.output_dir=/tmp/x"]).task.names) == names
 
 
-@pytest.mark.parametrize("override, key", [
-    ("trainer.ner.learning_rat=1e-4", "learning_rat"),
-    ("data.split.test=[a]", "split"),
-    ("model.name_or_pth=bert-base-cased", "name_or_pth"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("trainer.ner.learning_rat=1e-4", "learning_rat"),
+        ("data.split.test=[a]", "split"),
+        ("model.name_or_pth=bert-base-cased", "name_or_pth"),
+    ],
+)
 def test_misspelt_key_fails_at_compose_time_naming_the_key(override, key):
     with pytest.raises(ConfigCompositionException) as err:
         compose_config("train", [override])
@@ -69,8 +72,9 @@ def test_sweep_launchers_compose(launcher, target):
 
     register()
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose("train", overrides=[f"hydra/launcher={launcher}", "paths.output_dir=/tmp/x"],
-                      return_hydra_config=True)
+        cfg = compose(
+            "train", overrides=[f"hydra/launcher={launcher}", "paths.output_dir=/tmp/x"], return_hydra_config=True
+        )
     assert cfg.hydra.launcher._target_.endswith(target)
     if launcher == "parallel":
         assert cfg.hydra.launcher.n_jobs == 2
@@ -91,8 +95,9 @@ def test_the_hyperparameter_search_composes_and_scores_dev_not_test():
 
     register()
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose("train", overrides=["hparams_search=conll04_optuna", "paths.output_dir=/tmp/x"],
-                      return_hydra_config=True)
+        cfg = compose(
+            "train", overrides=["hparams_search=conll04_optuna", "paths.output_dir=/tmp/x"], return_hydra_config=True
+        )
     assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.sweeper.direction == "maximize"
     assert cfg.data.name == "conll04" and cfg.evaluate_split == "dev" and "dev" in cfg.data.splits
     assert set(cfg.hydra.sweeper.params) >= {"trainer.ner.learning_rate", "trainer.re.learning_rate"}
@@ -105,9 +110,16 @@ def test_the_seeds_search_scores_inner_folds_of_one_outer_fold():
 
     register()
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose("train", overrides=["hparams_search=seeds_optuna", "data.fold=3", "paths.output_dir=/tmp/x"],
-                      return_hydra_config=True)
+        cfg = compose(
+            "train",
+            overrides=["hparams_search=seeds_optuna", "data.fold=3", "paths.output_dir=/tmp/x"],
+            return_hydra_config=True,
+        )
     assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.sweeper.direction == "maximize"
     assert cfg.inner_cv and cfg.data.folds == 5 and cfg.data.inner_fold is None and cfg.task.names == ["ner"]
     assert cfg.hydra.sweeper.study_name == "seeds_fold3" and "/hparams_seeds_fold3_" in cfg.hydra.sweep.dir
-    assert set(cfg.hydra.sweeper.params) == {"trainer.ner.learning_rate", "trainer.ner.epochs", "trainer.ner.batch_size"}
+    assert set(cfg.hydra.sweeper.params) == {
+        "trainer.ner.learning_rate",
+        "trainer.ner.epochs",
+        "trainer.ner.batch_size",
+    }

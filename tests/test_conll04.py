@@ -14,6 +14,7 @@ from ie.data.formats.conll04 import read_records as read_conll04_records
 from ie.data.problems import AnnotationError, ValidationError
 from ie.data.readers import load_records
 from ie.data.schema import Schema
+
 from tests.conftest import CONLL04_SCHEMA, ROOT, compose_config
 
 SHARED = Path(os.path.abspath(ROOT / ".." / "shared" / "benchmarks" / "conll04"))  # where CI's shared/ has them
@@ -30,7 +31,12 @@ def test_test_split_matches_the_published_support_counts(conll_schema, conll04_d
     test = records["test"]
     assert Counter(lab for r in test for *_, lab in r.entities) == {"Org": 198, "Loc": 427, "Other": 133, "Peop": 321}
     assert Counter(lab for r in test for *_, lab in r.relations) == {
-        "Kill": 47, "OrgBased_In": 105, "Work_For": 76, "Located_In": 94, "Live_In": 100}
+        "Kill": 47,
+        "OrgBased_In": 105,
+        "Work_For": 76,
+        "Located_In": 94,
+        "Live_In": 100,
+    }
     # tokens are kept as given, never re-tokenised
     first = json.loads((conll04_dir / "conll04_test.json").read_text())[0]
     assert test[0].words == first["tokens"]
@@ -45,12 +51,15 @@ def test_config_builds_the_same_dataset_form_as_the_seeds(conll_schema, conll04_
     assert data.re["test"].features["label"].names[0] == "no_relation"
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda item: item["entities"][0].update(end=999), "outside the"),
-    (lambda item: item["entities"][0].update(type="Person"), "unknown entity label 'Person'"),
-    (lambda item: item["relations"][0].update(type="Kill"), "not allowed"),
-    (lambda item: item.pop("tokens"), "lacks field"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda item: item["entities"][0].update(end=999), "outside the"),
+        (lambda item: item["entities"][0].update(type="Person"), "unknown entity label 'Person'"),
+        (lambda item: item["relations"][0].update(type="Kill"), "not allowed"),
+        (lambda item: item.pop("tokens"), "lacks field"),
+    ],
+)
 def test_bad_items_are_reported_with_file_and_item(conll_schema, conll04_dir, tmp_path, mutate, message):
     for split in ("train", "dev", "test"):
         shutil.copy(conll04_dir / f"conll04_{split}.json", tmp_path)
@@ -63,6 +72,7 @@ def test_bad_items_are_reported_with_file_and_item(conll_schema, conll04_dir, tm
 
 
 # --- where the files are read from: in place, not from this repository ---------------------------------
+
 
 def small_copy(source: Path, folder: Path, n: int = 3) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
@@ -121,15 +131,18 @@ def test_train_py_reports_missing_files_in_one_line(tmp_path):
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr
     errors = [line for line in done.stderr.splitlines() if "error" in line.lower() or "Traceback" in line]
-    assert errors == [f"train.py: error: {tmp_path / 'none' / 'conll04_train.json'}: CoNLL04 file not found "
-                      f"(also missing: conll04_dev.json, conll04_test.json): put SpERT's CoNLL04 JSON release "
-                      f"(conll04_train.json, conll04_dev.json, conll04_test.json; sources and sha256 in "
-                      f"data/conll04/README.md) in {tmp_path / 'none'}, or point elsewhere with "
-                      f"IE_CONLL04_DIR=FOLDER or paths.conll04=FOLDER"], done.stderr
+    assert errors == [
+        f"train.py: error: {tmp_path / 'none' / 'conll04_train.json'}: CoNLL04 file not found "
+        f"(also missing: conll04_dev.json, conll04_test.json): put SpERT's CoNLL04 JSON release "
+        f"(conll04_train.json, conll04_dev.json, conll04_test.json; sources and sha256 in "
+        f"data/conll04/README.md) in {tmp_path / 'none'}, or point elsewhere with "
+        f"IE_CONLL04_DIR=FOLDER or paths.conll04=FOLDER"
+    ], done.stderr
 
 
-def test_a_saved_config_naming_the_old_in_repo_folder_reads_the_files_in_place(monkeypatch, tmp_path, conll_schema,
-                                                                                conll04_dir):
+def test_a_saved_config_naming_the_old_in_repo_folder_reads_the_files_in_place(
+    monkeypatch, tmp_path, conll_schema, conll04_dir
+):
     monkeypatch.setenv("IE_CONLL04_DIR", str(small_copy(conll04_dir, tmp_path / "small", 2)))
     records = read_conll04_records(ROOT / "data" / "conll04", conll_schema)  # as runs saved before did
     assert {k: len(v) for k, v in records.items()} == {"train": 2, "dev": 2, "test": 2}

@@ -11,6 +11,7 @@ from ie.data.text import split_sentences
 from ie.encoding.align import WordPieces, encode_windows, first_subword_labels, neighbour_context
 from ie.inference.decoding import scored_entities
 from ie.inference.predictor import Predictor
+
 from tests.conftest import SEEDS, TEST_DOC, TINY, compose_config
 
 
@@ -41,8 +42,11 @@ def test_a_run_with_context_reads_documents_the_same_way_everywhere(tmp_path):
     from ie.evaluation.predictions import read_predictions
     from ie.training.train import train
 
-    train(compose_config("train", TINY + ["trainer.ner.context=16", f"paths.output_dir={tmp_path}",
-                                          "trainer.report_to=[]"]))
+    train(
+        compose_config(
+            "train", TINY + ["trainer.ner.context=16", f"paths.output_dir={tmp_path}", "trainer.report_to=[]"]
+        )
+    )
     assert json.loads((tmp_path / "ner" / "ie.json").read_text())["context"] == 16
     predictor = Predictor.from_pretrained(tmp_path)
     assert predictor.ner_context == 16
@@ -53,6 +57,9 @@ def test_a_run_with_context_reads_documents_the_same_way_everywhere(tmp_path):
     assert probs != predictor.word_tags(words)[1]  # the neighbours reach the model
     _, rows = read_predictions(tmp_path / "predictions_test.jsonl")  # evaluation at the end of training
     assert [row["pred_tags"] for row in rows] == tags
-    spans = [(s.tokens[a].start, s.tokens[b - 1].end, label) for s, t, p in zip(sentences, tags, probs)
-             for a, b, label, _ in scored_entities(t, p)]
+    spans = [
+        (s.tokens[a].start, s.tokens[b - 1].end, label)
+        for s, t, p in zip(sentences, tags, probs)
+        for a, b, label, _ in scored_entities(t, p)
+    ]
     assert [(e.start, e.end, e.label) for e in predictor(text).entities] == spans  # the Predictor reads the same

@@ -16,6 +16,7 @@ from ie.data.problems import AnnotationError
 from ie.data.validate import label_counts, validate_document
 from ie.evaluation.agreement import agreement
 from ie.overlap import main as overlap_main
+
 from tests.conftest import ROOT, SEEDS
 
 AUTHORED = ROOT / "corpus" / "authored"
@@ -23,8 +24,10 @@ DOUBLE = ROOT / "corpus" / "double"
 
 
 def doc(doc_id, text, entities=(), relations=()):
-    ents = [EntityAnnotation(f"T{i}", label, start, end, text[start:end]) for i, (label, start, end) in
-            enumerate(entities, 1)]
+    ents = [
+        EntityAnnotation(f"T{i}", label, start, end, text[start:end])
+        for i, (label, start, end) in enumerate(entities, 1)
+    ]
     rels = [RelationAnnotation(f"R{i}", label, f"T{h}", f"T{t}") for i, (label, h, t) in enumerate(relations, 1)]
     return Document(id=doc_id, text=text, entities=ents, relations=rels)
 
@@ -60,6 +63,7 @@ def test_agreement_is_strict_on_spans_labels_and_relations():
     same = doc("d", text, [("PER", 0, 14), ("PER", 19, 32), ("LOC", 36, 40)], [("met_with", 2, 1)])  # symmetric
     other = doc("d", text, [("PER", 0, 14), ("PER", 26, 32), ("ORG", 36, 40)], [("met_with", 1, 2)])
     from ie.data.schema import Schema
+
     schema = Schema.load(SEEDS / "schema.json")
     full = agreement([first], [same], schema)
     assert full["entities"]["micro"]["f1"] == 1.0 and full["relations"]["micro"]["f1"] == 1.0
@@ -121,15 +125,17 @@ def test_the_double_annotation_covers_a_fifth_of_the_corpus_with_identical_texts
 
 def test_the_agreement_reported_in_the_guideline_is_the_one_the_files_give(schema):
     from ie.evaluation.agreement import agreement_markdown
+
     scores = agreement(read_folder(DOUBLE / "first"), read_folder(DOUBLE / "second"), schema)
     guideline = (ROOT / "docs" / "annotation.md").read_text(encoding="utf-8")
     assert agreement_markdown(scores).strip() in guideline
 
 
 def test_the_corpus_and_the_seeds_read_as_one_corpus_with_the_seeds_a_split_of_their_own():
-    from tests.conftest import compose_config
     from ie.data.corpus import load_corpus
     from ie.data.schema import Schema
+
+    from tests.conftest import compose_config
 
     cfg = compose_config("train", ["experiment=authored", "paths.output_dir=/tmp/x"])
     records, splits = load_corpus(cfg.data, Schema.load(cfg.data.schema))
@@ -138,8 +144,9 @@ def test_the_corpus_and_the_seeds_read_as_one_corpus_with_the_seeds_a_split_of_t
 
 
 def test_the_default_run_trains_on_the_seeds_and_the_corpus_train_split_and_tests_on_a_seed_article():
-    from tests.conftest import TEST_DOC, compose_config
     from ie.training.prepare import load_data
+
+    from tests.conftest import TEST_DOC, compose_config
 
     cfg = compose_config("train", ["paths.output_dir=/tmp/x"])
     data = load_data(cfg)

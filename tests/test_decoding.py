@@ -12,8 +12,9 @@ LABELS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG"]
 
 
 def well_formed(tags):
-    return all(not t.startswith("I-") or (prev != "O" and prev[2:] == t[2:])
-               for prev, t in zip(["O"] + tags[:-1], tags))
+    return all(
+        not t.startswith("I-") or (prev != "O" and prev[2:] == t[2:]) for prev, t in zip(["O"] + tags[:-1], tags)
+    )
 
 
 def test_viterbi_is_the_best_well_formed_sequence():
@@ -24,9 +25,10 @@ def test_viterbi_is_the_best_well_formed_sequence():
         n = rng.randint(1, 4)
         log_probs = torch.randn(n, len(LABELS), generator=torch.Generator().manual_seed(rng.randrange(10**6)))
         log_probs = log_probs.log_softmax(-1)
-        best = max((seq for seq in itertools.product(range(len(LABELS)), repeat=n)
-                    if well_formed([LABELS[k] for k in seq])),
-                   key=lambda seq: sum(float(log_probs[w, k]) for w, k in enumerate(seq)))
+        best = max(
+            (seq for seq in itertools.product(range(len(LABELS)), repeat=n) if well_formed([LABELS[k] for k in seq])),
+            key=lambda seq: sum(float(log_probs[w, k]) for w, k in enumerate(seq)),
+        )
         assert viterbi(log_probs, LABELS) == list(best)
         sentences.append(log_probs)
         expected.append(list(best))
@@ -34,9 +36,13 @@ def test_viterbi_is_the_best_well_formed_sequence():
 
 
 def test_argmax_keeps_an_ill_formed_tag_that_viterbi_repairs():
-    p = torch.tensor([[0.1, 0.6, 0.1, 0.1, 0.1],    # B-PER
-                      [0.1, 0.05, 0.2, 0.05, 0.6],  # I-ORG best alone, after B-PER
-                      [0.9, 0.025, 0.025, 0.025, 0.025]]).log()
+    p = torch.tensor(
+        [
+            [0.1, 0.6, 0.1, 0.1, 0.1],  # B-PER
+            [0.1, 0.05, 0.2, 0.05, 0.6],  # I-ORG best alone, after B-PER
+            [0.9, 0.025, 0.025, 0.025, 0.025],
+        ]
+    ).log()
     assert [LABELS[k] for k in decode_many([p], LABELS, "argmax")[0]] == ["B-PER", "I-ORG", "O"]
     assert [LABELS[k] for k in decode_many([p], LABELS, "viterbi")[0]] == ["B-PER", "I-PER", "O"]
     assert viterbi(torch.zeros(0, len(LABELS)), LABELS) == []
@@ -51,8 +57,7 @@ def test_decoding_many_sentences_at_once_equals_one_at_a_time():
     """Grouped, padded decoding of sentences of mixed lengths (and empty ones) gives each sentence the
     path it gets alone; the group size is crossed so padding and group boundaries are both exercised."""
     gen = torch.Generator().manual_seed(1)
-    sentences = [torch.randn(n, len(LABELS), generator=gen).log_softmax(-1)
-                 for n in [0, 1, 7, 3, 0, 12, 1, 5] * 40]
+    sentences = [torch.randn(n, len(LABELS), generator=gen).log_softmax(-1) for n in [0, 1, 7, 3, 0, 12, 1, 5] * 40]
     one_by_one = [viterbi(s, LABELS) for s in sentences]
     assert decode_many(sentences, LABELS, "viterbi") == one_by_one
     assert decode_many(sentences, LABELS, "argmax") == [s.argmax(-1).tolist() for s in sentences]

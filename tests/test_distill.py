@@ -8,17 +8,18 @@ import json
 import pytest
 import torch
 
-from conftest import TINY, compose_config
 from ie.errors import ConfigError
 from ie.inference.predictor import Predictor
 from ie.training.distill import DistillingTrainer, soft_target_loss
+
+from conftest import TINY, compose_config
 
 
 def _reference_kl(student, teacher, temperature):
     """KL(teacher || student) per row by torch's own kl_div, averaged, times T^2."""
     log_q = torch.log_softmax(student / temperature, -1)
     p = torch.softmax(teacher / temperature, -1)
-    return torch.nn.functional.kl_div(log_q, p, reduction="batchmean") * temperature ** 2
+    return torch.nn.functional.kl_div(log_q, p, reduction="batchmean") * temperature**2
 
 
 def test_soft_target_loss_is_the_tempered_kl_and_zero_when_the_student_matches():
@@ -26,7 +27,8 @@ def test_soft_target_loss_is_the_tempered_kl_and_zero_when_the_student_matches()
     student, teacher = torch.randn(6, 5), torch.randn(6, 5)
     for temperature in (1.0, 2.0, 4.0):
         assert soft_target_loss(student, teacher, temperature).item() == pytest.approx(
-            _reference_kl(student, teacher, temperature).item(), rel=1e-5)
+            _reference_kl(student, teacher, temperature).item(), rel=1e-5
+        )
     assert soft_target_loss(teacher, teacher, 2.0).item() == pytest.approx(0.0, abs=1e-6)
 
 
@@ -50,16 +52,26 @@ def _tiny_ner(layers: int):
     from transformers import BertConfig, BertForTokenClassification
 
     torch.manual_seed(layers)
-    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=layers, num_attention_heads=2,
-                        intermediate_size=32, num_labels=3, id2label={0: "O", 1: "B-X", 2: "I-X"},
-                        label2id={"O": 0, "B-X": 1, "I-X": 2})
+    config = BertConfig(
+        vocab_size=50,
+        hidden_size=16,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=3,
+        id2label={0: "O", 1: "B-X", 2: "I-X"},
+        label2id={"O": 0, "B-X": 1, "I-X": 2},
+    )
     return BertForTokenClassification(config)
 
 
 def _batch():
     labels = torch.tensor([[-100, 0, 1, -100, 2, -100], [-100, 1, 0, -100, -100, -100]])
-    return {"input_ids": torch.randint(1, 50, (2, 6)), "attention_mask": torch.ones(2, 6, dtype=torch.long),
-            "labels": labels}
+    return {
+        "input_ids": torch.randint(1, 50, (2, 6)),
+        "attention_mask": torch.ones(2, 6, dtype=torch.long),
+        "labels": labels,
+    }
 
 
 def test_the_trainers_loss_mixes_gold_and_soft_targets_by_alpha(tmp_path):
@@ -79,7 +91,8 @@ def test_the_trainers_loss_mixes_gold_and_soft_targets_by_alpha(tmp_path):
         trainer = DistillingTrainer(model=student, args=args, teacher=teacher, alpha=alpha, temperature=2.0)
         torch.manual_seed(3)
         assert trainer.compute_loss(student, batch).item() == pytest.approx(
-            ((1 - alpha) * gold + alpha * soft).item(), rel=1e-5)
+            ((1 - alpha) * gold + alpha * soft).item(), rel=1e-5
+        )
     student.eval()  # evaluation scores the student alone
     assert trainer.compute_loss(student, batch).item() == pytest.approx(student(**batch).loss.item(), rel=1e-6)
 
@@ -88,8 +101,18 @@ def test_a_student_distilled_from_a_run_has_its_own_layers_and_predicts(tmp_path
     from ie.training.train import train
 
     out = tmp_path / "student"
-    train(compose_config("train", TINY + [f"trainer.distill.teacher={run_dir}", "trainer.distill.alpha=0.7",
-                                          "model.config_overrides.num_hidden_layers=1", f"paths.output_dir={out}"]))
+    train(
+        compose_config(
+            "train",
+            TINY
+            + [
+                f"trainer.distill.teacher={run_dir}",
+                "trainer.distill.alpha=0.7",
+                "model.config_overrides.num_hidden_layers=1",
+                f"paths.output_dir={out}",
+            ],
+        )
+    )
     for task in ("ner", "re"):
         assert json.loads((out / task / "config.json").read_text())["num_hidden_layers"] == 1
     metrics = json.loads((out / "metrics.json").read_text())

@@ -11,6 +11,7 @@ import torch.multiprocessing as mp
 
 from ie.evaluation.scoring import evaluate_run
 from ie.training.resume import last_trainer_checkpoint
+
 from tests.conftest import ROOT, compose_config
 
 
@@ -33,23 +34,52 @@ def test_every_process_gets_the_run_stamp_of_rank_0():
     procs = [ctx.Process(target=_stamp_of_rank, args=(rank, port, out)) for rank in (0, 1)]
     for proc in procs:
         proc.start()
-    stamps = dict((rank, (a, b)) for rank, a, b in (out.get(timeout=120) for _ in procs))
+    stamps = {rank: (a, b) for rank, a, b in (out.get(timeout=120) for _ in procs)}
     for proc in procs:
         proc.join(timeout=60)
     assert stamps[0] == stamps[1] and stamps[0][0] == stamps[0][1]
 
 
 def test_torchrun_two_processes_write_one_run_folder_once(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           "train.py", "debug=fast", "trainer.disable_tqdm=true", f"paths.models_dir={tmp_path}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "train.py",
+            "debug=fast",
+            "trainer.disable_tqdm=true",
+            f"paths.models_dir={tmp_path}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run,) = (tmp_path / "debug").iterdir()
-    assert sorted(p.name for p in run.iterdir()) == sorted([
-        ".hydra", "README.md", "config.yaml", "data_report.json", "logs", "metrics.html", "metrics.json", "metrics.md",
-        "metrics_confusion_entities.png", "metrics_confusion_relations_end_to_end.png",
-        "metrics_confusion_relations_gold_entities.png", "ner", "predictions_test.jsonl", "re", "train.log",
-        "trainer"])
+    assert sorted(p.name for p in run.iterdir()) == sorted(
+        [
+            ".hydra",
+            "README.md",
+            "config.yaml",
+            "data_report.json",
+            "logs",
+            "metrics.html",
+            "metrics.json",
+            "metrics.md",
+            "metrics_confusion_entities.png",
+            "metrics_confusion_relations_end_to_end.png",
+            "metrics_confusion_relations_gold_entities.png",
+            "ner",
+            "predictions_test.jsonl",
+            "re",
+            "train.log",
+            "trainer",
+        ]
+    )
     trainer = compose_config("train", ["debug=fast"]).trainer
     for task in ("ner", "re"):
         per_process = trainer[task].batch_size // 2  # the global batch, split over two processes

@@ -20,8 +20,9 @@ def anchors(page: Path) -> set[str]:
 
 
 def links(page: Path) -> list[str]:
-    return [t for t in LINK.findall(FENCE.sub("", page.read_text(encoding="utf-8")))
-            if not re.match(r"[a-z]+:", t)]  # http:, https:, mailto: are not checked here
+    return [
+        t for t in LINK.findall(FENCE.sub("", page.read_text(encoding="utf-8"))) if not re.match(r"[a-z]+:", t)
+    ]  # http:, https:, mailto: are not checked here
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))

@@ -13,8 +13,15 @@ from ie.models.modeling import MarkerRelationModel
 
 
 def tiny_bert(**extra):
-    config = BertConfig(vocab_size=60, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=32, num_labels=3, **extra)
+    config = BertConfig(
+        vocab_size=60,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=3,
+        **extra,
+    )
     torch.manual_seed(0)
     return BertForTokenClassification(config).eval()
 
@@ -65,8 +72,12 @@ def test_install_keeps_eval_outputs_and_checkpoints_unchanged(tmp_path):
     assert model.config._attn_implementation == dropout.ATTENTION
     ids, mask = batch()
     with torch.no_grad():  # eval: no dropout, attention on transformers' SDPA function
-        torch.testing.assert_close(model(input_ids=ids, attention_mask=mask).logits,
-                                   reference(input_ids=ids, attention_mask=mask).logits, rtol=0, atol=0)
+        torch.testing.assert_close(
+            model(input_ids=ids, attention_mask=mask).logits,
+            reference(input_ids=ids, attention_mask=mask).logits,
+            rtol=0,
+            atol=0,
+        )
     model.save_pretrained(tmp_path)
     assert "ie_fast_dropout" not in (tmp_path / "config.json").read_text()
     assert json.loads((tmp_path / "config.json").read_text())["attention_probs_dropout_prob"] == 0.1
@@ -86,8 +97,12 @@ def test_training_attention_is_the_eager_math_with_the_same_mask_handling():
     model.train(), reference.train()
     ids, mask = batch()
     real = mask.bool()
-    torch.testing.assert_close(model(input_ids=ids, attention_mask=mask).logits[real],
-                               reference(input_ids=ids, attention_mask=mask).logits[real], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        model(input_ids=ids, attention_mask=mask).logits[real],
+        reference(input_ids=ids, attention_mask=mask).logits[real],
+        rtol=1e-5,
+        atol=1e-5,
+    )
     for m in model.modules():
         if isinstance(m, dropout.Dropout):
             m.p = 0.1
@@ -96,8 +111,9 @@ def test_training_attention_is_the_eager_math_with_the_same_mask_handling():
 
 
 def test_install_reaches_the_encoder_inside_the_relation_model():
-    config = BertConfig(vocab_size=60, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, num_labels=2)
+    config = BertConfig(
+        vocab_size=60, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, num_labels=2
+    )
     model = MarkerRelationModel(config)
     dropout.install(model)
     assert model.encoder.config._attn_implementation == dropout.ATTENTION

@@ -12,6 +12,7 @@ from ie.evaluation.scoring import evaluate_run
 from ie.inference.predictor import Entity, Prediction, Predictor
 from ie.models.checkpoint import CheckpointError
 from ie.training.train import train
+
 from tests.conftest import ROOT, TINY, compose_config, rounded
 
 
@@ -38,8 +39,20 @@ def test_evaluate_reproduces_the_training_run_numbers(run_dir):
 
 def test_evaluate_cli_prints_and_writes_json_markdown_and_plots(run_dir, tmp_path):
     out = tmp_path / "eval.json"
-    proc = subprocess.run([sys.executable, "evaluate.py", f"run={run_dir}", f"output={out}", "precision=fp32",
-                           f"paths.models_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "evaluate.py",
+            f"run={run_dir}",
+            f"output={out}",
+            "precision=fp32",
+            f"paths.models_dir={tmp_path}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "NER (seqeval: strict IOB2 | default conlleval)" in proc.stdout and "RE, end to end" in proc.stdout
     assert json.loads(out.read_text()) == json.loads((run_dir / "metrics.json").read_text())
@@ -52,27 +65,49 @@ def test_evaluate_cli_compares_runs(run_dir, tmp_path):
     other = tmp_path / "other"
     train(compose_config("train", TINY + ["task=ner", "trainer.ner.learning_rate=1e-3", f"paths.output_dir={other}"]))
     out = tmp_path / "cmp"
-    proc = subprocess.run([sys.executable, "evaluate.py", f"compare=[{run_dir},{other}]", f"output_dir={out}",
-                           "bootstrap_samples=200", f"paths.models_dir={tmp_path}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "evaluate.py",
+            f"compare=[{run_dir},{other}]",
+            f"output_dir={out}",
+            "bootstrap_samples=200",
+            f"paths.models_dir={tmp_path}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((out / "compare.json").read_text())
     base, second = result["groups"].values()
     assert base["metrics"]["ner.strict"]["f1"]["values"] == [
-        json.loads((run_dir / "metrics.json").read_text())["ner"]["strict"]["micro"]["f1"]]
+        json.loads((run_dir / "metrics.json").read_text())["ner"]["strict"]["micro"]["f1"]
+    ]
     assert "re.end_to_end.strict" not in second["metrics"]  # the second run trained NER only
     assert "bootstrap" in second["against_baseline"]["ner.strict"] and "ner.strict" in proc.stdout
 
 
 def test_evaluate_cli_needs_a_run_or_a_comparison(tmp_path):
-    proc = subprocess.run([sys.executable, "evaluate.py", f"paths.models_dir={tmp_path}"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "evaluate.py", f"paths.models_dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode != 0 and "exactly one of run=" in proc.stderr
 
 
-@pytest.mark.parametrize("run, backend", [
-    (run, backend) for run in ("run_dir", "span_run_dir", "shared_run_dir") for backend in ("lean", "transformers", "onnx")
-])  # token and span NER heads, and one encoder for NER and RE
+@pytest.mark.parametrize(
+    "run, backend",
+    [
+        (run, backend)
+        for run in ("run_dir", "span_run_dir", "shared_run_dir")
+        for backend in ("lean", "transformers", "onnx")
+    ],
+)  # token and span NER heads, and one encoder for NER and RE
 def test_predictor_contract_normal_empty_and_long_text(run, backend, request):
     fixture = f"onnx_{run}" if backend == "onnx" else run  # the run with its export (python -m ie.export)
     predictor = Predictor.from_pretrained(request.getfixturevalue(fixture), backend=backend)
@@ -80,7 +115,7 @@ def test_predictor_contract_normal_empty_and_long_text(run, backend, request):
     result = predictor(text)
     assert isinstance(result, Prediction) and result.text == text
     for ent in result.entities:
-        assert isinstance(ent, Entity) and text[ent.start:ent.end] == ent.text and 0 < ent.score <= 1
+        assert isinstance(ent, Entity) and text[ent.start : ent.end] == ent.text and 0 < ent.score <= 1
     for rel in result.relations:
         assert rel.head in result.entities and rel.tail in result.entities
     json.loads(result.to_json())
@@ -89,7 +124,7 @@ def test_predictor_contract_normal_empty_and_long_text(run, backend, request):
     long_text = " ".join(["cooperation"] * 600) + " Khujand"
     long_result = predictor(long_text)
     for ent in long_result.entities:
-        assert long_text[ent.start:ent.end] == ent.text
+        assert long_text[ent.start : ent.end] == ent.text
     # batched with other texts: the same entities; scores to 5 places (another batch shape moves the last bits)
     assert rounded(predictor.predict([text, "", text], batch_size=2)[2:]) == rounded([result])
 
@@ -110,7 +145,9 @@ def test_same_seed_same_config_same_metrics(run_dir, tmp_path):
 
 
 def test_single_task_runs(tmp_path):
-    ner_only = train(compose_config("train", TINY + ["task=ner", "data=seeds_dev", f"paths.output_dir={tmp_path / 'ner'}"]))
+    ner_only = train(
+        compose_config("train", TINY + ["task=ner", "data=seeds_dev", f"paths.output_dir={tmp_path / 'ner'}"])
+    )
     assert "ner" in ner_only and "re" not in ner_only
     re_only = train(compose_config("train", TINY + ["task=re", f"paths.output_dir={tmp_path / 're'}"]))
     assert "ner" not in re_only and "end_to_end" not in re_only["re"]

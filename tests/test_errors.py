@@ -4,20 +4,27 @@ WORDS = ["Denis", "Manturov", "met", "Emomali", "Rahmon", "in", "Dushanbe", "on"
 
 
 def row(gold_entities, pred_entities, gold_relations=(), pred_relations=(), gold_entity_relations=()):
-    return {"doc_id": "d", "sent_index": 0, "words": WORDS, "gold_entities": [list(e) for e in gold_entities],
-            "pred_entities": [list(e) + [0.9] for e in pred_entities],
-            "gold_relations": [list(r) for r in gold_relations],
-            "pred_relations": [list(r) + [0.8] for r in pred_relations],
-            "gold_entity_relations": [list(r) + [0.8] for r in gold_entity_relations],
-            "pred_tags": ["O"] * len(WORDS)}
+    return {
+        "doc_id": "d",
+        "sent_index": 0,
+        "words": WORDS,
+        "gold_entities": [list(e) for e in gold_entities],
+        "pred_entities": [list(e) + [0.9] for e in pred_entities],
+        "gold_relations": [list(r) for r in gold_relations],
+        "pred_relations": [list(r) + [0.8] for r in pred_relations],
+        "gold_entity_relations": [list(r) + [0.8] for r in gold_entity_relations],
+        "pred_tags": ["O"] * len(WORDS),
+    }
 
 
 def test_entity_confusion_and_error_kinds():
     gold = [(0, 2, "PER"), (3, 5, "PER"), (6, 7, "LOC"), (8, 9, "DATE")]
-    pred = [(0, 2, "PER"),  # right
-            (3, 5, "ORG"),  # wrong type
-            (6, 8, "LOC"),  # wrong boundary
-            (2, 3, "EVENT")]  # spurious; DATE missed
+    pred = [
+        (0, 2, "PER"),  # right
+        (3, 5, "ORG"),  # wrong type
+        (6, 8, "LOC"),  # wrong boundary
+        (2, 3, "EVENT"),
+    ]  # spurious; DATE missed
     errors = entity_errors([row(gold, pred)], ["PER", "ORG", "LOC", "EVENT", "DATE"])
     exact, boundary = errors["confusion"]["exact_span"], errors["confusion"]["boundary"]
     assert exact["PER"]["PER"] == 1 and exact["PER"]["ORG"] == 1
@@ -34,9 +41,11 @@ def test_entity_confusion_and_error_kinds():
 def test_relation_confusion_counts_reversed_and_wrong_labels(schema):
     ents = [(0, 2, "PER"), (3, 5, "PER"), (6, 7, "LOC")]
     gold_rel = [(0, 2, "works_for"), (1, 2, "works_for")]
-    pred_rel = [(2, 0, "located_in"),  # PER/LOC pair read the wrong way with another label (not a candidate,
-                (1, 2, "works_for"),   # but errors are counted whatever the model says)
-                (0, 1, "met_with")]    # spurious
+    pred_rel = [
+        (2, 0, "located_in"),  # PER/LOC pair read the wrong way with another label (not a candidate,
+        (1, 2, "works_for"),  # but errors are counted whatever the model says)
+        (0, 1, "met_with"),
+    ]  # spurious
     r = row(ents, ents, gold_rel, pred_rel)
     errors = relation_errors(schema, [r], "end_to_end")
     m = errors["confusion"]
@@ -73,13 +82,24 @@ def test_breakdown_counts_what_became_of_every_gold_entity_and_relation(schema):
     rows = [row(gold, pred, gold_rels, pred_relations=[], gold_entity_relations=[(0, 1, "met_with")])]
     result = breakdown(schema, rows)
     ents = result["entities"]
-    assert ents["PER"] == {"correct": 1, "wrong boundary": 0, "wrong type": 1, "wrong boundary and type": 0,
-                           "missed": 0, "spurious": 0}
+    assert ents["PER"] == {
+        "correct": 1,
+        "wrong boundary": 0,
+        "wrong type": 1,
+        "wrong boundary and type": 0,
+        "missed": 0,
+        "spurious": 0,
+    }
     assert ents["LOC"]["wrong boundary"] == 1 and ents["DATE"]["missed"] == 1 and ents["EVENT"]["spurious"] == 1
     # with gold entities the relation is found; end to end its second argument was typed ORG
     assert result["relations"]["gold_entities"]["met_with"]["correct"] == 1
     assert result["relations"]["end_to_end"]["met_with"]["argument wrong"] == 1
-    both_right = row([(0, 2, "PER"), (3, 5, "PER")], [(0, 2, "PER"), (3, 5, "PER")], gold_rels,
-                     pred_relations=[], gold_entity_relations=[])
+    both_right = row(
+        [(0, 2, "PER"), (3, 5, "PER")],
+        [(0, 2, "PER"), (3, 5, "PER")],
+        gold_rels,
+        pred_relations=[],
+        gold_entity_relations=[],
+    )
     missed = breakdown(schema, [both_right])["relations"]
     assert missed["end_to_end"]["met_with"]["missed"] == 1 and missed["gold_entities"]["met_with"]["missed"] == 1

@@ -10,15 +10,16 @@ import subprocess
 import sys
 import textwrap
 import time
-import tomllib
 import urllib.request
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 
-from conftest import ROOT
 from ie.extras import EXTRA_OF_MODULE, PLUGIN_OF_OVERRIDE
+
+from conftest import ROOT
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 EXTRAS = PROJECT["optional-dependencies"]
@@ -52,16 +53,27 @@ runpy.run_path({script!r}, run_name="__main__") if {script!r}.endswith(".py") el
 """
 
 
-@pytest.mark.parametrize("script, args, blocked, message", [
-    ("train.py", ["debug=fast"], ("torch", "transformers"), "this needs the 'train' extra, which is not installed "
-                                                            "(no module 'torch'): pip install -e '.[train]'"),
-    ("ie.serve", ["run=RUN"], ("fastapi",), "needs the 'serve' extra"),
-    ("ie.export", ["run=RUN"], ("onnxscript",), "needs the 'export' extra"),
-    ("train.py", ["-m", "hydra/launcher=slurm", "seed=1,2"], ("hydra_plugins",),
-     "hydra/launcher=slurm needs the Hydra plugin hydra_plugins.hydra_submitit_launcher of the 'slurm' extra: "
-     "pip install -e '.[slurm]'"),
-    ("train.py", ["-m", "hparams_search=seeds_optuna"], ("hydra_plugins",), "of the 'optuna' extra"),
-])
+@pytest.mark.parametrize(
+    "script, args, blocked, message",
+    [
+        (
+            "train.py",
+            ["debug=fast"],
+            ("torch", "transformers"),
+            "this needs the 'train' extra, which is not installed (no module 'torch'): pip install -e '.[train]'",
+        ),
+        ("ie.serve", ["run=RUN"], ("fastapi",), "needs the 'serve' extra"),
+        ("ie.export", ["run=RUN"], ("onnxscript",), "needs the 'export' extra"),
+        (
+            "train.py",
+            ["-m", "hydra/launcher=slurm", "seed=1,2"],
+            ("hydra_plugins",),
+            "hydra/launcher=slurm needs the Hydra plugin hydra_plugins.hydra_submitit_launcher of the 'slurm' extra: "
+            "pip install -e '.[slurm]'",
+        ),
+        ("train.py", ["-m", "hparams_search=seeds_optuna"], ("hydra_plugins",), "of the 'optuna' extra"),
+    ],
+)
 def test_a_command_whose_extra_is_missing_names_it_in_one_line(run_dir, tmp_path, script, args, blocked, message):
     argv = [script, *(a.replace("RUN", str(run_dir)) for a in args), f"paths.output_dir={tmp_path}"]
     if script != "train.py":
@@ -86,8 +98,13 @@ def serve_venv(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     env = {**os.environ, "PIP_RETRIES": "10", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    proc = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[serve]"], env=env,
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[serve]"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return python
 
@@ -99,9 +116,13 @@ def test_the_serve_extra_serves_an_export_without_torch(serve_venv, onnx_run_dir
         proc = subprocess.run([str(serve_venv), "-c", f"import {absent}"], capture_output=True, text=True)
         assert proc.returncode != 0, f"{absent} is installed by .[serve]"
     port = _free_port()
-    server = subprocess.Popen([str(serve_venv), "-m", "ie.serve", f"run={onnx_run_dir}", "backend=onnx",
-                               f"port={port}"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+    server = subprocess.Popen(
+        [str(serve_venv), "-m", "ie.serve", f"run={onnx_run_dir}", "backend=onnx", f"port={port}"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.time() + 120
         while True:
@@ -112,15 +133,19 @@ def test_the_serve_extra_serves_an_export_without_torch(serve_venv, onnx_run_dir
                 break
             except OSError:
                 time.sleep(0.5)
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/extract", data=json.dumps({"text": TEXT}).encode(),
-                                         headers={"content-type": "application/json"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/extract",
+            data=json.dumps({"text": TEXT}).encode(),
+            headers={"content-type": "application/json"},
+        )
         served = json.loads(urllib.request.urlopen(request, timeout=60).read())
     finally:
         server.terminate()
         server.wait(timeout=60)
     expected = Predictor.from_pretrained(onnx_run_dir, backend="onnx").predict([TEXT])[0].to_dict()
     assert [(e["label"], e["start"], e["end"]) for e in served["entities"]] == [
-        (e["label"], e["start"], e["end"]) for e in expected["entities"]]
+        (e["label"], e["start"], e["end"]) for e in expected["entities"]
+    ]
     # a shared-encoder run's relation head runs in NumPy on the export's hidden states: no torch either
     script = textwrap.dedent(f"""
         import json
@@ -131,9 +156,18 @@ def test_the_serve_extra_serves_an_export_without_torch(serve_venv, onnx_run_dir
     proc = subprocess.run([str(serve_venv), "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     shared = Predictor.from_pretrained(onnx_shared_run_dir, backend="onnx").predict([TEXT])[0].to_dict()
+
     def relations(prediction):
-        return [(r["label"], r["head"]["start"], r["tail"]["start"], round(r["score"], 4)) for r in prediction["relations"]]
+        return [
+            (r["label"], r["head"]["start"], r["tail"]["start"], round(r["score"], 4)) for r in prediction["relations"]
+        ]
+
     assert shared["relations"] and relations(json.loads(proc.stdout.strip().splitlines()[-1])) == relations(shared)
-    proc = subprocess.run([str(serve_venv), str(ROOT / "train.py"), "debug=fast", f"paths.output_dir={tmp_path}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(serve_venv), str(ROOT / "train.py"), "debug=fast", f"paths.output_dir={tmp_path}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1 and "pip install -e '.[train]'" in proc.stderr and "Traceback" not in proc.stderr

@@ -3,6 +3,7 @@ from omegaconf import OmegaConf
 
 from ie.data.corpus import load_corpus
 from ie.data.folds import by_sentence, fold_splits
+
 from tests.conftest import ROOT, compose_config
 
 DOCS = ["d3", "d1", "d5", "d2", "d4"]
@@ -21,8 +22,9 @@ def test_k_folds_are_balanced_and_disjoint():
     assert sorted(sum(tests, [])) == units and [len(t) for t in tests] == [4, 4, 3]
 
 
-@pytest.mark.parametrize("folds, fold, message", [(1, 0, "at least 2"), (6, 0, "more folds than units"),
-                                                  (5, 5, "data.fold=5")])
+@pytest.mark.parametrize(
+    "folds, fold, message", [(1, 0, "at least 2"), (6, 0, "more folds than units"), (5, 5, "data.fold=5")]
+)
 def test_bad_fold_settings_are_reported(folds, fold, message):
     with pytest.raises(ValueError, match=message):
         fold_splits(DOCS, folds, fold)
@@ -32,6 +34,7 @@ def test_sentence_folds_split_inside_documents():
     class R:
         def __init__(self, i):
             self.sent_index = i
+
     units = by_sentence({"train": [R(0), R(1)], "test": [R(0)]})
     assert list(units) == ["train#0", "train#1", "test#0"]
 
@@ -57,5 +60,7 @@ def test_inner_folds_leave_one_out_inside_an_outer_fold_and_never_touch_its_test
         inner_fold_splits(outer, 4)
     cfg = compose_config("train", ["experiment=seeds_cv", "data.fold=4", "data.inner_fold=0", "paths.output_dir=/x"])
     records, splits = load_corpus(cfg.data, schema)
-    assert splits == {"train": ["001_41781d1e3c5b888b", "002_5fe9fa56fbd70bdd", "003_1c9a91d3e2df1cb5"],
-                      "test": ["000_cfc1bba1020dc4b0"]}
+    assert splits == {
+        "train": ["001_41781d1e3c5b888b", "002_5fe9fa56fbd70bdd", "003_1c9a91d3e2df1cb5"],
+        "test": ["000_cfc1bba1020dc4b0"],
+    }

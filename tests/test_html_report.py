@@ -10,6 +10,7 @@ import pytest
 
 from ie.evaluation.html_report import html_report
 from ie.evaluation.predictions import read_predictions
+
 from tests.conftest import SEEDS, TEST_DOC
 
 
@@ -23,8 +24,14 @@ class _Marks(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "mark" and "data-side" in attrs:
-            self._open = [attrs["data-side"], attrs["data-label"], int(attrs["data-start"]),
-                          int(attrs["data-end"]), "", attrs["class"]]
+            self._open = [
+                attrs["data-side"],
+                attrs["data-label"],
+                int(attrs["data-start"]),
+                int(attrs["data-end"]),
+                "",
+                attrs["class"],
+            ]
         self._in_sub = self._in_sub or (tag == "sub" and self._open is not None)
 
     def handle_data(self, data):
@@ -63,11 +70,21 @@ def _chromium() -> str:
 def test_html_report_renders_in_headless_chromium_with_every_entity(run_dir, tmp_path):
     page = run_dir / "metrics.html"  # written by training, like evaluate.py writes eval_<split>.html
     _, rows = read_predictions(run_dir / "predictions_test.jsonl")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1600"]
-    dom = subprocess.run([_chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
-                         timeout=120)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1280,1600",
+    ]
+    dom = subprocess.run(
+        [_chromium(), *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     parser = _Marks()
     parser.feed(dom.stdout)
@@ -79,18 +96,31 @@ def test_html_report_renders_in_headless_chromium_with_every_entity(run_dir, tmp
 
 
 def test_html_report_marks_errors_and_escapes_text():
-    row = {"doc_id": "d<1>", "sent_index": 0, "words": ["<b>Denis", "met", "Rahmon", "&", "Co"],
-           "start": 10, "end": 34, "word_starts": [10, 20, 24, 31, 33], "word_ends": [18, 23, 30, 32, 35],
-           "gold_entities": [[0, 1, "PER"], [2, 3, "PER"], [3, 5, "ORG"]], "gold_relations": [[0, 1, "met_with"]],
-           "pred_entities": [[0, 1, "PER", 0.9], [2, 3, "ORG", 0.6]], "pred_relations": [[1, 0, "met_with", 0.8]]}
+    row = {
+        "doc_id": "d<1>",
+        "sent_index": 0,
+        "words": ["<b>Denis", "met", "Rahmon", "&", "Co"],
+        "start": 10,
+        "end": 34,
+        "word_starts": [10, 20, 24, 31, 33],
+        "word_ends": [18, 23, 30, 32, 35],
+        "gold_entities": [[0, 1, "PER"], [2, 3, "PER"], [3, 5, "ORG"]],
+        "gold_relations": [[0, 1, "met_with"]],
+        "pred_entities": [[0, 1, "PER", 0.9], [2, 3, "ORG", 0.6]],
+        "pred_relations": [[1, 0, "met_with", 0.8]],
+    }
     page = html_report({"run": "r", "split": "test"}, [row], ["PER", "ORG"], ["met_with"])
     assert "<b>Denis" not in page and "&lt;b&gt;Denis" in page and "d&lt;1&gt;" in page
     parser = _Marks()
     parser.feed(page)
     classes = {(m[0], m[4]): m[5] for m in parser.marks}
-    assert classes == {("gold", "<b>Denis"): "ent",
-                       ("gold", "Rahmon"): "ent missed", ("gold", "& Co"): "ent missed",
-                       ("pred", "<b>Denis"): "ent", ("pred", "Rahmon"): "ent error"}
+    assert classes == {
+        ("gold", "<b>Denis"): "ent",
+        ("gold", "Rahmon"): "ent missed",
+        ("gold", "& Co"): "ent missed",
+        ("pred", "<b>Denis"): "ent",
+        ("pred", "Rahmon"): "ent error",
+    }
     assert (10, 18) == next(m[2:4] for m in parser.marks if m[0] == "gold")  # document offsets
     assert '<li class="missed" data-side="gold" data-label="met_with">' in page  # Rahmon is not PER there
     assert "<link" not in page and "<script" not in page and "src=" not in page  # self-contained

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from ie.errors import ConfigError
+
 from tests.conftest import SEEDS, TINY, compose_config
 
 OUTER_TEST = "004_8167059eeef70516"  # outer fold 4 of the five seed articles
@@ -15,8 +16,11 @@ def test_a_trial_trains_every_inner_fold_pools_their_counts_and_never_sees_the_o
     from ie.training.inner_cv import pooled_score, train_inner_folds
     from ie.training.train import train
 
-    cfg = compose_config("train", TINY + ["hparams_search=seeds_optuna", "data.fold=4", "data.mention_replacement=0",
-                                          f"paths.output_dir={tmp_path}"])
+    cfg = compose_config(
+        "train",
+        TINY
+        + ["hparams_search=seeds_optuna", "data.fold=4", "data.mention_replacement=0", f"paths.output_dir={tmp_path}"],
+    )
     assert cfg.inner_cv and cfg.task.names == ["ner"]
     seen, results = [], []
 
@@ -47,7 +51,8 @@ def test_inner_cv_needs_document_folds_and_no_fixed_inner_fold(tmp_path):
     no_folds = compose_config("train", TINY + ["inner_cv=true", f"paths.output_dir={tmp_path}"])
     with pytest.raises(ConfigError, match="inner_cv=true: needs data.folds"):
         train_inner_folds(no_folds, lambda cfg: {})
-    fixed = compose_config("train", TINY + ["hparams_search=seeds_optuna", "data.inner_fold=1",
-                                            f"paths.output_dir={tmp_path}"])
+    fixed = compose_config(
+        "train", TINY + ["hparams_search=seeds_optuna", "data.inner_fold=1", f"paths.output_dir={tmp_path}"]
+    )
     with pytest.raises(ConfigError, match="drop data.inner_fold=1"):
         train_inner_folds(fixed, lambda cfg: {})

@@ -16,6 +16,7 @@ from ie.models import lean_bert
 from ie.models.checkpoint import CheckpointError, SavedTokenizer
 from ie.models.modeling import MarkerRelationModel
 from ie.training.collators import as_tensors
+
 from tests.conftest import rounded
 
 TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe on July 15. The Lipetsk Region signed a roadmap."
@@ -43,10 +44,20 @@ def test_matmuls_see_a_bounded_set_of_row_counts(run_dir):
     """Each new matmul shape costs oneDNN kernel memory for the life of the process, so however the
     batches come, the linear layers see only bucketed row counts, padding rows excluded."""
     assert [lean_bert.bucket(n) for n in (1, 16, 17, 200, 256, 257, 321, 1000, 2048)] == [
-        16, 16, 32, 256, 256, 320, 384, 1024, 2048]
+        16,
+        16,
+        32,
+        256,
+        256,
+        320,
+        384,
+        1024,
+        2048,
+    ]
     sizes = {lean_bert.bucket(n) for n in range(1, 2049)}
-    assert len(sizes) == 17 and all(lean_bert.bucket(n) <= max(16, 2 * n if n <= 256 else 1.25 * n)
-                                    for n in range(1, 4097))
+    assert len(sizes) == 17 and all(
+        lean_bert.bucket(n) <= max(16, 2 * n if n <= 256 else 1.25 * n) for n in range(1, 4097)
+    )
     model = lean_bert.load(run_dir / "ner")
     seen = set()
     model.encoder.intermediate[0].register_forward_pre_hook(lambda _m, args: seen.add(args[0].shape[0]))
@@ -64,8 +75,10 @@ def test_pair_classifier_logits_equal_transformers(run_dir):
     theirs = MarkerRelationModel.from_pretrained(run_dir / "re").eval()
     ours = lean_bert.load(run_dir / "re")
     ids, _ = padded_batch(theirs.config.vocab_size)
-    rows = [{"input_ids": ids[0, :9].tolist(), "head_spans": [[1, 3], [5, 7]], "tail_spans": [[5, 7], [1, 3]]},
-            {"input_ids": ids[2].tolist(), "head_spans": [[0, 2]], "tail_spans": [[9, 12]]}]
+    rows = [
+        {"input_ids": ids[0, :9].tolist(), "head_spans": [[1, 3], [5, 7]], "tail_spans": [[5, 7], [1, 3]]},
+        {"input_ids": ids[2].tolist(), "head_spans": [[0, 2]], "tail_spans": [[9, 12]]},
+    ]
     batch = as_tensors(collate_windows(rows, 0, multiple=8))
     with torch.inference_mode():
         torch.testing.assert_close(ours(**batch).logits, theirs(**batch).logits, rtol=1e-5, atol=1e-5)
@@ -94,8 +107,17 @@ def test_bf16_keeps_matmuls_in_bf16_and_the_residual_stream_in_fp32(run_dir):
         expected, got = full(ids, mask).logits, half(ids, mask).logits.float()
     torch.testing.assert_close(got[mask.bool()], expected[mask.bool()], rtol=0.05, atol=0.05)
     # a Predictor given the fp32 model at precision="bf16" casts it the same way
-    assert Predictor(Predictor.from_pretrained(run_dir).schema, ner_model=full, ner_tokenizer=SavedTokenizer(
-        run_dir / "ner"), precision="bf16").ner_model.encoder.qkv[0].weight.dtype == torch.bfloat16
+    assert (
+        Predictor(
+            Predictor.from_pretrained(run_dir).schema,
+            ner_model=full,
+            ner_tokenizer=SavedTokenizer(run_dir / "ner"),
+            precision="bf16",
+        )
+        .ner_model.encoder.qkv[0]
+        .weight.dtype
+        == torch.bfloat16
+    )
 
 
 def test_a_checkpoint_the_lean_encoder_cannot_run_goes_to_transformers(run_dir, tmp_path):
@@ -126,8 +148,12 @@ def test_a_missing_or_unknown_weight_is_named(run_dir, tmp_path):
 def test_the_saved_tokenizer_splits_words_as_transformers_does(run_dir):
     from transformers import AutoTokenizer
 
-    words = [["Denis", "Manturov", "met", "Rahmon", "in", "Dushanbe", "."], ["<e:PER>", "Ivan", "</e:PER>"],
-             ["\u200b", "e\u0301", "😀", "Привет", "中文", "", "[SEP]", "x" * 300], ["a"]]
+    words = [
+        ["Denis", "Manturov", "met", "Rahmon", "in", "Dushanbe", "."],
+        ["<e:PER>", "Ivan", "</e:PER>"],
+        ["\u200b", "e\u0301", "😀", "Привет", "中文", "", "[SEP]", "x" * 300],
+        ["a"],
+    ]
     for task in ("ner", "re"):
         transformers_tok, saved = AutoTokenizer.from_pretrained(run_dir / task), SavedTokenizer(run_dir / task)
         expected = transformers_tok(words, is_split_into_words=True, add_special_tokens=False)
@@ -135,7 +161,10 @@ def test_the_saved_tokenizer_splits_words_as_transformers_does(run_dir):
         assert [e.ids for e in got] == expected["input_ids"]
         assert [e.word_ids for e in got] == [expected.word_ids(i) for i in range(len(words))]
         assert (saved.pad_token_id, saved.unk_token_id, len(saved)) == (
-            transformers_tok.pad_token_id, transformers_tok.unk_token_id, len(transformers_tok))
+            transformers_tok.pad_token_id,
+            transformers_tok.unk_token_id,
+            len(transformers_tok),
+        )
     assert SavedTokenizer(run_dir / "re").convert_tokens_to_ids("<e:PER>") is not None
 
 

@@ -8,6 +8,7 @@ import pytest
 from ie.errors import ConfigError
 from ie.evaluation.learning_curve import learning_curve, trend, write_learning_curve
 from ie.training.train import train
+
 from tests.conftest import TINY, compose_config
 
 
@@ -15,8 +16,14 @@ from tests.conftest import TINY, compose_config
 def curve_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("curve")
     for k in (1, 2):
-        overrides = [*TINY, "experiment=learning_curve", "data.fold=4", f"data.train_units={k}", "task=ner",
-                     f"paths.output_dir={root / str(k)}"]
+        overrides = [
+            *TINY,
+            "experiment=learning_curve",
+            "data.fold=4",
+            f"data.train_units={k}",
+            "task=ner",
+            f"paths.output_dir={root / str(k)}",
+        ]
         train(compose_config("train", overrides))
     return root
 
@@ -36,7 +43,9 @@ def test_a_curve_of_the_seeds_runs(curve_runs, tmp_path):
 
 
 def test_the_trend_is_the_gain_per_doubling():
-    points = [{"training_entities": {"mean": n}, "ner.strict": {"mean": f1}} for n, f1 in ((40, 0.3), (80, 0.4), (160, 0.5))]
+    points = [
+        {"training_entities": {"mean": n}, "ner.strict": {"mean": f1}} for n, f1 in ((40, 0.3), (80, 0.4), (160, 0.5))
+    ]
     fit = trend(points, "ner.strict")
     assert fit["gain_per_doubling"] == pytest.approx(0.1)
     assert (fit["at_2x_largest"], fit["at_4x_largest"]) == pytest.approx((0.6, 0.7))

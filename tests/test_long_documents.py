@@ -14,12 +14,15 @@ from ie.training.data_report import data_report
 from ie.training.features import ner_features, re_features
 from ie.training.prepare import load_data, prepare_data
 from ie.training.train import train
+
 from tests.conftest import SEEDS, compose_config
 
 FILLER = " ".join(["cooperation"] * 5000)
 LONG = FILLER + " Denis Manturov of Rosatom"  # one 5,004-word "sentence": no full stop anywhere
-ANN = (f"T1\tPER {len(FILLER) + 1} {len(FILLER) + 15}\tDenis Manturov\n"
-       f"T2\tORG {len(LONG) - 7} {len(LONG)}\tRosatom\nR1\tworks_for Arg1:T1 Arg2:T2\n")
+ANN = (
+    f"T1\tPER {len(FILLER) + 1} {len(FILLER) + 15}\tDenis Manturov\n"
+    f"T2\tORG {len(LONG) - 7} {len(LONG)}\tRosatom\nR1\tworks_for Arg1:T1 Arg2:T2\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +35,18 @@ def corpus(tmp_path_factory):
 
 
 def config(corpus, *overrides):
-    return compose_config("train", ["debug=fast", "trainer.disable_tqdm=true", f"data.path={corpus}",
-                                    f"data.schema={SEEDS / 'schema.json'}", "data.splits.test=[short]",
-                                    "data.mention_replacement=0", *overrides])  # counts of the file itself
+    return compose_config(
+        "train",
+        [
+            "debug=fast",
+            "trainer.disable_tqdm=true",
+            f"data.path={corpus}",
+            f"data.schema={SEEDS / 'schema.json'}",
+            "data.splits.test=[short]",
+            "data.mention_replacement=0",
+            *overrides,
+        ],
+    )  # counts of the file itself
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +71,10 @@ def test_nothing_is_lost_unless_the_config_forces_it(corpus, tokenizer, tmp_path
     data = load_data(config(corpus, "paths.output_dir=/tmp/unused"))
     report = data_report(data, tokenizer, ["ner", "re"], 64, 64)
     assert report["splits"]["train"]["words"] == 5004
-    assert report["splits"]["train"]["lost"] == {"ner": {"words_cut": 0, "entities_split": 0},
-                                                 "re": {"candidates": 0, "relations": 0}}
+    assert report["splits"]["train"]["lost"] == {
+        "ner": {"words_cut": 0, "entities_split": 0},
+        "re": {"candidates": 0, "relations": 0},
+    }
     # a 4-subword NER window holds 2 subwords of text; an 8-subword RE window 2 besides its markers
     forced = config(corpus, f"paths.output_dir={tmp_path}", "trainer.ner.max_length=4", "trainer.re.max_length=8")
     prepare_data(forced, tmp_path)
@@ -91,13 +105,21 @@ class TaggingOracle(torch.nn.Module):
 def test_predictor_finds_the_entities_at_the_very_end(corpus, tokenizer, schema):
     first = lambda word: tokenizer(word, add_special_tokens=False)["input_ids"][0]  # noqa: E731
     tags = schema.bio_tags
-    oracle = TaggingOracle(tags, {first("Denis"): tags.index("B-PER"), first("Manturov"): tags.index("I-PER"),
-                                  first("Rosatom"): tags.index("B-ORG")})
+    oracle = TaggingOracle(
+        tags,
+        {
+            first("Denis"): tags.index("B-PER"),
+            first("Manturov"): tags.index("I-PER"),
+            first("Rosatom"): tags.index("B-ORG"),
+        },
+    )
     predictor = Predictor(schema, ner_model=oracle, ner_tokenizer=tokenizer, ner_max_length=64, ner_stride=16)
     result = predictor(LONG)
     assert oracle.rows > 80  # read in windows, none of them longer than 64 subwords
     assert [(e.label, e.start, e.end, e.text) for e in result.entities] == [
-        ("PER", len(FILLER) + 1, len(FILLER) + 15, "Denis Manturov"), ("ORG", len(LONG) - 7, len(LONG), "Rosatom")]
+        ("PER", len(FILLER) + 1, len(FILLER) + 15, "Denis Manturov"),
+        ("ORG", len(LONG) - 7, len(LONG), "Rosatom"),
+    ]
 
 
 def test_a_run_on_the_long_article_trains_in_windows_and_reports_no_loss(corpus, tmp_path):
@@ -108,4 +130,4 @@ def test_a_run_on_the_long_article_trains_in_windows_and_reports_no_loss(corpus,
     history = json.loads((tmp_path / "trainer" / "ner" / "log_history.json").read_text())
     assert history[-1]["step"] > 10  # about 90 windows of 64 subwords at batch size 8
     result = Predictor.from_pretrained(tmp_path)(LONG)
-    assert all(LONG[e.start:e.end] == e.text for e in result.entities)
+    assert all(LONG[e.start : e.end] == e.text for e in result.entities)

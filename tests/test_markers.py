@@ -84,6 +84,7 @@ def test_pairs_in_reach_equals_the_definition(schema, tok):
         def cost(h, t):
             lo, hi = min(spans[h][0], spans[t][0]), max(spans[h][1], spans[t][1])
             return sum(lengths[lo:hi]) + 2 * sum(lo <= s < hi for s, _, _ in spans)
+
         fits = {(h, t) for h, t in everything if cost(h, t) <= max_length - 2}
         assert set(pairs) == fits and len(pairs) == len(fits)
         assert lost == len(everything) - len(fits)
@@ -92,12 +93,22 @@ def test_pairs_in_reach_equals_the_definition(schema, tok):
 def test_one_pass_scores_each_sentence_as_if_it_were_alone(schema, tok):
     """Padding and batch neighbours do not change a pair's logits; pairs map back to their rows."""
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, num_labels=len(schema.relation_labels))
+    config = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=len(schema.relation_labels),
+    )
     model = MarkerRelationModel(config).eval()
-    sentences = [(["Denis", "Manturov", "met", "Emomali", "Rahmon", "in", "Dushanbe", "."],
-                  [(0, 2, "PER"), (3, 5, "PER"), (6, 7, "LOC")]),
-                 (["Lipetsk", "and", "Khujand", "signed", "it"], [(0, 1, "LOC"), (2, 3, "LOC")])]
+    sentences = [
+        (
+            ["Denis", "Manturov", "met", "Emomali", "Rahmon", "in", "Dushanbe", "."],
+            [(0, 2, "PER"), (3, 5, "PER"), (6, 7, "LOC")],
+        ),
+        (["Lipetsk", "and", "Khujand", "signed", "it"], [(0, 1, "LOC"), (2, 3, "LOC")]),
+    ]
     rows = []
     for words, spans in sentences:
         pieces = WordPieces(tok, words)

@@ -5,8 +5,14 @@ from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
 from ie.data.bio import spans_to_tags
-from ie.evaluation.metrics import (count_matches, ner_scores, relation_scores, relation_tuple, scores_from_counts,
-                                   tag_entities)
+from ie.evaluation.metrics import (
+    count_matches,
+    ner_scores,
+    relation_scores,
+    relation_tuple,
+    scores_from_counts,
+    tag_entities,
+)
 
 GOLD = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "I-ORG", "O", "B-PER"]]
 PRED = [["B-PER", "I-PER", "O", "B-ORG"], ["I-ORG", "I-ORG", "O", "B-PER"]]
@@ -15,10 +21,24 @@ PRED = [["B-PER", "I-PER", "O", "B-ORG"], ["I-ORG", "I-ORG", "O", "B-PER"]]
 def test_ner_strict_scores_by_hand():
     scores = ner_scores(GOLD, PRED, ["PER", "ORG", "LOC"], mode="strict")
     # gold: PER x2, LOC, ORG. pred (strict IOB2): PER x2, ORG at [3,4) (the I-ORG start is not an entity)
-    assert scores["per_type"]["PER"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 2,
-                                         "tp": 2, "fp": 0, "fn": 0}
-    assert scores["per_type"]["ORG"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1,
-                                         "tp": 0, "fp": 1, "fn": 1}
+    assert scores["per_type"]["PER"] == {
+        "precision": 1.0,
+        "recall": 1.0,
+        "f1": 1.0,
+        "support": 2,
+        "tp": 2,
+        "fp": 0,
+        "fn": 0,
+    }
+    assert scores["per_type"]["ORG"] == {
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": 1,
+        "tp": 0,
+        "fp": 1,
+        "fn": 1,
+    }
     assert scores["per_type"]["LOC"]["recall"] == 0.0
     assert (scores["micro"]["tp"], scores["micro"]["fp"], scores["micro"]["fn"]) == (2, 1, 2)
     assert scores["micro"]["f1"] == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
@@ -71,8 +91,11 @@ def rel(key, head, tail, label, symmetric=False, mode="strict"):
 
 
 def test_relation_scores_crafted_cases():
-    gold = [rel(0, (0, 2, "PER"), (5, 6, "ORG"), "works_for"), rel(0, (0, 2, "PER"), (3, 4, "ROLE"), "has_role"),
-            rel(1, (0, 1, "LOC"), (2, 3, "LOC"), "located_in")]
+    gold = [
+        rel(0, (0, 2, "PER"), (5, 6, "ORG"), "works_for"),
+        rel(0, (0, 2, "PER"), (3, 4, "ROLE"), "has_role"),
+        rel(1, (0, 1, "LOC"), (2, 3, "LOC"), "located_in"),
+    ]
     pred = [
         rel(0, (0, 2, "PER"), (5, 6, "ORG"), "works_for"),  # right
         rel(0, (0, 2, "PER"), (5, 6, "ORG"), "works_for"),  # duplicate: counted once
@@ -89,12 +112,16 @@ def test_relation_scores_crafted_cases():
 
 @pytest.mark.parametrize("mode, works_for_tp", [("strict", 0), ("boundaries", 1)])
 def test_wrong_entity_type_counts_only_in_boundaries_mode(mode, works_for_tp):
-    gold = [rel(0, (0, 2, "PER"), (5, 6, "ORG"), "works_for", mode=mode),
-            rel(0, (0, 2, "PER"), (3, 5, "PER"), "met_with", True, mode=mode),
-            rel(0, (0, 2, "PER"), (7, 8, "ORG"), "works_for", mode=mode)]
-    pred = [rel(0, (0, 2, "PER"), (5, 6, "LOC"), "works_for", mode=mode),  # tail typed LOC
-            rel(0, (3, 5, "PER"), (0, 2, "PER"), "met_with", True, mode=mode),  # symmetric: order free
-            rel(0, (7, 8, "ORG"), (0, 2, "PER"), "works_for", mode=mode)]  # reversed: wrong in both modes
+    gold = [
+        rel(0, (0, 2, "PER"), (5, 6, "ORG"), "works_for", mode=mode),
+        rel(0, (0, 2, "PER"), (3, 5, "PER"), "met_with", True, mode=mode),
+        rel(0, (0, 2, "PER"), (7, 8, "ORG"), "works_for", mode=mode),
+    ]
+    pred = [
+        rel(0, (0, 2, "PER"), (5, 6, "LOC"), "works_for", mode=mode),  # tail typed LOC
+        rel(0, (3, 5, "PER"), (0, 2, "PER"), "met_with", True, mode=mode),  # symmetric: order free
+        rel(0, (7, 8, "ORG"), (0, 2, "PER"), "works_for", mode=mode),
+    ]  # reversed: wrong in both modes
     scores = relation_scores(gold, pred, ["works_for", "met_with"])
     assert scores["per_type"]["works_for"]["tp"] == works_for_tp
     assert scores["per_type"]["met_with"]["tp"] == 1

@@ -10,7 +10,7 @@ def brute_force(hidden, rows, heads, tails):
     out = []
     for row, h, t in zip(rows.tolist(), heads.tolist(), tails.tolist()):
         first, second = sorted([h, t])
-        span = hidden[row, first[1] + 1:second[0]]
+        span = hidden[row, first[1] + 1 : second[0]]
         out.append(span.amax(0) if len(span) else torch.zeros(hidden.size(-1)))
     return torch.stack(out)
 
@@ -43,19 +43,24 @@ def test_gradients_reach_only_the_max_tokens():
 
 def _tiny_re_model(representation: str = "markers_between_max"):
     from ie.models.modeling import build_re_model
+
     from tests.conftest import compose_config
 
-    cfg = compose_config("train", ["model=tiny", "paths.output_dir=/tmp/unused",
-                                   f"model.pair_representation={representation}"])
+    cfg = compose_config(
+        "train", ["model=tiny", "paths.output_dir=/tmp/unused", f"model.pair_representation={representation}"]
+    )
     torch.manual_seed(0)
     return build_re_model(cfg.model, ["no_relation", "works_for"], vocab_size=64)
 
 
 def _batch():
-    return {"input_ids": torch.tensor([[1, 5, 6, 7, 8, 9, 10, 2]]),
-            "attention_mask": torch.ones(1, 8, dtype=torch.long),
-            "pair_rows": torch.tensor([0, 0]), "head_spans": torch.tensor([[1, 3], [5, 7]]),
-            "tail_spans": torch.tensor([[5, 7], [1, 3]])}
+    return {
+        "input_ids": torch.tensor([[1, 5, 6, 7, 8, 9, 10, 2]]),
+        "attention_mask": torch.ones(1, 8, dtype=torch.long),
+        "pair_rows": torch.tensor([0, 0]),
+        "head_spans": torch.tensor([[1, 3], [5, 7]]),
+        "tail_spans": torch.tensor([[5, 7], [1, 3]]),
+    }
 
 
 def test_the_representation_is_named_in_the_checkpoint_and_sizes_the_classifier(tmp_path):
@@ -89,8 +94,9 @@ def test_a_new_representation_is_one_function_and_one_entry(monkeypatch, tmp_pat
     assert model.classifier.in_features == 2 * model.config.hidden_size
     model.save_pretrained(tmp_path)
     with torch.no_grad():
-        torch.testing.assert_close(lean_bert.load(tmp_path)(**_batch()).logits, model(**_batch()).logits,
-                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            lean_bert.load(tmp_path)(**_batch()).logits, model(**_batch()).logits, rtol=1e-5, atol=1e-5
+        )
 
 
 def test_an_unknown_representation_names_the_config_key():

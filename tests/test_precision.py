@@ -8,6 +8,7 @@ import pytest
 
 from ie import precision
 from ie.errors import ConfigError
+
 from tests.conftest import TINY, compose_config
 from tests.test_pretrain import keys, run_with_pretraining
 
@@ -20,6 +21,7 @@ def probe(monkeypatch):
     def set_native(native: bool):
         why = "a test CPU has AMX" if native else "a test CPU (AVX2) has neither AVX512_BF16 nor AMX"
         monkeypatch.setattr(precision, "bf16_native", lambda device="cpu": (native, why))
+
     return set_native
 
 
@@ -28,7 +30,10 @@ def test_auto_is_bf16_exactly_where_it_is_native(probe, native):
     probe(native)
     bf16, why = precision.resolve_bf16("auto")
     assert bf16 is native and why.startswith("trainer.bf16=auto: a test CPU")
-    assert precision.resolve_precision("auto") == ("bf16" if native else "fp32", why.replace("trainer.bf16", "precision"))
+    assert precision.resolve_precision("auto") == (
+        "bf16" if native else "fp32",
+        why.replace("trainer.bf16", "precision"),
+    )
     # the ONNX graphs have no bf16, and int8 is only ever asked for
     assert precision.resolve_precision("auto", backend="onnx")[0] == "fp32"
     assert precision.resolve_precision("int8")[0] == "int8"
@@ -72,8 +77,11 @@ def test_a_run_records_its_choice_in_config_and_card(probe, tmp_path, native):
 
     probe(native)
     out = tmp_path / "run"
-    train(compose_config("train", TINY + ["trainer.bf16=auto", "task=ner", "trainer.report_to=[]",
-                                          f"paths.output_dir={out}"]))
+    train(
+        compose_config(
+            "train", TINY + ["trainer.bf16=auto", "task=ner", "trainer.report_to=[]", f"paths.output_dir={out}"]
+        )
+    )
     config = (out / "config.yaml").read_text()
     assert f"bf16: {str(native).lower()}" in config and "bf16_reason: 'trainer.bf16=auto: a test CPU" in config
     card = (out / "README.md").read_text()

@@ -14,6 +14,7 @@ from ie.inference.batch import run_predictions
 from ie.inference.inputs import InputDocument, InputError, read_inputs
 from ie.inference.predictor import Entity, Prediction, Predictor, Relation
 from ie.inference.writers import brat_ann, prediction_record
+
 from tests.conftest import ROOT, SEEDS, TEST_DOC
 
 TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe.\r\nThey signed a roadmap."
@@ -22,16 +23,20 @@ TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe.\r\nThey signed a roadmap.
 def _as_brat(prediction: Prediction):
     """Entities and relations of a prediction in the form ie.data.formats.brat reads them back."""
     ents = [(e.label, e.start, e.end, e.text) for e in prediction.entities]
-    rels = [(r.label, prediction.entities.index(r.head), prediction.entities.index(r.tail))
-            for r in prediction.relations]
+    rels = [
+        (r.label, prediction.entities.index(r.head), prediction.entities.index(r.tail)) for r in prediction.relations
+    ]
     return ents, rels
 
 
 def _read_back(txt_path):
     doc = read_document(txt_path)
     index = {e.id: i for i, e in enumerate(doc.entities)}
-    return doc, [(e.label, e.start, e.end, e.text) for e in doc.entities], \
-        [(r.label, index[r.head], index[r.tail]) for r in doc.relations]
+    return (
+        doc,
+        [(e.label, e.start, e.end, e.text) for e in doc.entities],
+        [(r.label, index[r.head], index[r.tail]) for r in doc.relations],
+    )
 
 
 def test_brat_writer_round_trips_entities_relations_and_keeps_scores_as_notes(tmp_path):
@@ -58,13 +63,18 @@ def test_inputs_files_folders_jsonl_and_stdin(tmp_path):
     assert read_inputs("-", stdin=io.StringIO("Plain {text}.\n"))[0].text == "Plain {text}.\n"
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"id": "a", "text": "x"}\nnot json\n', r"docs.jsonl:2: not JSON"),
-    ('{"id": "a", "txt": "x"}\n', r'docs.jsonl:1: expected an object with a string "text"'),
-    ('{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n',
-     r"docs.jsonl:2: document id 'a' repeats \(first at .*docs.jsonl:1\)"),
-    ('{"id": null, "text": "x"}\n', r'docs.jsonl:1: "id" must be'),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"id": "a", "text": "x"}\nnot json\n', r"docs.jsonl:2: not JSON"),
+        ('{"id": "a", "txt": "x"}\n', r'docs.jsonl:1: expected an object with a string "text"'),
+        (
+            '{"id": "a", "text": "x"}\n{"id": "a", "text": "y"}\n',
+            r"docs.jsonl:2: document id 'a' repeats \(first at .*docs.jsonl:1\)",
+        ),
+        ('{"id": null, "text": "x"}\n', r'docs.jsonl:1: "id" must be'),
+    ],
+)
 def test_bad_jsonl_names_file_and_line(tmp_path, content, message):
     (tmp_path / "docs.jsonl").write_text(content)
     with pytest.raises(InputError, match=message):
@@ -86,8 +96,16 @@ def test_predict_cli_brat_round_trip_on_a_seed_article(run_dir, tmp_path):
     returned, next to a byte-exact copy of the text; existing annotations are never replaced."""
     out = tmp_path / "preannotated"
     source = SEEDS / f"{TEST_DOC}.txt"
-    cmd = [sys.executable, "-m", "ie.predict", f"run={run_dir}", f"input={SEEDS}/004_*.txt", "format=brat",
-           f"output={out}", "batch_size=8"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ie.predict",
+        f"run={run_dir}",
+        f"input={SEEDS}/004_*.txt",
+        "format=brat",
+        f"output={out}",
+        "batch_size=8",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / f"{TEST_DOC}.txt").read_bytes() == source.read_bytes()
@@ -104,8 +122,14 @@ def test_predict_cli_brat_round_trip_on_a_seed_article(run_dir, tmp_path):
 def test_predict_cli_jsonl_from_stdin_to_stdout(run_dir):
     texts = {"a": TEXT, "b": "", "c": (SEEDS / f"{TEST_DOC}.txt").read_text(encoding="utf-8")[:700]}
     stdin = "".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in texts.items())
-    proc = subprocess.run([sys.executable, "-m", "ie.predict", f"run={run_dir}", "input=-", "progress=true"],
-                          cwd=ROOT, input=stdin, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ie.predict", f"run={run_dir}", "input=-", "progress=true"],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [json.loads(line) for line in proc.stdout.splitlines()]  # stdout holds nothing but JSONL
     expected = Predictor.from_pretrained(run_dir).predict(list(texts.values()))
@@ -113,7 +137,7 @@ def test_predict_cli_jsonl_from_stdin_to_stdout(run_dir):
     assert lines[2]["entities"] and {"label", "start", "end", "text", "score"} == set(lines[2]["entities"][0])
     for rel in lines[2]["relations"]:
         head = lines[2]["entities"][rel["head"]]
-        assert texts["c"][head["start"]:head["end"]] == head["text"]
+        assert texts["c"][head["start"] : head["end"]] == head["text"]
     assert "predict: 100%" in proc.stderr and "3 documents" in proc.stderr
 
 
@@ -133,12 +157,14 @@ def test_jsonl_file_output_appears_complete_or_not_at_all(run_dir, tmp_path):
     docs = [InputDocument("a", TEXT, "test"), InputDocument("b", "", "test")]
     assert run_predictions(predictor, docs, str(out))["documents"] == 2
     assert [json.loads(line) for line in out.read_text().splitlines()] == [
-        prediction_record(d.id, p) for d, p in zip(docs, predictor.predict([d.text for d in docs]))]
+        prediction_record(d.id, p) for d, p in zip(docs, predictor.predict([d.text for d in docs]))
+    ]
     assert not list(tmp_path.glob("new/*.partial"))
 
     class Failing:
         def predict(self, texts, batch_size):
             raise RuntimeError("killed half way")
+
     with pytest.raises(RuntimeError, match="killed half way"):
         run_predictions(Failing(), docs, str(tmp_path / "failed.jsonl"))
     assert not (tmp_path / "failed.jsonl").exists()

@@ -8,11 +8,15 @@ import pytest
 import ie.inference.predictor as predictor_module
 from ie.inference.predictor import Predictor
 from ie.inference.token_budget import token_budget_batches
+
 from tests.conftest import rounded
 
-TEXTS = ["Denis Manturov met Emomali Rahmon in Dushanbe on July 15.",
-         "The Lipetsk Region and Khujand signed a roadmap. Sherali Kabir attended the forum.\nA second line.",
-         "", "Roscongress organised the Russia-Tajikistan interregional conference in 2024. " * 12]
+TEXTS = [
+    "Denis Manturov met Emomali Rahmon in Dushanbe on July 15.",
+    "The Lipetsk Region and Khujand signed a roadmap. Sherali Kabir attended the forum.\nA second line.",
+    "",
+    "Roscongress organised the Russia-Tajikistan interregional conference in 2024. " * 12,
+]
 
 
 def test_batches_respect_rows_and_padded_tokens_and_keep_order():

@@ -8,7 +8,8 @@ from transformers import AutoTokenizer
 from ie.config import _packaged_encoder
 from ie.encoding.markers import add_marker_tokens
 from ie.inference.predictor import Prediction, Predictor
-from ie.models.modeling import build_re_model, build_ner_model
+from ie.models.modeling import build_ner_model, build_re_model
+
 from tests.conftest import compose_config
 
 
@@ -16,11 +17,21 @@ from tests.conftest import compose_config
 def predictor(schema):
     torch.manual_seed(0)
     model_cfg = compose_config("train", ["model=tiny", "paths.output_dir=/tmp/unused"]).model
-    ner_tok, re_tok = AutoTokenizer.from_pretrained(_packaged_encoder()), AutoTokenizer.from_pretrained(_packaged_encoder())
+    ner_tok, re_tok = (
+        AutoTokenizer.from_pretrained(_packaged_encoder()),
+        AutoTokenizer.from_pretrained(_packaged_encoder()),
+    )
     add_marker_tokens(re_tok, schema.entity_labels)
-    return Predictor(schema, build_ner_model(model_cfg, schema.bio_tags), ner_tok,
-                     build_re_model(model_cfg, schema.relation_labels, len(re_tok)), re_tok,
-                     ner_max_length=32, ner_stride=8, re_max_length=32)
+    return Predictor(
+        schema,
+        build_ner_model(model_cfg, schema.bio_tags),
+        ner_tok,
+        build_re_model(model_cfg, schema.relation_labels, len(re_tok)),
+        re_tok,
+        ner_max_length=32,
+        ner_stride=8,
+        re_max_length=32,
+    )
 
 
 TEXTS = {
@@ -44,7 +55,7 @@ def test_odd_text_is_read_and_offsets_index_the_callers_string(predictor, name):
     result = predictor(text)
     assert result.text == text
     for ent in result.entities:
-        assert text[ent.start:ent.end] == ent.text and ent.text.strip() == ent.text and ent.text
+        assert text[ent.start : ent.end] == ent.text and ent.text.strip() == ent.text and ent.text
     for rel in result.relations:
         assert rel.head in result.entities and rel.tail in result.entities
 
@@ -54,14 +65,17 @@ def test_empty_and_blank_text_give_an_empty_prediction(predictor, text):
     assert predictor(text) == Prediction(text)
 
 
-@pytest.mark.parametrize("bad, error, message", [
-    (None, TypeError, r"texts\[0\] is NoneType, expected str"),
-    (42, TypeError, r"texts\[0\] is int"),
-    (b"Denis Manturov", TypeError, r"texts\[0\] is bytes"),
-    (["Denis"], TypeError, r"texts\[0\] is list"),
-    ("Denis \ud800 Manturov", ValueError, r"not valid Unicode: lone surrogate '\\ud800' at index 6"),
-    ("x" * 1_000_000, ValueError, r"1,000,000 characters, more than max_chars=200,000"),
-])
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        (None, TypeError, r"texts\[0\] is NoneType, expected str"),
+        (42, TypeError, r"texts\[0\] is int"),
+        (b"Denis Manturov", TypeError, r"texts\[0\] is bytes"),
+        (["Denis"], TypeError, r"texts\[0\] is list"),
+        ("Denis \ud800 Manturov", ValueError, r"not valid Unicode: lone surrogate '\\ud800' at index 6"),
+        ("x" * 1_000_000, ValueError, r"1,000,000 characters, more than max_chars=200,000"),
+    ],
+)
 def test_bad_input_raises_a_clear_error(predictor, bad, error, message):
     with pytest.raises(error, match=message):
         predictor(bad)

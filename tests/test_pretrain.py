@@ -23,10 +23,21 @@ def run_with_pretraining(tmp_path, name, *extra):
     if not small.exists():
         small.mkdir()
         small_conll04(small)
-    cfg = compose_config("train", TINY + ["pretrain=conll04", f"pretrain.data.path={small}",
-                                          f"pretrain.cache_dir={tmp_path / 'cache'}", "pretrain.trainer.ner.epochs=1",
-                                          "pretrain.trainer.re.epochs=1", "pretrain.trainer.report_to=[]",
-                                          "trainer.report_to=[]", f"paths.output_dir={tmp_path / name}", *extra])
+    cfg = compose_config(
+        "train",
+        TINY
+        + [
+            "pretrain=conll04",
+            f"pretrain.data.path={small}",
+            f"pretrain.cache_dir={tmp_path / 'cache'}",
+            "pretrain.trainer.ner.epochs=1",
+            "pretrain.trainer.re.epochs=1",
+            "pretrain.trainer.report_to=[]",
+            "trainer.report_to=[]",
+            f"paths.output_dir={tmp_path / name}",
+            *extra,
+        ],
+    )
     train(cfg)
     return tmp_path / name
 
@@ -61,13 +72,27 @@ def test_a_final_run_trains_on_every_document_and_its_card_quotes_the_estimate(t
 
     estimate = tmp_path / "compare.json"
     stat = {"mean": 0.75, "std": 0.02, "n": 3, "values": [0.73, 0.75, 0.77]}
-    metrics = {k: stat for k in ("precision", "recall", "f1", "macro_f1")}
-    estimate.write_text(json.dumps({"split": "test", "baseline": "recipe", "groups": {"recipe": {
-        "seeds": [1, 2, 3], "metrics": {"ner.strict": metrics},
-        "config": {"model.word_shapes": "case", "data.folds": "5", "trainer.ner.epochs": "1.0"}}}}))
+    metrics = dict.fromkeys(("precision", "recall", "f1", "macro_f1"), stat)
+    estimate.write_text(
+        json.dumps(
+            {
+                "split": "test",
+                "baseline": "recipe",
+                "groups": {
+                    "recipe": {
+                        "seeds": [1, 2, 3],
+                        "metrics": {"ner.strict": metrics},
+                        "config": {"model.word_shapes": "case", "data.folds": "5", "trainer.ner.epochs": "1.0"},
+                    }
+                },
+            }
+        )
+    )
     out = tmp_path / "final"
-    cfg = compose_config("train", TINY + ["experiment=seeds_final", f"estimate={estimate}", f"paths.output_dir={out}",
-                                          "trainer.report_to=[]"])
+    cfg = compose_config(
+        "train",
+        TINY + ["experiment=seeds_final", f"estimate={estimate}", f"paths.output_dir={out}", "trainer.report_to=[]"],
+    )
     assert train(cfg) == {} and not (out / "metrics.json").exists()
     report = json.loads((out / "data_report.json").read_text())
     copies = 1 + cfg.data.mention_replacement  # each article and its mention-swapped copies
@@ -81,8 +106,16 @@ def test_joint_training_adds_the_other_corpus_and_weighs_the_seeds_in_training_o
     from ie.training.prepare import load_data
 
     small = small_conll04(tmp_path)
-    cfg = compose_config("train", ["mix=conll04", f"mix.data.path={small}", "mix.weight=2", "paths.output_dir=/tmp/x",
-                                   "data.mention_replacement=0"])  # the seeds as annotated, copied by weight alone
+    cfg = compose_config(
+        "train",
+        [
+            "mix=conll04",
+            f"mix.data.path={small}",
+            "mix.weight=2",
+            "paths.output_dir=/tmp/x",
+            "data.mention_replacement=0",
+        ],
+    )  # the seeds as annotated, copied by weight alone
     data = load_data(cfg)
     train, test = data.splits["train"], data.splits["test"]
     own = [d for d in train if not d.startswith("mix:") and "~w" not in d]
@@ -97,8 +130,9 @@ def test_a_mix_alone_trains_a_run_tested_on_every_document_of_its_own_data():
     """The authored corpus alone, scored on all five seed articles: no seed article is trained on."""
     from ie.training.prepare import load_data
 
-    cfg = compose_config("train", ["mix=authored", "data.splits.train=[]", "data.splits.test=null",
-                                   "paths.output_dir=/tmp/x"])
+    cfg = compose_config(
+        "train", ["mix=authored", "data.splits.train=[]", "data.splits.test=null", "paths.output_dir=/tmp/x"]
+    )
     data = load_data(cfg)
     assert len(data.splits["test"]) == 5 and all(d.startswith("mix:a") for d in data.splits["train"])
     assert len(data.splits["train"]) == 40  # the corpus's train split, never its dev or test articles
@@ -119,12 +153,22 @@ def test_the_main_job_trains_without_pretraining_where_conll04_is_missing(tmp_pa
 
     caplog.set_level(logging.WARNING, logger="ie.training.pretrain")
     missing = tmp_path / "no_conll04"
-    base = TINY + ["pretrain=conll04", f"paths.conll04={missing}", "task=ner", "trainer.report_to=[]",
-                   f"pretrain.cache_dir={tmp_path / 'cache'}"]
+    base = TINY + [
+        "pretrain=conll04",
+        f"paths.conll04={missing}",
+        "task=ner",
+        "trainer.report_to=[]",
+        f"pretrain.cache_dir={tmp_path / 'cache'}",
+    ]
     train(compose_config("train", base + [f"paths.output_dir={tmp_path / 'run'}"]))
     (line,) = [r.getMessage() for r in caplog.records]
-    assert line.startswith(f"pretrain: {missing / 'conll04_train.json'} is missing, so this run trains without "
-                           "pre-training") and "IE_CONLL04_DIR" in line and "\n" not in line
+    assert (
+        line.startswith(
+            f"pretrain: {missing / 'conll04_train.json'} is missing, so this run trains without pre-training"
+        )
+        and "IE_CONLL04_DIR" in line
+        and "\n" not in line
+    )
     assert "pretrain: null" in (tmp_path / "run" / "config.yaml").read_text()
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
     with pytest.raises(AnnotationError, match="conll04_train.json: CoNLL04 file not found"):
@@ -142,6 +186,9 @@ def test_train_py_marks_pretraining_named_on_the_command_line_as_required(tmp_pa
     command = [sys.executable, "train.py", "debug=fast", "pretrain=conll04", f"hydra.run.dir={tmp_path / 'run'}"]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1, done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith(
-        f"train.py: error: {tmp_path / 'none' / 'conll04_train.json'}: CoNLL04 file not found")
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"train.py: error: {tmp_path / 'none' / 'conll04_train.json'}: CoNLL04 file not found")
+    )
     assert "Traceback" not in done.stderr

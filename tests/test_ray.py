@@ -11,6 +11,7 @@ import pytest
 
 from ie.errors import IEError
 from ie.predict import predict
+
 from tests.conftest import SEEDS, TEST_DOC, compose_config
 
 pytest.importorskip("ray")  # the suite skips this file where the ray extra is not installed
@@ -26,8 +27,7 @@ TEXTS[f"docs-{len(TEXTS) + 1}"] = " \n"
 def ray_instance():
     import ray
 
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level="warning")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
     yield ray
     ray.shutdown()
 
@@ -53,8 +53,11 @@ def corpus(tmp_path_factory):
 def single_process(run_dir, corpus, tmp_path_factory):
     """``python -m ie.predict``'s JSONL records of the corpus, by id."""
     out = tmp_path_factory.mktemp("local") / "out.jsonl"
-    predict(compose_config("predict", [f"run={run_dir}", f"input={corpus / 'docs.jsonl'}", f"output={out}",
-                                       "progress=false"]))
+    predict(
+        compose_config(
+            "predict", [f"run={run_dir}", f"input={corpus / 'docs.jsonl'}", f"output={out}", "progress=false"]
+        )
+    )
     return {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
 
 
@@ -68,14 +71,17 @@ def predict_batch(run_dir):
 
 def rounded(record: dict) -> dict:
     """A JSONL record with its scores to 5 places (another batching moves the last float bits)."""
+
     def scored(items):
         return [{**item, "score": round(item["score"], 5)} for item in items]
+
     return {**record, "entities": scored(record["entities"]), "relations": scored(record["relations"])}
 
 
 def run_ray(run_dir, input_path, output, *extra):
-    return predict(compose_config("predict", [f"run={run_dir}", f"input={input_path}", f"output={output}",
-                                              "engine=ray", *extra]))
+    return predict(
+        compose_config("predict", [f"run={run_dir}", f"input={input_path}", f"output={output}", "engine=ray", *extra])
+    )
 
 
 def read_back(folder) -> list[dict]:
@@ -84,8 +90,9 @@ def read_back(folder) -> list[dict]:
     return pq.read_table(folder).to_pylist()
 
 
-def test_engine_ray_writes_what_the_single_process_command_writes(ray_instance, run_dir, corpus, single_process,
-                                                                   tmp_path):
+def test_engine_ray_writes_what_the_single_process_command_writes(
+    ray_instance, run_dir, corpus, single_process, tmp_path
+):
     assert sum(len(r["entities"]) for r in single_process.values()) > 0  # something to compare
     assert sorted(single_process) == sorted(TEXTS) and "007" in single_process
     out = tmp_path / "predicted"
@@ -102,8 +109,9 @@ def test_engine_ray_writes_what_the_single_process_command_writes(ray_instance, 
     assert [p.name for p in tmp_path.iterdir()] == ["predicted"]  # no temporary folder left beside it
 
 
-def test_jsonl_input_and_nested_columns_hold_the_same_predictions(ray_instance, run_dir, corpus, single_process,
-                                                                 tmp_path):
+def test_jsonl_input_and_nested_columns_hold_the_same_predictions(
+    ray_instance, run_dir, corpus, single_process, tmp_path
+):
     run_ray(run_dir, corpus / "docs.jsonl", tmp_path / "nested", "ray_output=nested", "concurrency=1")
     rows = {row["id"]: row for row in read_back(tmp_path / "nested")}
     assert sorted(rows) == sorted(single_process) and set(next(iter(rows.values()))) == {"id", "entities", "relations"}
@@ -120,9 +128,17 @@ def test_the_callable_class_in_a_users_own_pipeline(ray_instance, run_dir):
     from ie.integrations.ray import PredictBatch
 
     items = [{"id": i, "text": text, "source": "news"} for i, text in enumerate(PARAGRAPHS[:4])]
-    out = ray.data.from_items(items).map_batches(
-        PredictBatch, fn_constructor_kwargs={"run": str(run_dir), "keep_text": True}, batch_size=2,
-        batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=1)).take_all()
+    out = (
+        ray.data.from_items(items)
+        .map_batches(
+            PredictBatch,
+            fn_constructor_kwargs={"run": str(run_dir), "keep_text": True},
+            batch_size=2,
+            batch_format="pyarrow",
+            compute=ray.data.ActorPoolStrategy(size=1),
+        )
+        .take_all()
+    )
     expected = Predictor.from_pretrained(run_dir).predict(PARAGRAPHS[:4])
     by_id = {row["id"]: row for row in out}
     assert sorted(by_id) == [0, 1, 2, 3] and set(out[0]) == {"id", "text", "prediction"}
@@ -145,15 +161,21 @@ def test_nested_columns_keep_their_types_in_a_batch_without_entities(run_dir):
     assert as_pandas.to_pylist() == as_numpy.to_pylist()
 
 
-@pytest.mark.parametrize("columns, message", [
-    ({"id": ["a"], "body": ["x"]}, "no column 'text' (columns: id, body)"),
-    ({"text": ["x"]}, "no column 'id' (columns: text)"),
-    ({"id": ["a"], "text": [3]}, "column 'text' holds int64, expected strings"),
-    ({"id": [1.5], "text": ["x"]}, "column 'id' holds double, expected strings or integers"),
-    ({"id": ["a", "b"], "text": ["x", None]}, "document 'b': column 'text' is null"),
-    ({"id": ["a", None], "text": ["x", "Rahmon met Putin."]}, "column 'id': a row has no id (None; its text: 'Rahmon"),
-    ({"id": ["a"], "text": ["x" * 200_001]}, "document 'a' has 200,001 characters, more than max_chars=200,000"),
-])
+@pytest.mark.parametrize(
+    "columns, message",
+    [
+        ({"id": ["a"], "body": ["x"]}, "no column 'text' (columns: id, body)"),
+        ({"text": ["x"]}, "no column 'id' (columns: text)"),
+        ({"id": ["a"], "text": [3]}, "column 'text' holds int64, expected strings"),
+        ({"id": [1.5], "text": ["x"]}, "column 'id' holds double, expected strings or integers"),
+        ({"id": ["a", "b"], "text": ["x", None]}, "document 'b': column 'text' is null"),
+        (
+            {"id": ["a", None], "text": ["x", "Rahmon met Putin."]},
+            "column 'id': a row has no id (None; its text: 'Rahmon",
+        ),
+        ({"id": ["a"], "text": ["x" * 200_001]}, "document 'a' has 200,001 characters, more than max_chars=200,000"),
+    ],
+)
 def test_a_bad_batch_fails_with_one_line_naming_the_column_or_document(predict_batch, columns, message):
     import pyarrow as pa
 
@@ -162,20 +184,29 @@ def test_a_bad_batch_fails_with_one_line_naming_the_column_or_document(predict_b
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("override, message", [
-    ("format=brat", "engine=ray writes one folder of parquet files: format=brat is for engine=local"),
-    ("num_shards=2", "num_shards=2 is for engine=local"),
-    ("order=uncertainty", "order=uncertainty is for engine=local"),
-    ("engine=spark", "engine must be local or ray, got 'spark'"),
-    ("ray_output=xml", "ray_output must be one of ['json', 'nested'], got 'xml'"),
-    ("input=-", "engine=ray reads one file or folder (parquet or JSONL), not input=-"),
-    ("input_format=text", "engine=ray reads parquet or JSONL, not input_format=text"),
-    ("output=-", "engine=ray writes a folder of parquet files: give output=<folder>"),
-])
-def test_settings_engine_ray_cannot_honour_fail_before_anything_runs(ray_instance, run_dir, corpus, tmp_path,
-                                                                    override, message):
-    settings = {"run": run_dir, "input": corpus / "docs.jsonl", "output": tmp_path / "out", "engine": "ray",
-                **dict([override.split("=", 1)])}
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("format=brat", "engine=ray writes one folder of parquet files: format=brat is for engine=local"),
+        ("num_shards=2", "num_shards=2 is for engine=local"),
+        ("order=uncertainty", "order=uncertainty is for engine=local"),
+        ("engine=spark", "engine must be local or ray, got 'spark'"),
+        ("ray_output=xml", "ray_output must be one of ['json', 'nested'], got 'xml'"),
+        ("input=-", "engine=ray reads one file or folder (parquet or JSONL), not input=-"),
+        ("input_format=text", "engine=ray reads parquet or JSONL, not input_format=text"),
+        ("output=-", "engine=ray writes a folder of parquet files: give output=<folder>"),
+    ],
+)
+def test_settings_engine_ray_cannot_honour_fail_before_anything_runs(
+    ray_instance, run_dir, corpus, tmp_path, override, message
+):
+    settings = {
+        "run": run_dir,
+        "input": corpus / "docs.jsonl",
+        "output": tmp_path / "out",
+        "engine": "ray",
+        **dict([override.split("=", 1)]),
+    }
     with pytest.raises(IEError) as error:
         predict(compose_config("predict", [f"{key}={value}" for key, value in settings.items()]))
     assert message in str(error.value)
@@ -205,16 +236,25 @@ def test_bad_inputs_fail_before_predicting_and_leave_the_output_as_it_was(ray_in
         run_ray(run_dir, tmp_path / "null.parquet", tmp_path / "out", "overwrite=true", "concurrency=1")
     assert "Traceback" not in capfd.readouterr().err  # Ray Data's log of it is held back: the command prints one line
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["old.parquet"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["body.parquet", "broken.jsonl", "notes", "null.parquet",
-                                                          "out"]  # no temporary folder left beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "body.parquet",
+        "broken.jsonl",
+        "notes",
+        "null.parquet",
+        "out",
+    ]  # no temporary folder left beside it
 
 
-def test_an_actor_too_big_for_this_machines_instance_fails_rather_than_waiting(ray_instance, run_dir, corpus,
-                                                                               tmp_path, monkeypatch):
+def test_an_actor_too_big_for_this_machines_instance_fails_rather_than_waiting(
+    ray_instance, run_dir, corpus, tmp_path, monkeypatch
+):
     """2 CPUs: an actor of 2 threads leaves none to read with, and on this machine no node will ever join."""
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    with pytest.raises(IEError, match="the Ray cluster has 2 CPUs: one actor takes 2 .threads. and reading needs one "
-                                      "more; give fewer threads, or RAY_ADDRESS of a larger cluster"):
+    with pytest.raises(
+        IEError,
+        match="the Ray cluster has 2 CPUs: one actor takes 2 .threads. and reading needs one "
+        "more; give fewer threads, or RAY_ADDRESS of a larger cluster",
+    ):
         run_ray(run_dir, corpus / "docs.jsonl", tmp_path / "out", "threads=2")
     assert not (tmp_path / "out").exists()
 

@@ -49,9 +49,14 @@ def test_a_masked_loss_is_cross_entropy_over_the_pairs_own_classes(run_dir):
     from ie.models.modeling import MarkerRelationModel
 
     model = MarkerRelationModel.from_pretrained(run_dir / "re").eval()
-    inputs = {"input_ids": torch.randint(5, 100, (1, 12)), "attention_mask": torch.ones(1, 12, dtype=torch.long),
-              "pair_rows": torch.tensor([0, 0]), "head_spans": torch.tensor([[1, 2], [4, 5]]),
-              "tail_spans": torch.tensor([[4, 5], [1, 2]]), "labels": torch.tensor([0, 2])}
+    inputs = {
+        "input_ids": torch.randint(5, 100, (1, 12)),
+        "attention_mask": torch.ones(1, 12, dtype=torch.long),
+        "pair_rows": torch.tensor([0, 0]),
+        "head_spans": torch.tensor([[1, 2], [4, 5]]),
+        "tail_spans": torch.tensor([[4, 5], [1, 2]]),
+        "labels": torch.tensor([0, 2]),
+    }
     allowed = torch.zeros(2, model.config.num_labels, dtype=torch.bool)
     allowed[:, [0, 2]] = True
     allowed[1, 3] = True
@@ -63,4 +68,3 @@ def test_a_masked_loss_is_cross_entropy_over_the_pairs_own_classes(run_dir):
     torch.testing.assert_close(out.loss, expected)
     torch.testing.assert_close(out.logits, unmasked.logits)  # the mask shapes the loss, never the scores
     assert out.loss < unmasked.loss  # fewer classes to share the probability with
-

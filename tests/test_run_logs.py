@@ -29,12 +29,14 @@ def test_training_writes_tensorboard_events_and_an_epoch_csv(run_dir):
 
 
 def test_epoch_rows_average_the_loss_over_each_epochs_steps_and_keep_dev_metrics():
-    history = [{"loss": 4.0, "learning_rate": 1e-4, "grad_norm": 2.0, "epoch": 0.5, "step": 10},
-               {"loss": 2.0, "learning_rate": 9e-5, "grad_norm": 1.0, "epoch": 1.0, "step": 15},
-               {"eval_f1": 0.25, "eval_loss": 1.5, "epoch": 1.0, "step": 15},
-               {"loss": 1.0, "learning_rate": 5e-5, "epoch": 2.0, "step": 30},
-               {"eval_f1": 0.5, "eval_loss": 1.0, "epoch": 2.0, "step": 30},
-               {"train_runtime": 3.0, "train_loss": 2.0, "epoch": 2.0, "step": 30}]
+    history = [
+        {"loss": 4.0, "learning_rate": 1e-4, "grad_norm": 2.0, "epoch": 0.5, "step": 10},
+        {"loss": 2.0, "learning_rate": 9e-5, "grad_norm": 1.0, "epoch": 1.0, "step": 15},
+        {"eval_f1": 0.25, "eval_loss": 1.5, "epoch": 1.0, "step": 15},
+        {"loss": 1.0, "learning_rate": 5e-5, "epoch": 2.0, "step": 30},
+        {"eval_f1": 0.5, "eval_loss": 1.0, "epoch": 2.0, "step": 30},
+        {"train_runtime": 3.0, "train_loss": 2.0, "epoch": 2.0, "step": 30},
+    ]
     rows = epoch_rows(history)
     assert [r["epoch"] for r in rows] == [1, 2]
     assert rows[0]["train_loss"] == pytest.approx((4.0 * 10 + 2.0 * 5) / 15) and rows[1]["train_loss"] == 1.0

@@ -18,11 +18,18 @@ from ie.models.modeling import build_ner_model
 from ie.training.resume import last_trainer_checkpoint
 from ie.training.train import train
 from ie.training.window_trainer import WindowTrainer
+
 from tests.conftest import ROOT, TINY, compose_config
 
 # RE scores a sentence's pairs in one pass, so an epoch of the seeds is few steps: small batches, log each step
-RUN = ["debug=fast", "trainer.disable_tqdm=true", "trainer.re.epochs=2", "trainer.re.batch_size=4",
-       "trainer.logging_steps=1", "trainer.checkpoint_every_epochs=1"]
+RUN = [
+    "debug=fast",
+    "trainer.disable_tqdm=true",
+    "trainer.re.epochs=2",
+    "trainer.re.batch_size=4",
+    "trainer.logging_steps=1",
+    "trainer.checkpoint_every_epochs=1",
+]
 
 
 class Killed(Exception):
@@ -76,8 +83,9 @@ def test_resume_refuses_what_it_cannot_continue(reference, tmp_path):
     (run / "data_report.json").write_text(json.dumps({**report, "fingerprint": "0000"}))
     with pytest.raises(ValueError, match="the data changed since the run began"):
         train(compose_config("train", ["debug=fast", f"resume={run}"]))
-    proc = subprocess.run([sys.executable, "train.py", f"resume={run}", "seed=7"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "train.py", f"resume={run}", "seed=7"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode != 0 and "drop the other overrides ['seed=7']" in proc.stderr
 
 
@@ -87,7 +95,9 @@ def test_checkpoint_of_other_data_schema_fails_naming_the_difference(reference, 
     schema = json.loads((ROOT / "seeds" / "schema.json").read_text())
     schema["entities"].append({"label": "PRODUCT"})
     (tmp_path / "schema.json").write_text(json.dumps(schema))
-    config = (run / "config.yaml").read_text().replace(str(ROOT / "seeds" / "schema.json"), str(tmp_path / "schema.json"))
+    config = (
+        (run / "config.yaml").read_text().replace(str(ROOT / "seeds" / "schema.json"), str(tmp_path / "schema.json"))
+    )
     (run / "config.yaml").write_text(config)
     with pytest.raises(CheckpointError, match="checkpoint schema differs from the data's .*entity labels.*PRODUCT"):
         evaluate_run(run)
@@ -117,22 +127,50 @@ def test_a_killed_save_never_leaves_a_complete_looking_checkpoint(schema, tmp_pa
 
 
 def test_a_parallel_sweep_writes_one_comparable_run_folder_per_job(tmp_path):
-    proc = subprocess.run([sys.executable, "train.py", "-m", "hydra/launcher=parallel", "debug=fast", "task=ner",
-                           "trainer.disable_tqdm=true", "seed=1,2", f"paths.models_dir={tmp_path}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "train.py",
+            "-m",
+            "hydra/launcher=parallel",
+            "debug=fast",
+            "task=ner",
+            "trainer.disable_tqdm=true",
+            "seed=1,2",
+            f"paths.models_dir={tmp_path}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (sweep,) = (tmp_path / "multirun").iterdir()
     runs = sorted(p for p in sweep.iterdir() if p.is_dir())
     assert [p.name for p in runs] == ["0", "1"]
-    seeds = [int(next(l for l in (p / "config.yaml").read_text().splitlines() if l.startswith("seed:")).split()[1])
-             for p in runs]
+    seeds = [
+        int(next(line for line in (p / "config.yaml").read_text().splitlines() if line.startswith("seed:")).split()[1])
+        for p in runs
+    ]
     assert seeds == [1, 2]
     metrics = [json.loads((p / "metrics.json").read_text()) for p in runs]
     assert metrics[0]["ner"] != metrics[1]["ner"]  # different seeds, different tiny models
     out = tmp_path / "eval.json"
     # training scores in fp32 on any machine; evaluate.py's default (auto) may run bf16, so fp32 reproduces it
-    proc = subprocess.run([sys.executable, "evaluate.py", f"run={runs[1]}", f"output={out}", "precision=fp32",
-                           f"paths.models_dir={tmp_path}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "evaluate.py",
+            f"run={runs[1]}",
+            f"output={out}",
+            "precision=fp32",
+            f"paths.models_dir={tmp_path}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(out.read_text()) == metrics[1]
 
@@ -152,22 +190,36 @@ def test_re_loss_weights_lift_the_few_relations_over_the_many_negatives():
 
 
 def test_a_run_trains_re_with_loss_weights(tmp_path):
-    results = train(compose_config("train", TINY + ["task=re", "trainer.re.loss_weights=binary_balanced",
-                                                    f"paths.output_dir={tmp_path}", "trainer.report_to=[]"]))
+    results = train(
+        compose_config(
+            "train",
+            TINY
+            + [
+                "task=re",
+                "trainer.re.loss_weights=binary_balanced",
+                f"paths.output_dir={tmp_path}",
+                "trainer.report_to=[]",
+            ],
+        )
+    )
     assert results["re"]["gold_entities"]["strict"]["micro"]["support"] > 0
 
 
 def test_re_trains_with_the_loss_over_each_pairs_admitted_classes(tmp_path):
-    results = train(compose_config("train", TINY + ["task=re", "trainer.re.loss_classes=schema",
-                                                    f"paths.output_dir={tmp_path}"]))
+    results = train(
+        compose_config("train", TINY + ["task=re", "trainer.re.loss_classes=schema", f"paths.output_dir={tmp_path}"])
+    )
     assert results["re"]["gold_entities"]["strict"]["micro"]["support"] > 0
     assert (tmp_path / "re" / "model.safetensors").exists()
 
 
 def test_an_unknown_loss_classes_value_fails_before_training(tmp_path):
     from ie.errors import ConfigError
+
     with pytest.raises(ConfigError, match="trainer.re.loss_classes: expected one of all, schema, got 'types'"):
-        train(compose_config("train", TINY + ["task=re", "trainer.re.loss_classes=types", f"paths.output_dir={tmp_path}"]))
+        train(
+            compose_config("train", TINY + ["task=re", "trainer.re.loss_classes=types", f"paths.output_dir={tmp_path}"])
+        )
     assert not (tmp_path / "re").exists()
 
 

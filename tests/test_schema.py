@@ -3,6 +3,7 @@ import json
 import pytest
 
 from ie.data.schema import NO_RELATION, Schema, SchemaError
+
 from tests.conftest import SEEDS
 
 
@@ -32,12 +33,15 @@ def test_round_trip(schema, tmp_path):
     assert schema.differences(Schema.load(tmp_path / "s.json")) == []
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d["relations"][0]["tails"].append("CITY"), "unknown entity label 'CITY'"),
-    (lambda d: d.update(colour="red"), "unknown top-level field"),
-    (lambda d: d["entities"].append({"label": "PER"}), "duplicate entity label"),
-    (lambda d: d["relations"][0].update(label="no_relation"), "reserved"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d["relations"][0]["tails"].append("CITY"), "unknown entity label 'CITY'"),
+        (lambda d: d.update(colour="red"), "unknown top-level field"),
+        (lambda d: d["entities"].append({"label": "PER"}), "duplicate entity label"),
+        (lambda d: d["relations"][0].update(label="no_relation"), "reserved"),
+    ],
+)
 def test_bad_schema_names_the_problem(schema, tmp_path, mutate, message):
     data = schema.to_dict()
     mutate(data)

@@ -13,6 +13,7 @@ from ie.errors import ConfigError
 from ie.inference.predictor import Predictor
 from ie.models.checkpoint import CheckpointError
 from ie.validate import main as validate_main
+
 from tests.conftest import SEEDS
 
 TEXT = "The Issyk-Kul forum of the Russian-Kazakhstan Business Council met on 5-year plans. Mr. Li spoke."
@@ -74,13 +75,17 @@ def _fresh_python(code: str) -> str:
 
 def test_splitting_sentences_does_not_load_torch_and_torch_still_imports_after():
     """thinc would import torch under spaCy (265 MiB): an ONNX service or ie.convert would carry it."""
-    out = _fresh_python("import sys\nfrom ie.data.text import split_sentences\n"
-                        "print(len(split_sentences('He met her. They signed.', 'spacy_keep_hyphens')))\n"
-                        "print('torch' in sys.modules)\nimport torch\nprint(int(torch.ones(3).sum()))")
+    out = _fresh_python(
+        "import sys\nfrom ie.data.text import split_sentences\n"
+        "print(len(split_sentences('He met her. They signed.', 'spacy_keep_hyphens')))\n"
+        "print('torch' in sys.modules)\nimport torch\nprint(int(torch.ones(3).sum()))"
+    )
     assert out == ["2", "False", "3"]
 
 
 def test_a_process_with_torch_loaded_gets_spacy_as_it_is():
-    out = _fresh_python("import torch\nfrom ie.data.text import split_sentences\nimport thinc.compat\n"
-                        "print(len(split_sentences('He met her. They signed.')), thinc.compat.has_torch)")
+    out = _fresh_python(
+        "import torch\nfrom ie.data.text import split_sentences\nimport thinc.compat\n"
+        "print(len(split_sentences('He met her. They signed.')), thinc.compat.has_torch)"
+    )
     assert out == ["2", "True"]

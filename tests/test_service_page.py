@@ -30,10 +30,20 @@ from ie.serving.app import Limits, create_app
 # Fixed chromium descriptors: it reads commands on fd 3 and writes answers and events on fd 4, each a JSON
 # text ended by a NUL byte. pass_fds keeps a descriptor's number, and preexec_fn is unsafe while the
 # server's threads run, so this launcher (a fresh interpreter) moves the two into place and execs chromium.
-LAUNCHER = ("import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
-            "os.execv(sys.argv[3], sys.argv[3:])")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--remote-debugging-pipe"]
+LAUNCHER = (
+    "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); os.execv(sys.argv[3], sys.argv[3:])"
+)
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--remote-debugging-pipe",
+]
 
 # What the page shows, read in the page: the result box as text pieces and marks in reading order (a mark's
 # visible text without its label's <sub>), the relation table's rows, the status line and the legend.
@@ -66,9 +76,22 @@ class Chromium:
         self._answers, answers_out = map(_above_stdio, os.pipe())
         self._log = open(profile / "chromium.log", "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", LAUNCHER, str(commands_in), str(answers_out), exe, *FLAGS,
-             f"--user-data-dir={profile}", "about:blank"],
-            pass_fds=(commands_in, answers_out), stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
+            [
+                sys.executable,
+                "-c",
+                LAUNCHER,
+                str(commands_in),
+                str(answers_out),
+                exe,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            pass_fds=(commands_in, answers_out),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+        )
         os.close(commands_in)
         os.close(answers_out)
         self.timeout, self.profile, self._buffer, self._last_id = timeout, profile, b"", 0
@@ -86,7 +109,7 @@ class Chromium:
             message["sessionId"] = session
         data = json.dumps(message).encode() + b"\0"
         while data:
-            data = data[os.write(self._commands, data):]
+            data = data[os.write(self._commands, data) :]
         deadline = time.monotonic() + self.timeout
         while True:  # events (no id) and late answers are skipped
             while b"\0" not in self._buffer:
@@ -240,9 +263,10 @@ def check_page_shows(view: dict, answer: dict, typed: str) -> None:
     def side(mark: dict) -> tuple:
         return mark["text"], mark["label"]
 
-    assert [(side(r["head"]), r["label"], side(r["tail"])) for r in view["rows"]] == \
-        [((r["head"]["text"], r["head"]["label"]), r["label"], (r["tail"]["text"], r["tail"]["label"]))
-         for r in answer["relations"]]
+    assert [(side(r["head"]), r["label"], side(r["tail"])) for r in view["rows"]] == [
+        ((r["head"]["text"], r["head"]["label"]), r["label"], (r["tail"]["text"], r["tail"]["label"]))
+        for r in answer["relations"]
+    ]
     for row, relation in zip(view["rows"], answer["relations"]):
         assert abs(float(row["score"]) - relation["score"]) <= 0.0005 + 1e-9, (row["score"], relation["score"])
     assert view["table_shown"] == bool(answer["relations"])
@@ -258,8 +282,9 @@ class ChosenAnswers:
     """A Predictor that answers chosen predictions (the run's own Predictor for the rest: schema, backends), so
     that the page is checked on as many entities and relations as wanted, whatever the tiny model finds."""
 
-    def __init__(self, predictor, answers: dict[str, Prediction], release: threading.Event | None = None,
-                 held: str | None = None):
+    def __init__(
+        self, predictor, answers: dict[str, Prediction], release: threading.Event | None = None, held: str | None = None
+    ):
         self.predictor, self.answers, self.release, self.held = predictor, answers, release, held
 
     def predict(self, texts):
@@ -282,11 +307,20 @@ def chosen(text: str, entities: list[tuple[str, str]], relations: list[tuple[int
 
 # Characters outside the Basic Multilingual Plane before and among the entities (a JavaScript string counts each
 # as two), markup and an ampersand to be shown as typed, a line break, and a label the page has no colour for.
-RICH = chosen("🇷🇺🤝🇹🇯 Denis Manturov met Emomali Rahmon in Dushanbe on July 15.\n"
-              "The 𝐋𝐢𝐩𝐞𝐭𝐬𝐤 region signed the <b>Roadmap 2030</b> & a plan with Khujand.",
-              [("PER", "Denis Manturov"), ("PER", "Emomali Rahmon"), ("LOC", "Dushanbe"), ("DATE", "July 15"),
-               ("LOC", "𝐋𝐢𝐩𝐞𝐭𝐬𝐤"), ("AGREEMENT", "<b>Roadmap 2030</b>"), ("MISC", "Khujand")],
-              [(0, "met_with", 1, 0.912), (4, "party_to", 5, 0.4321), (5, "held_on", 3, 0.07)])
+RICH = chosen(
+    "🇷🇺🤝🇹🇯 Denis Manturov met Emomali Rahmon in Dushanbe on July 15.\n"
+    "The 𝐋𝐢𝐩𝐞𝐭𝐬𝐤 region signed the <b>Roadmap 2030</b> & a plan with Khujand.",
+    [
+        ("PER", "Denis Manturov"),
+        ("PER", "Emomali Rahmon"),
+        ("LOC", "Dushanbe"),
+        ("DATE", "July 15"),
+        ("LOC", "𝐋𝐢𝐩𝐞𝐭𝐬𝐤"),
+        ("AGREEMENT", "<b>Roadmap 2030</b>"),
+        ("MISC", "Khujand"),
+    ],
+    [(0, "met_with", 1, 0.912), (4, "party_to", 5, 0.4321), (5, "held_on", 3, 0.07)],
+)
 
 
 @pytest.fixture(scope="module")
@@ -312,11 +346,14 @@ def tiny_service(predictor, run_dir):
         yield url
 
 
-@pytest.mark.parametrize("text", [
-    "Denis Manturov met Emomali Rahmon in Dushanbe on July 15. The Lipetsk region signed a memorandum with Khujand.",
-    "🇷🇺 Alexei Overchuk opened the forum in <i>Tashkent</i> & Samarkand on 3 May.\nIt ends on 5 May.",
-    "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Denis Manturov met Emomali Rahmon in Dushanbe on July 15. The Lipetsk region signed a memorandum with Khujand.",
+        "🇷🇺 Alexei Overchuk opened the forum in <i>Tashkent</i> & Samarkand on 3 May.\nIt ends on 5 May.",
+        "",
+    ],
+)
 def test_typed_text_shows_what_the_api_answers_for_it(browser, tiny_service, text):
     with browser.tab() as tab:
         view = extract_on_page(tab, tiny_service, text)
@@ -335,8 +372,15 @@ def test_chosen_entities_and_relations_are_marked_at_their_offsets_and_listed(br
     assert answer == RICH.to_dict()
     check_page_shows(view, answer, RICH.text)
     assert len(view["rows"]) == 3 and sum("mark" in piece for piece in view["pieces"]) == 7
-    assert [piece["mark"]["classes"] for piece in view["pieces"] if "mark" in piece] == \
-        ["entity PER", "entity PER", "entity LOC", "entity DATE", "entity LOC", "entity AGREEMENT", "entity other"]
+    assert [piece["mark"]["classes"] for piece in view["pieces"] if "mark" in piece] == [
+        "entity PER",
+        "entity PER",
+        "entity LOC",
+        "entity DATE",
+        "entity LOC",
+        "entity AGREEMENT",
+        "entity other",
+    ]
     assert view["legend"] == labels
 
 

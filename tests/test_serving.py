@@ -10,8 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from html.parser import HTMLParser
 from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
 
 import httpx
 import pytest
@@ -20,10 +20,14 @@ from fastapi.testclient import TestClient
 from ie.inference.predictor import Predictor
 from ie.serving.app import Limits, create_app
 from ie.serving.batcher import MicroBatcher
+
 from tests.conftest import ROOT, SEEDS, TEST_DOC
 
-TEXTS = ["Denis Manturov met Emomali Rahmon in Dushanbe on July 15.", "",
-         "The Lipetsk Chamber of Commerce and Industry signed a memorandum with Khujand."]
+TEXTS = [
+    "Denis Manturov met Emomali Rahmon in Dushanbe on July 15.",
+    "",
+    "The Lipetsk Chamber of Commerce and Industry signed a memorandum with Khujand.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +49,7 @@ def test_extract_returns_the_predictors_json_for_one_text_or_many(client, predic
     assert many.status_code == 200
     assert many.json() == {"predictions": [p.to_dict() for p in predictor.predict(TEXTS)]}
     for entity in many.json()["predictions"][0]["entities"]:
-        assert TEXTS[0][entity["start"]:entity["end"]] == entity["text"]
+        assert TEXTS[0][entity["start"] : entity["end"]] == entity["text"]
 
 
 def test_concurrent_requests_share_batches_and_each_gets_its_own_answer(client, predictor):
@@ -59,17 +63,20 @@ def test_concurrent_requests_share_batches_and_each_gets_its_own_answer(client, 
     assert health["batches"] - before < len(texts)
 
 
-@pytest.mark.parametrize("body, status, field, message", [
-    ({"text": 42}, 422, "text", "string"),
-    ({"texts": ["ok", 7]}, 422, "texts[1]", "string"),
-    ({"texts": []}, 422, "texts", "empty"),
-    ({}, 422, "body", "exactly one of"),
-    ({"text": "a", "texts": ["b"]}, 422, "body", "exactly one of"),
-    ({"text": "a", "lang": "en"}, 422, "lang", "Extra inputs"),
-    ({"texts": ["x"] * 9}, 413, "texts", "max_texts=8"),
-    ({"texts": ["ok", "x" * 1001]}, 413, "texts[1]", "max_chars=1,000"),
-    ({"text": "\ud800"}, 422, "text", "lone surrogate"),
-])
+@pytest.mark.parametrize(
+    "body, status, field, message",
+    [
+        ({"text": 42}, 422, "text", "string"),
+        ({"texts": ["ok", 7]}, 422, "texts[1]", "string"),
+        ({"texts": []}, 422, "texts", "empty"),
+        ({}, 422, "body", "exactly one of"),
+        ({"text": "a", "texts": ["b"]}, 422, "body", "exactly one of"),
+        ({"text": "a", "lang": "en"}, 422, "lang", "Extra inputs"),
+        ({"texts": ["x"] * 9}, 413, "texts", "max_texts=8"),
+        ({"texts": ["ok", "x" * 1001]}, 413, "texts[1]", "max_chars=1,000"),
+        ({"text": "\ud800"}, 422, "text", "lone surrogate"),
+    ],
+)
 def test_bad_requests_name_the_field_and_never_reach_the_model(client, body, status, field, message):
     answer = client.post("/v1/extract", content=json.dumps(body), headers={"content-type": "application/json"})
     assert answer.status_code == status, answer.text
@@ -160,8 +167,13 @@ def _free_port() -> int:
 
 def test_the_command_serves_and_stops_cleanly_on_sigterm(run_dir):
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ie.serve", f"run={run_dir}", f"port={port}"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ie.serve", f"run={run_dir}", f"port={port}"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 120
         while True:
@@ -183,19 +195,35 @@ def test_the_command_serves_and_stops_cleanly_on_sigterm(run_dir):
 
 
 def test_the_command_reports_a_missing_run_in_one_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "ie.serve", f"run={tmp_path / 'nope'}"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "ie.serve", f"run={tmp_path / 'nope'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HYDRA_FULL_ERROR": "0"},
+    )
     assert proc.returncode == 1 and proc.stderr.strip().startswith("ie.serve: error:")
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("predict_workers=0", "predict_workers must be at least 1, got 0"),
-    ("max_wait_ms=-1", "max_wait_ms must be at least 0, got -1.0"),
-    ("threads=0", "threads must be a whole number of at least 1 (or null: all cores), got 0")])
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("predict_workers=0", "predict_workers must be at least 1, got 0"),
+        ("max_wait_ms=-1", "max_wait_ms must be at least 0, got -1.0"),
+        ("threads=0", "threads must be a whole number of at least 1 (or null: all cores), got 0"),
+    ],
+)
 def test_a_bad_batching_setting_is_one_line_before_the_model_loads(run_dir, setting, message):
-    proc = subprocess.run([sys.executable, "-m", "ie.serve", f"run={run_dir}", setting], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, env={**os.environ, "HYDRA_FULL_ERROR": "0"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "ie.serve", f"run={run_dir}", setting],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HYDRA_FULL_ERROR": "0"},
+    )
     assert proc.returncode == 1 and proc.stderr.strip() == f"ie.serve: error: {message}"
 
 
@@ -246,11 +274,24 @@ def test_the_page_highlights_what_the_api_returns_in_headless_chromium(predictor
             assert time.time() < deadline
             time.sleep(0.1)
         text = TEXTS[0] + " <b>not bold</b>"
-        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-                 "--virtual-time-budget=20000", "--dump-dom"]
-        dom = subprocess.run([chromium, *flags, f"http://127.0.0.1:{port}/?text={quote(text)}"],
-                             capture_output=True, text=True, timeout=120)
+        flags = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+        ]
+        dom = subprocess.run(
+            [chromium, *flags, f"http://127.0.0.1:{port}/?text={quote(text)}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=30)
@@ -266,8 +307,11 @@ def test_the_page_highlights_what_the_api_returns_in_headless_chromium(predictor
 
 def _series(text: str) -> dict[str, float]:
     """Prometheus text format -> {series with labels: value}."""
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-            if line and not line.startswith("#")}
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
 
 
 def test_metrics_count_requests_batches_and_busy_time_and_each_request_is_logged(predictor, run_dir, caplog):
@@ -288,6 +332,12 @@ def test_metrics_count_requests_batches_and_busy_time_and_each_request_is_logged
     assert series["ie_predict_busy_seconds_total"] > 0 and series["ie_queue_depth"] == 0
     assert series['ie_requests_total{path="other",status="404"}'] == 1  # a URL scan adds no series
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "ie.serving.requests"]
-    assert lines[0] == {**lines[0], "id": "abc", "path": "/v1/extract", "status": 200, "texts": 2,
-                        "chars": len(TEXTS[0]) + len(TEXTS[1])}
+    assert lines[0] == {
+        **lines[0],
+        "id": "abc",
+        "path": "/v1/extract",
+        "status": 200,
+        "texts": 2,
+        "chars": len(TEXTS[0]) + len(TEXTS[1]),
+    }
     assert lines[2]["status"] == 422 and lines[2]["texts"] is None and lines[2]["ms"] >= 0

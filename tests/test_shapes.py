@@ -9,15 +9,30 @@ import torch
 from ie.encoding.shapes import CASE, case_shape, token_types, word_shapes
 from ie.inference.predictor import Predictor
 from ie.models.modeling import build_ner_model, build_re_model
+
 from tests.conftest import TINY, compose_config, rounded
 
 
-@pytest.mark.parametrize("word, shape", [
-    ("chamber", "lower or none"), ("vice-president", "lower or none"), (",", "lower or none"), ("’s", "lower or none"),
-    ("Chamber", "title"), ("Issyk-Kul", "title"), ("A", "title"), ("ASTANA", "upper"), ("JSC", "upper"),
-    ("KazMunayGas", "mixed"), ("iPhone", "mixed"), ("2024", "digits"), ("15.06", "digits"),
-    ("A320", "letters and digits"), ("COVID-19", "letters and digits"),
-])
+@pytest.mark.parametrize(
+    "word, shape",
+    [
+        ("chamber", "lower or none"),
+        ("vice-president", "lower or none"),
+        (",", "lower or none"),
+        ("’s", "lower or none"),
+        ("Chamber", "title"),
+        ("Issyk-Kul", "title"),
+        ("A", "title"),
+        ("ASTANA", "upper"),
+        ("JSC", "upper"),
+        ("KazMunayGas", "mixed"),
+        ("iPhone", "mixed"),
+        ("2024", "digits"),
+        ("15.06", "digits"),
+        ("A320", "letters and digits"),
+        ("COVID-19", "letters and digits"),
+    ],
+)
 def test_case_classes(word, shape):
     assert CASE[case_shape(word)] == shape
 

@@ -8,6 +8,7 @@ import pytest
 from ie.inference.inputs import InputDocument, InputError
 from ie.inference.shards import merge_shards, select_shard, shard_of, shard_output
 from ie.predict import predict
+
 from tests.conftest import compose_config
 
 TEXTS = {f"doc{i:02d}": f"Denis Manturov met Emomali Rahmon in Dushanbe on July {i + 1}." for i in range(10)}
@@ -23,8 +24,9 @@ def corpus(tmp_path):
 
 
 def run_predict(run_dir, corpus, output, *extra):
-    return predict(compose_config("predict", [f"run={run_dir}", f"input={corpus}", f"output={output}",
-                                              "progress=false", *extra]))
+    return predict(
+        compose_config("predict", [f"run={run_dir}", f"input={corpus}", f"output={output}", "progress=false", *extra])
+    )
 
 
 def read_ids(path):

@@ -10,13 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY, compose_config
 from ie.encoding.align import IGNORE_INDEX, Window
 from ie.encoding.shared_pairs import ARCHITECTURE, ENCODING, collate_joint, sentence_pairs
 from ie.errors import ConfigError
 from ie.inference.predictor import Predictor
 from ie.inference.shared_head import SharedHead
 from ie.models.shared_pairs import SharedPairHead
+
+from conftest import TINY, compose_config
 
 
 def _window(word_start: int, word_end: int, pieces_per_word: int = 1) -> Window:
@@ -27,9 +28,13 @@ def _window(word_start: int, word_end: int, pieces_per_word: int = 1) -> Window:
 
 def _brute_force(windows, entities, schema):
     """Every candidate pair by the definition: its first window holding both mentions whole, else lost."""
+
     def inside(w, e):
         return w.word_start <= e[0] and e[1] <= w.word_end
-    marked = [k for k, e in enumerate(entities) if e[2] in {l for r in schema.relations for l in (*r.heads, *r.tails)}]
+
+    marked = [
+        k for k, e in enumerate(entities) if e[2] in {label for r in schema.relations for label in (*r.heads, *r.tails)}
+    ]
     taken, lost = [set() for _ in windows], 0
     for h in marked:
         for t in marked:
@@ -60,10 +65,26 @@ def test_pairs_go_to_the_first_window_holding_both_mentions_and_the_rest_are_cou
 
 
 def test_collated_pairs_point_into_their_own_row_and_labels_pad_with_the_ignore_index():
-    rows = [{"input_ids": [1, 2, 3], "labels": [-100, 4, -100], "head_bounds": [], "tail_bounds": [],
-             "head_types": [], "tail_types": [], "pair_labels": []},
-            {"input_ids": [1, 2, 3, 4, 5], "labels": [-100, 1, 2, 0, -100], "head_bounds": [[1, 1], [2, 3]],
-             "tail_bounds": [[2, 3], [1, 1]], "head_types": [0, 1], "tail_types": [1, 0], "pair_labels": [3, 0]}]
+    rows = [
+        {
+            "input_ids": [1, 2, 3],
+            "labels": [-100, 4, -100],
+            "head_bounds": [],
+            "tail_bounds": [],
+            "head_types": [],
+            "tail_types": [],
+            "pair_labels": [],
+        },
+        {
+            "input_ids": [1, 2, 3, 4, 5],
+            "labels": [-100, 1, 2, 0, -100],
+            "head_bounds": [[1, 1], [2, 3]],
+            "tail_bounds": [[2, 3], [1, 1]],
+            "head_types": [0, 1],
+            "tail_types": [1, 0],
+            "pair_labels": [3, 0],
+        },
+    ]
     batch = collate_joint(rows, pad_id=0, multiple=8)
     assert batch["input_ids"].shape == (2, 8) and batch["labels"].shape == (2, 8)
     assert batch["labels"][0].tolist() == [-100, 4, -100] + [IGNORE_INDEX] * 5
@@ -80,17 +101,28 @@ def test_numpy_head_gives_the_training_heads_logits(tmp_path):
         head.type_embeddings.weight.normal_()
         head.classifier.weight.normal_()
     hidden = torch.randn(1, 12, 8)
-    bounds = {"head_bounds": [[1, 2], [5, 5], [3, 6]], "tail_bounds": [[5, 7], [1, 1], [4, 4]],
-              "head_types": [0, 1, 2], "tail_types": [2, 2, 0]}  # apart, reversed, nested (nothing between)
+    bounds = {
+        "head_bounds": [[1, 2], [5, 5], [3, 6]],
+        "tail_bounds": [[5, 7], [1, 1], [4, 4]],
+        "head_types": [0, 1, 2],
+        "tail_types": [2, 2, 0],
+    }  # apart, reversed, nested (nothing between)
     args = {k: torch.tensor(v) for k, v in bounds.items()}
-    expected = head(hidden, torch.zeros(3, dtype=torch.long), args["head_bounds"], args["tail_bounds"],
-                    args["head_types"], args["tail_types"])
+    expected = head(
+        hidden,
+        torch.zeros(3, dtype=torch.long),
+        args["head_bounds"],
+        args["tail_bounds"],
+        args["head_types"],
+        args["tail_types"],
+    )
     head.save_pretrained(tmp_path)
     from ie.inference.shared_head import load_head
 
     loaded = load_head(tmp_path)
-    got = loaded.logits(hidden[0].numpy(), *(np.asarray(bounds[k]) for k in
-                                             ("head_bounds", "tail_bounds", "head_types", "tail_types")))
+    got = loaded.logits(
+        hidden[0].numpy(), *(np.asarray(bounds[k]) for k in ("head_bounds", "tail_bounds", "head_types", "tail_types"))
+    )
     np.testing.assert_allclose(got, expected.detach().numpy(), rtol=1e-5, atol=1e-5)
     assert isinstance(loaded, SharedHead) and loaded.config.id2label == {0: "no_relation", 1: "a", 2: "b"}
 
@@ -98,7 +130,9 @@ def test_numpy_head_gives_the_training_heads_logits(tmp_path):
 def test_a_shared_run_saves_a_plain_ner_checkpoint_and_a_head_that_reads_it(shared_run_dir):
     ner_config = json.loads((shared_run_dir / "ner" / "config.json").read_text())
     re_config = json.loads((shared_run_dir / "re" / "config.json").read_text())
-    assert ner_config["architectures"] == ["BertForTokenClassification"] and re_config["architectures"] == [ARCHITECTURE]
+    assert ner_config["architectures"] == ["BertForTokenClassification"] and re_config["architectures"] == [
+        ARCHITECTURE
+    ]
     assert json.loads((shared_run_dir / "re" / "ie.json").read_text())["encoding"] == ENCODING
     metrics = json.loads((shared_run_dir / "metrics.json").read_text())
     assert metrics["backends"] == {"ner": "lean", "re": "shared (lean)"}
@@ -108,8 +142,10 @@ def test_a_shared_run_saves_a_plain_ner_checkpoint_and_a_head_that_reads_it(shar
 @pytest.mark.parametrize("backend", ["lean", "transformers"])
 def test_one_pass_prediction_equals_relations_of_the_predicted_entities(shared_run_dir, backend):
     predictor = Predictor.from_pretrained(shared_run_dir, backend=backend)
-    text = ("Emomali Rahmon met Denis Manturov in Dushanbe on 5 May 2023. The Khatlon region and the Tomsk "
-            "region signed an agreement on cooperation in education.")
+    text = (
+        "Emomali Rahmon met Denis Manturov in Dushanbe on 5 May 2023. The Khatlon region and the Tomsk "
+        "region signed an agreement on cooperation in education."
+    )
     result = predictor(text)
     from ie.data.text import split_sentences
 
@@ -123,8 +159,9 @@ def test_both_torch_backends_give_the_same_shared_predictions(shared_run_dir):
     text = "President of the Republic of Tajikistan Emomali Rahmon met with Denis Manturov in Dushanbe."
     lean, hf = (Predictor.from_pretrained(shared_run_dir, backend=b)(text) for b in ("lean", "transformers"))
     assert [(e.label, e.start, e.end) for e in lean.entities] == [(e.label, e.start, e.end) for e in hf.entities]
-    assert [(r.label, r.head.start, r.tail.start) for r in lean.relations] == \
-        [(r.label, r.head.start, r.tail.start) for r in hf.relations]
+    assert [(r.label, r.head.start, r.tail.start) for r in lean.relations] == [
+        (r.label, r.head.start, r.tail.start) for r in hf.relations
+    ]
 
 
 def test_a_shared_head_without_its_ner_model_fails_in_one_line(shared_run_dir):
@@ -138,15 +175,18 @@ def test_the_export_of_a_shared_run_gives_torchs_relations(shared_run_dir, onnx_
     manifest = json.loads((onnx_shared_run_dir / "onnx" / "manifest.json").read_text())
     assert manifest["tasks"]["re"]["kind"] == "shared_head" and manifest["tasks"]["re"]["graphs"] == {}
     assert manifest["tasks"]["ner"]["graphs"]["fp32"]["fused_ops"]["Attention"] == 2  # two layers, still fused
-    text = ("Emomali Rahmon met Denis Manturov in Dushanbe on 5 May 2023. The Khatlon region and the Tomsk "
-            "region signed an agreement on cooperation in education.")
+    text = (
+        "Emomali Rahmon met Denis Manturov in Dushanbe on 5 May 2023. The Khatlon region and the Tomsk "
+        "region signed an agreement on cooperation in education."
+    )
     onnx = Predictor.from_pretrained(onnx_shared_run_dir, backend="onnx", precision=precision)
     assert onnx.backends == {"ner": "onnx", "re": "shared (onnx)"}
     got = onnx(text)
     if precision == "fp32":
         expected = Predictor.from_pretrained(shared_run_dir, backend="lean")(text)
-        assert [(r.label, r.head.start, r.tail.start, round(r.score, 3)) for r in got.relations] == \
-            [(r.label, r.head.start, r.tail.start, round(r.score, 3)) for r in expected.relations]
+        assert [(r.label, r.head.start, r.tail.start, round(r.score, 3)) for r in got.relations] == [
+            (r.label, r.head.start, r.tail.start, round(r.score, 3)) for r in expected.relations
+        ]
 
 
 def test_a_shared_encoder_needs_a_known_way_both_tasks_and_a_token_head(tmp_path):
@@ -156,10 +196,16 @@ def test_a_shared_encoder_needs_a_known_way_both_tasks_and_a_token_head(tmp_path
         train(compose_config("train", TINY + ["model.shared_encoder=both", f"paths.output_dir={tmp_path}"]))
 
     with pytest.raises(ConfigError, match="joint trains NER and RE on one encoder: it needs task=all"):
-        train(compose_config("train", TINY + ["model.shared_encoder=joint", "task=ner", f"paths.output_dir={tmp_path}"]))
+        train(
+            compose_config("train", TINY + ["model.shared_encoder=joint", "task=ner", f"paths.output_dir={tmp_path}"])
+        )
     with pytest.raises(ConfigError, match="ner_head=token"):
-        train(compose_config("train", TINY + ["model.shared_encoder=joint", "model.ner_head=span",
-                                              f"paths.output_dir={tmp_path / 'span'}"]))
+        train(
+            compose_config(
+                "train",
+                TINY + ["model.shared_encoder=joint", "model.ner_head=span", f"paths.output_dir={tmp_path / 'span'}"],
+            )
+        )
 
 
 def test_a_frozen_shared_encoder_keeps_the_ner_model_it_trained_first(tmp_path, run_dir):

@@ -14,7 +14,6 @@ import pytest
 import spacy
 from spacy.tokens import Doc, DocBin
 
-from conftest import SEEDS, TEST_DOC
 from ie.errors import ConfigError, IEError
 from ie.inference.predictor import Predictor
 from ie.inference.results import Entity, Prediction, Relation
@@ -22,11 +21,15 @@ from ie.integrations.spacy import SpanRelation, register_extensions
 from ie.models.checkpoint import CheckpointError
 from ie.runs import RunNotFoundError
 
-TEXTS = ["Denis Manturov met Emomali Rahmon in Dushanbe on July 15.",
-         "The Ministry of Energy of Uzbekistan and Rosatom signed an agreement in Tashkent.",
-         "",
-         "Shavkat Mirziyoyev visited Moscow in May, where he met Vladimir Putin.",
-         "Kazakhstan and Russia agreed on gas transit."]
+from conftest import SEEDS, TEST_DOC
+
+TEXTS = [
+    "Denis Manturov met Emomali Rahmon in Dushanbe on July 15.",
+    "The Ministry of Energy of Uzbekistan and Rosatom signed an agreement in Tashkent.",
+    "",
+    "Shavkat Mirziyoyev visited Moscow in May, where he met Vladimir Putin.",
+    "Kazakhstan and Russia agreed on gas transit.",
+]
 
 
 def pipeline(run, **config):
@@ -38,9 +41,11 @@ def pipeline(run, **config):
 def annotations(doc: Doc, key: str = "ie") -> list:
     """What a user reads off a Doc: the span group with its scores, doc.ents, and doc._.relations."""
     group = doc.spans[key]
-    return [[(s.start_char, s.end_char, s.label_, round(score, 5)) for s, score in zip(group, group.attrs["scores"])],
-            [(s.start_char, s.end_char, s.label_) for s in doc.ents],
-            [(r.label, r.head.start_char, r.tail.start_char, round(r.score, 5)) for r in doc._.relations]]
+    return [
+        [(s.start_char, s.end_char, s.label_, round(score, 5)) for s, score in zip(group, group.attrs["scores"])],
+        [(s.start_char, s.end_char, s.label_) for s in doc.ents],
+        [(r.label, r.head.start_char, r.tail.start_char, round(r.score, 5)) for r in doc._.relations],
+    ]
 
 
 class FakePredictor:
@@ -59,10 +64,12 @@ class FakePredictor:
 @pytest.fixture
 def fake_pipeline(run_dir, monkeypatch):
     """A pipeline whose component loads ``FakePredictor(by_text)`` instead of the run's checkpoints."""
+
     def make(by_text: dict[str, Prediction]):
         fake = FakePredictor(by_text)
         monkeypatch.setattr(Predictor, "from_pretrained", classmethod(lambda cls, *args, **kwargs: fake))
         return pipeline(run_dir), fake
+
     return make
 
 
@@ -74,6 +81,7 @@ def entity(text: str, word: str, label: str, score: float, occurrence: int = 0) 
 
 
 # --- against the real run -------------------------------------------------------------------------------
+
 
 def test_the_doc_holds_the_predictors_entities_and_relations(run_dir):
     text = (SEEDS / f"{TEST_DOC}.txt").read_text(encoding="utf-8")
@@ -88,8 +96,9 @@ def test_the_doc_holds_the_predictors_entities_and_relations(run_dir):
         assert len(doc.char_span(want.start, want.end, alignment_mode="expand")) == len(span)
     assert list(doc.ents) == spacy.util.filter_spans(list(group))
     position = {e: k for k, e in enumerate(expected.entities)}
-    assert [(r.label, r.head, r.tail, round(r.score, 5)) for r in doc._.relations] == \
-        [(r.label, group[position[r.head]], group[position[r.tail]], round(r.score, 5)) for r in expected.relations]
+    assert [(r.label, r.head, r.tail, round(r.score, 5)) for r in doc._.relations] == [
+        (r.label, group[position[r.head]], group[position[r.tail]], round(r.score, 5)) for r in expected.relations
+    ]
     assert all(isinstance(r, SpanRelation) for r in doc._.relations)
 
 
@@ -134,13 +143,16 @@ def test_the_saved_copy_holds_the_onnx_export_only_where_the_backend_may_run_it(
 
 
 def test_spacy_finds_the_factory_through_its_entry_point_without_importing_ie(run_dir, tmp_path):
-    assert "ie.integrations.spacy:make_ie_component" in \
-        [e.value for e in entry_points(group="spacy_factories") if e.name == "ie"]
-    code = ("import sys, spacy\n"
-            "assert 'ie' not in sys.modules\n"
-            "nlp = spacy.blank('en')\n"  # spaCy imports every spacy_factories entry point here
-            f"nlp.add_pipe('ie', config={{'run': {str(run_dir)!r}}})\n"
-            "print(type(nlp.get_pipe('ie')).__module__, nlp('Putin met Rahmon.')._.relations is not None)\n")
+    assert "ie.integrations.spacy:make_ie_component" in [
+        e.value for e in entry_points(group="spacy_factories") if e.name == "ie"
+    ]
+    code = (
+        "import sys, spacy\n"
+        "assert 'ie' not in sys.modules\n"
+        "nlp = spacy.blank('en')\n"  # spaCy imports every spacy_factories entry point here
+        f"nlp.add_pipe('ie', config={{'run': {str(run_dir)!r}}})\n"
+        "print(type(nlp.get_pipe('ie')).__module__, nlp('Putin met Rahmon.')._.relations is not None)\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
@@ -158,6 +170,7 @@ def test_settings_reach_the_predictor_and_it_loads_once(run_dir, monkeypatch):
     def from_pretrained(cls, path, **kwargs):
         seen.append((str(path), kwargs))
         return FakePredictor({})
+
     monkeypatch.setattr(Predictor, "from_pretrained", classmethod(from_pretrained))
     nlp = pipeline(run_dir, backend="onnx", precision="int8", threads=1, spans_key="model")
     list(nlp.pipe(TEXTS))
@@ -167,6 +180,7 @@ def test_settings_reach_the_predictor_and_it_loads_once(run_dir, monkeypatch):
 
 
 # --- the offsets, overlaps and relations, with chosen predictions ---------------------------------------
+
 
 def test_offsets_expand_to_tokens_and_overlaps_stay_in_the_group_but_not_in_ents(fake_pipeline):
     text = "Denis Manturov met @Rahmon about U.S.-Uzbek gas."
@@ -178,14 +192,24 @@ def test_offsets_expand_to_tokens_and_overlaps_stay_in_the_group_but_not_in_ents
     nlp, _ = fake_pipeline({text: Prediction(text, [person, inside, rahmon, us, uzbek], relations)})
     doc = nlp(text)
     group = doc.spans["ie"]
-    assert [(s.text, s.label_) for s in group] == [("Denis Manturov", "PER"), ("Manturov", "ORG"),
-                                                  ("@Rahmon", "PER"), ("U.S.-Uzbek", "LOC"), ("U.S.-Uzbek", "LOC")]
+    assert [(s.text, s.label_) for s in group] == [
+        ("Denis Manturov", "PER"),
+        ("Manturov", "ORG"),
+        ("@Rahmon", "PER"),
+        ("U.S.-Uzbek", "LOC"),
+        ("U.S.-Uzbek", "LOC"),
+    ]
     assert group.attrs["scores"] == [0.9, 0.4, 0.8, 0.7, 0.6]
     # doc.ents: the longer of overlapping spans, the earlier of two as long
-    assert [(e.text, e.label_) for e in doc.ents] == [("Denis Manturov", "PER"), ("@Rahmon", "PER"),
-                                                      ("U.S.-Uzbek", "LOC")]
-    assert doc._.relations == [SpanRelation("met_with", group[0], group[2], 0.95),
-                               SpanRelation("located_in", group[1], group[4], 0.3)]
+    assert [(e.text, e.label_) for e in doc.ents] == [
+        ("Denis Manturov", "PER"),
+        ("@Rahmon", "PER"),
+        ("U.S.-Uzbek", "LOC"),
+    ]
+    assert doc._.relations == [
+        SpanRelation("met_with", group[0], group[2], 0.95),
+        SpanRelation("located_in", group[1], group[4], 0.3),
+    ]
 
 
 def test_no_entities_and_relations_survive_doc_serialisation(fake_pipeline):
@@ -201,12 +225,14 @@ def test_no_entities_and_relations_survive_doc_serialisation(fake_pipeline):
     bin_.add(doc)
     from_bin = next(DocBin().from_bytes(bin_.to_bytes()).get_docs(nlp.vocab))
     for copy in (again, from_bin):
-        assert [(r.label, r.head.text, r.tail.text, r.score) for r in copy._.relations] == \
-            [("located_in", "Rosatom", "Uzbekistan", 0.7)]
+        assert [(r.label, r.head.text, r.tail.text, r.score) for r in copy._.relations] == [
+            ("located_in", "Rosatom", "Uzbekistan", 0.7)
+        ]
         assert [e.text for e in copy.ents] == ["Rosatom", "Uzbekistan"]
 
 
 # --- bad input ------------------------------------------------------------------------------------------
+
 
 def one_line(error: pytest.ExceptionInfo) -> str:
     message = str(error.value)
@@ -235,9 +261,16 @@ def test_a_missing_run_or_one_without_ner_fails_in_one_line_naming_it(run_dir, t
     assert str(tmp_path / "run") in one_line(error)
 
 
-@pytest.mark.parametrize("config, named", [({"backend": "torch"}, "backend"), ({"precision": "fp16"}, "precision"),
-                                           ({"threads": 0}, "threads"), ({"batch_size": 0}, "batch_size"),
-                                           ({"spans_key": ""}, "spans_key")])
+@pytest.mark.parametrize(
+    "config, named",
+    [
+        ({"backend": "torch"}, "backend"),
+        ({"precision": "fp16"}, "precision"),
+        ({"threads": 0}, "threads"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"spans_key": ""}, "spans_key"),
+    ],
+)
 def test_bad_settings_fail_when_the_pipe_is_added(run_dir, config, named):
     with pytest.raises(ConfigError) as error:
         pipeline(run_dir, **config)

@@ -11,14 +11,15 @@ from transformers import AutoTokenizer
 
 from ie.config import _packaged_encoder
 from ie.encoding.align import encode_windows
-from ie.encoding.spans import collate_spans, candidate_spans
+from ie.encoding.spans import candidate_spans, collate_spans
 from ie.errors import ConfigError
 from ie.inference.decoding import greedy_spans
 from ie.inference.predictor import Predictor
 from ie.models import lean_bert
 from ie.models.span_ner import SpanNerModel
-from ie.training.features import ner_span_features
 from ie.training.collators import as_tensors
+from ie.training.features import ner_span_features
+
 from tests.conftest import TINY, compose_config, rounded
 
 TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe on July 15. The Lipetsk Region signed a roadmap."
@@ -45,9 +46,15 @@ def test_every_span_up_to_the_width_is_a_candidate_once_across_overlapping_windo
 
 
 def _dataset(words, entities):
-    features = Features({"doc_id": Value("string"), "words": List(Value("string")),
-                         "entities": List({"start": Value("int32"), "end": Value("int32"),
-                                           "label": ClassLabel(names=["PER", "LOC"])})})
+    features = Features(
+        {
+            "doc_id": Value("string"),
+            "words": List(Value("string")),
+            "entities": List(
+                {"start": Value("int32"), "end": Value("int32"), "label": ClassLabel(names=["PER", "LOC"])}
+            ),
+        }
+    )
     return Dataset.from_dict({"doc_id": ["d"], "words": [words], "entities": [entities]}, features=features)
 
 
@@ -64,8 +71,10 @@ def test_a_gold_span_is_labelled_with_its_type_and_every_other_span_none(tokeniz
 
 
 def test_collated_spans_point_into_their_own_row():
-    rows = [{"input_ids": [101, 7, 8, 102], "span_bounds": [[1, 1], [1, 2]], "span_widths": [1, 2], "labels": [0, 1]},
-            {"input_ids": [101, 9, 102], "span_bounds": [[1, 1]], "span_widths": [1], "labels": [2]}]
+    rows = [
+        {"input_ids": [101, 7, 8, 102], "span_bounds": [[1, 1], [1, 2]], "span_widths": [1, 2], "labels": [0, 1]},
+        {"input_ids": [101, 9, 102], "span_bounds": [[1, 1]], "span_widths": [1], "labels": [2]},
+    ]
     batch = collate_spans(rows, pad_id=0, multiple=8)
     assert batch["input_ids"].shape == (2, 8) and batch["span_rows"].tolist() == [0, 0, 1]
     assert batch["span_bounds"].tolist() == [[1, 1], [1, 2], [1, 1]] and batch["labels"].tolist() == [0, 1, 2]
@@ -84,8 +93,14 @@ def test_span_and_token_decoders_are_not_interchangeable(span_run_dir, run_dir, 
         Predictor.from_pretrained(run_dir, decoding="greedy_spans")
     with pytest.raises(ConfigError, match="for a span NER head"):
         from ie.training.train import train
-        train(compose_config("train", TINY + ["task=ner", "model.ner_head=span", "trainer.ner.decoding=viterbi",
-                                              f"paths.output_dir={tmp_path}"]))
+
+        train(
+            compose_config(
+                "train",
+                TINY
+                + ["task=ner", "model.ner_head=span", "trainer.ner.decoding=viterbi", f"paths.output_dir={tmp_path}"],
+            )
+        )
     assert not any(tmp_path.iterdir())  # refused before anything was written
     with pytest.raises(ConfigError, match="model.ner_head: expected one of token, span"):
         train(compose_config("train", TINY + ["model.ner_head=spans", f"paths.output_dir={tmp_path}"]))
@@ -103,9 +118,10 @@ def test_a_span_checkpoint_records_its_head_and_is_read_with_it(span_run_dir):
 def test_lean_span_classifier_logits_equal_transformers(span_run_dir):
     theirs = SpanNerModel.from_pretrained(span_run_dir / "ner").eval()
     ours = lean_bert.load(span_run_dir / "ner")
-    rows = [{"input_ids": [101, 2000, 2001, 2002, 102], "span_bounds": [[1, 1], [1, 3], [2, 3]],
-             "span_widths": [1, 3, 2]},
-            {"input_ids": [101, 2005, 102], "span_bounds": [[1, 1]], "span_widths": [1]}]
+    rows = [
+        {"input_ids": [101, 2000, 2001, 2002, 102], "span_bounds": [[1, 1], [1, 3], [2, 3]], "span_widths": [1, 3, 2]},
+        {"input_ids": [101, 2005, 102], "span_bounds": [[1, 1]], "span_widths": [1]},
+    ]
     batch = as_tensors(collate_spans(rows, 0, multiple=8))
     with torch.inference_mode():
         torch.testing.assert_close(ours(**batch).logits, theirs(**batch).logits, rtol=1e-5, atol=1e-5)

@@ -5,6 +5,7 @@ import pytest
 
 from ie.data.corpus import load_corpus
 from ie.errors import ConfigError
+
 from tests.conftest import TEST_DOC, compose_config
 
 

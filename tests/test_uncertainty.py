@@ -13,6 +13,7 @@ from ie.inference.inputs import InputDocument, InputError
 from ie.inference.predictor import Predictor
 from ie.inference.results import Entity, Prediction, Relation
 from ie.inference.uncertainty import COLUMNS, document_uncertainty, order_tsv, ranked
+
 from tests.conftest import ROOT, SEEDS
 
 
@@ -23,7 +24,9 @@ def _rows(path):
 
 def test_the_measure_and_the_order():
     a, b = Entity("PER", 0, 5, "Putin", 0.9), Entity("LOC", 10, 16, "Astana", 0.6)
-    sure = document_uncertainty("sure", Prediction("x", [a, b], [Relation("located_in", a, b, 0.7)]), [0.99, 0.97, 0.98])
+    sure = document_uncertainty(
+        "sure", Prediction("x", [a, b], [Relation("located_in", a, b, 0.7)]), [0.99, 0.97, 0.98]
+    )
     unsure = document_uncertainty("unsure", Prediction("y", [b]), [0.5, 0.9])
     empty = document_uncertainty("empty", Prediction(""), [])
     assert (unsure.mean_word_uncertainty, unsure.max_word_uncertainty) == pytest.approx((0.3, 0.5))
@@ -42,8 +45,16 @@ def test_predict_writes_order_tsv_beside_brat_files_ranked_by_the_words_confiden
     for i, part in enumerate((text[:600], text[600:1500], "Putin met Tokayev.", "")):
         (source / f"doc{i}.txt").write_text(part, encoding="utf-8")
     out = tmp_path / "to_correct"
-    cmd = [sys.executable, "-m", "ie.predict", f"run={run_dir}", f"input={source}", "format=brat", f"output={out}",
-           "order=uncertainty"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ie.predict",
+        f"run={run_dir}",
+        f"input={source}",
+        "format=brat",
+        f"output={out}",
+        "order=uncertainty",
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = _rows(out / "ORDER.tsv")

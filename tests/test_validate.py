@@ -8,6 +8,7 @@ from ie.data.formats.brat import read_records as read_brat_records
 from ie.data.problems import ValidationError
 from ie.data.validate import label_counts, validate_document
 from ie.validate import main
+
 from tests.conftest import SEEDS
 
 TEXT = "Denis Manturov met Emomali Rahmon in Dushanbe. Lipetsk signed a protocol of intent."
@@ -15,32 +16,37 @@ GOOD = "T1\tPER 0 14\tDenis Manturov\nT2\tPER 19 33\tEmomali Rahmon\nT3\tLOC 37 
 
 
 def problems(write_pair, schema, ann):
-    return [(p.line, p.severity, p.reason) for p in validate_document(read_document(write_pair("d", TEXT, ann)), schema)[0]]
+    return [
+        (p.line, p.severity, p.reason) for p in validate_document(read_document(write_pair("d", TEXT, ann)), schema)[0]
+    ]
 
 
 def test_clean_document_has_no_problems(write_pair, schema):
     assert problems(write_pair, schema, GOOD + "R1\tmet_with Arg1:T1 Arg2:T2\n") == []
 
 
-@pytest.mark.parametrize("extra, message", [
-    ("T4\tCITY 47 54\tLipetsk\n", "unknown entity label 'CITY'"),
-    ("T4\tLOC 47 900\tLipetsk\n", "outside the text"),
-    ("T4\tLOC 54 47\tLipetsk\n", "offsets 54-47 outside the text"),
-    ("T4\tLOC -7 0\tLipetsk\n", "offsets -7-0 outside the text"),
-    ("T4\tLOC 47 54\tLipezk\n", "does not match the text"),
-    ("T4\tLOC 46 54\t Lipetsk\n", "starts or ends with a space"),
-    ("T4\tLOC 37 46\tDushanbe.\n", "ends with a punctuation word"),
-    ("T4\tLOC 47 52\tLipet\n", "not at a word boundary"),
-    ("T4\tPER 6 14\tManturov\n", "overlaps T1"),
-    ("T4\tPER 0 14\tDenis Manturov\n", "duplicate of T1"),
-    ("T4\tLOC 37 54\tDushanbe. Lipetsk\n", "crosses a sentence boundary"),
-    ("R1\tknows Arg1:T1 Arg2:T2\n", "unknown relation label 'knows'"),
-    ("R1\tmet_with Arg1:T1 Arg2:T9\n", "unknown entity id"),
-    ("R1\tlocated_in Arg1:T1 Arg2:T3\n", "not allowed: schema wants ORG|EVENT|LOC -> LOC"),
-    ("R1\tmet_with Arg1:T2 Arg2:T1\n", "earlier mention as head"),
-    ("R1\tmet_with Arg1:T1 Arg2:T1\n", "to itself"),
-    ("T4\tLOC 47 54\tLipetsk\nR1\tworks_for Arg1:T1 Arg2:T4\n", "different sentences"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("T4\tCITY 47 54\tLipetsk\n", "unknown entity label 'CITY'"),
+        ("T4\tLOC 47 900\tLipetsk\n", "outside the text"),
+        ("T4\tLOC 54 47\tLipetsk\n", "offsets 54-47 outside the text"),
+        ("T4\tLOC -7 0\tLipetsk\n", "offsets -7-0 outside the text"),
+        ("T4\tLOC 47 54\tLipezk\n", "does not match the text"),
+        ("T4\tLOC 46 54\t Lipetsk\n", "starts or ends with a space"),
+        ("T4\tLOC 37 46\tDushanbe.\n", "ends with a punctuation word"),
+        ("T4\tLOC 47 52\tLipet\n", "not at a word boundary"),
+        ("T4\tPER 6 14\tManturov\n", "overlaps T1"),
+        ("T4\tPER 0 14\tDenis Manturov\n", "duplicate of T1"),
+        ("T4\tLOC 37 54\tDushanbe. Lipetsk\n", "crosses a sentence boundary"),
+        ("R1\tknows Arg1:T1 Arg2:T2\n", "unknown relation label 'knows'"),
+        ("R1\tmet_with Arg1:T1 Arg2:T9\n", "unknown entity id"),
+        ("R1\tlocated_in Arg1:T1 Arg2:T3\n", "not allowed: schema wants ORG|EVENT|LOC -> LOC"),
+        ("R1\tmet_with Arg1:T2 Arg2:T1\n", "earlier mention as head"),
+        ("R1\tmet_with Arg1:T1 Arg2:T1\n", "to itself"),
+        ("T4\tLOC 47 54\tLipetsk\nR1\tworks_for Arg1:T1 Arg2:T4\n", "different sentences"),
+    ],
+)
 def test_each_error_is_reported_with_its_line(write_pair, schema, extra, message):
     found = problems(write_pair, schema, GOOD + extra)
     errors = [(line, reason) for line, severity, reason in found if severity == "error"]
@@ -120,8 +126,17 @@ def test_cli_counts_per_split_and_rejects_one_text_in_two_splits(write_pair, sch
 def data_config(folder, *overrides):
     from tests.conftest import compose_config
 
-    return compose_config("train", ["debug=fast", f"data.path={folder}", f"data.schema={SEEDS / 'schema.json'}",
-                                    "paths.output_dir=/tmp/unused", "data.mention_replacement=0", *overrides])
+    return compose_config(
+        "train",
+        [
+            "debug=fast",
+            f"data.path={folder}",
+            f"data.schema={SEEDS / 'schema.json'}",
+            "paths.output_dir=/tmp/unused",
+            "data.mention_replacement=0",
+            *overrides,
+        ],
+    )
 
 
 def test_training_data_check_stops_on_errors_and_logs_warnings(write_pair, tmp_path, caplog):

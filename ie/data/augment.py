@@ -10,7 +10,7 @@ whole sentences of a pseudo-document ``<doc>~mr<k>`` whose text is the words joi
 from __future__ import annotations
 
 import random
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from ie.data.records import SentenceRecord
 
@@ -27,8 +27,9 @@ def mention_inventory(records: Sequence[SentenceRecord]) -> dict[str, list[tuple
     return inventory
 
 
-def replace_mentions(record: SentenceRecord, inventory: Mapping[str, Sequence[tuple[str, ...]]], rng: random.Random,
-                     doc_id: str) -> SentenceRecord:
+def replace_mentions(
+    record: SentenceRecord, inventory: Mapping[str, Sequence[tuple[str, ...]]], rng: random.Random, doc_id: str
+) -> SentenceRecord:
     """``record`` with every mention swapped for one drawn from ``inventory``; entity order is kept."""
     words: list[str] = []
     entities: list = [None] * len(record.entities)
@@ -45,12 +46,22 @@ def replace_mentions(record: SentenceRecord, inventory: Mapping[str, Sequence[tu
     for word in words:
         starts.append(position)
         position += len(word) + 1
-    return SentenceRecord(doc_id, record.sent_index, 0, max(position - 1, 0), words, starts,
-                          [s + len(w) for s, w in zip(starts, words)], entities, list(record.relations))
+    return SentenceRecord(
+        doc_id,
+        record.sent_index,
+        0,
+        max(position - 1, 0),
+        words,
+        starts,
+        [s + len(w) for s, w in zip(starts, words)],
+        entities,
+        list(record.relations),
+    )
 
 
-def mention_replacement(records: Mapping[str, list[SentenceRecord]], train_ids: Sequence[str], copies: int,
-                        seed: int) -> dict[str, list[SentenceRecord]]:
+def mention_replacement(
+    records: Mapping[str, list[SentenceRecord]], train_ids: Sequence[str], copies: int, seed: int
+) -> dict[str, list[SentenceRecord]]:
     """``copies`` pseudo-documents per training document, each sentence with an entity rewritten by
     :func:`replace_mentions`; the mentions come from the training documents alone."""
     train = [r for doc_id in train_ids for r in records[doc_id]]

@@ -8,7 +8,7 @@ strict IOB2 reading, which drops such entities, is seqeval's own (:mod:`ie.evalu
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 OUTSIDE = "O"
 Span = tuple[int, int, str]  # first word, last word (exclusive), label

@@ -32,8 +32,16 @@ def find_schema(schema: str | None, input_path: Path, input_format: str) -> Sche
     return None
 
 
-def convert(input: str, input_format: str, output: str, output_format: str, schema: str | None = None,
-            segmenter: str = "spacy_keep_hyphens", drop_relations: bool = False, overwrite: bool = False) -> dict:
+def convert(
+    input: str,
+    input_format: str,
+    output: str,
+    output_format: str,
+    schema: str | None = None,
+    segmenter: str = "spacy_keep_hyphens",
+    drop_relations: bool = False,
+    overwrite: bool = False,
+) -> dict:
     """Convert and return counts: documents, entities, relations written and relations dropped."""
     source, target = get_format(input_format, "input_format"), get_format(output_format, "output_format")
     check_segmenter(segmenter)
@@ -55,8 +63,10 @@ def convert(input: str, input_format: str, output: str, output_format: str, sche
     dropped = 0
     if relations and not target.relations:
         if not drop_relations:
-            raise ConfigError(f"output_format={output_format} holds entities only, and the input has {relations} "
-                              f"relations: set drop_relations=true to write the entities alone")
+            raise ConfigError(
+                f"output_format={output_format} holds entities only, and the input has {relations} "
+                f"relations: set drop_relations=true to write the entities alone"
+            )
         dropped, relations = relations, 0
         for doc in docs:
             doc.relations = []
@@ -72,9 +82,21 @@ def convert(input: str, input_format: str, output: str, output_format: str, sche
             config = output_path.with_name(f"{output_path.stem}.label_config.xml")
             atomic.write_text(config, labeling_config(known))
             log.info("Label Studio labeling config for these tasks: %s", config)
-    counts = {"documents": len(docs), "entities": sum(len(doc.entities) for doc in docs), "relations": relations,
-              "relations_dropped": dropped}
-    log.info("%s (%s) -> %s (%s): %d documents, %d entities, %d relations%s", input_path, input_format, output_path,
-             output_format, counts["documents"], counts["entities"], relations,
-             f" ({dropped} relations dropped)" if dropped else "")
+    counts = {
+        "documents": len(docs),
+        "entities": sum(len(doc.entities) for doc in docs),
+        "relations": relations,
+        "relations_dropped": dropped,
+    }
+    log.info(
+        "%s (%s) -> %s (%s): %d documents, %d entities, %d relations%s",
+        input_path,
+        input_format,
+        output_path,
+        output_format,
+        counts["documents"],
+        counts["entities"],
+        relations,
+        f" ({dropped} relations dropped)" if dropped else "",
+    )
     return counts

@@ -13,15 +13,17 @@ from ie.data.schema import Schema
 from ie.data.text import DEFAULT_SEGMENTER
 
 
-def load_corpus(data_cfg, schema: Schema, warnings: list | None = None, label_report: dict | None = None
-                ) -> tuple[dict[str, list[SentenceRecord]], dict[str, list[str]]]:
+def load_corpus(
+    data_cfg, schema: Schema, warnings: list | None = None, label_report: dict | None = None
+) -> tuple[dict[str, list[SentenceRecord]], dict[str, list[str]]]:
     """Records and resolved splits of a ``data`` config (its splits, or one cross-validation fold).
     Validation warnings go to ``warnings`` when given. With ``data.label_map`` set, ``schema`` is the
     target schema and the map's counts (:meth:`LabelMap.summary`) go to ``label_report["label_map"]``
     when given."""
     label_map = LabelMap.from_config(data_cfg.get("label_map"), schema)
-    records = load_records(data_cfg.format, data_cfg.path, schema, warnings, label_map,
-                           data_cfg.get("segmenter", DEFAULT_SEGMENTER))
+    records = load_records(
+        data_cfg.format, data_cfg.path, schema, warnings, label_map, data_cfg.get("segmenter", DEFAULT_SEGMENTER)
+    )
     if label_map is not None and label_report is not None:
         label_report["label_map"] = label_map.summary()
     records, splits = apply_data_config(records, data_cfg)

@@ -8,15 +8,16 @@ be a test article once, and evaluate.py pools or averages the folds.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from ie.errors import ConfigError
 
 FOLD_UNITS = ("document", "sentence")
 
 
-def resolve_splits(doc_ids: Sequence[str], splits: Mapping[str, Sequence[str] | None], source: str = "data.splits"
-                   ) -> dict[str, list[str]]:
+def resolve_splits(
+    doc_ids: Sequence[str], splits: Mapping[str, Sequence[str] | None], source: str = "data.splits"
+) -> dict[str, list[str]]:
     """Document ids per split. A split given as ``null`` takes every document no other split names; a
     split given as ``[]`` is left out (a config merged over another cannot delete the other's key:
     ``data.splits.dev=[]`` removes the dev split of ``data=conll04``)."""
@@ -64,8 +65,9 @@ def inner_fold_splits(outer: Mapping[str, list[str]], inner_fold: int) -> dict[s
     the outer test fold (nested cross-validation)."""
     units = outer["train"]
     if not 0 <= inner_fold < len(units):
-        raise ConfigError(f"data.inner_fold={inner_fold}: must be in [0, {len(units)}) (the training units of the "
-                          "outer fold)")
+        raise ConfigError(
+            f"data.inner_fold={inner_fold}: must be in [0, {len(units)}) (the training units of the outer fold)"
+        )
     return fold_splits(units, len(units), inner_fold)
 
 

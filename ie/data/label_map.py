@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Mapping
 
 from ie.data.documents import Document
 from ie.data.problems import Problem
@@ -40,8 +40,14 @@ class LabelMapError(ConfigError):
 class LabelMap:
     """Maps the labels of documents; counts what it keeps and drops over all documents it sees."""
 
-    def __init__(self, entities: Mapping[str, str], relations: Mapping[str, str], target: Schema,
-                 source: Schema | None = None, where: str = "data.label_map"):
+    def __init__(
+        self,
+        entities: Mapping[str, str],
+        relations: Mapping[str, str],
+        target: Schema,
+        source: Schema | None = None,
+        where: str = "data.label_map",
+    ):
         self.maps = {"entities": dict(entities or {}), "relations": dict(relations or {})}
         self.where = where
         self.source = source
@@ -49,8 +55,10 @@ class LabelMap:
         for kind in KINDS:
             for src, dst in self.maps[kind].items():
                 if dst not in targets[kind]:
-                    raise LabelMapError(f"{where}.{kind}.{src}: target label '{dst}' is not one of the "
-                                        f"{kind} of schema '{target.name}' {sorted(targets[kind])}")
+                    raise LabelMapError(
+                        f"{where}.{kind}.{src}: target label '{dst}' is not one of the "
+                        f"{kind} of schema '{target.name}' {sorted(targets[kind])}"
+                    )
         if source is not None:
             for kind, known in self._source_labels().items():
                 self._check_sources(kind, known, f"of schema '{source.name}'")
@@ -59,14 +67,15 @@ class LabelMap:
         self.dropped_with_argument: Counter = Counter()  # mapped relation label -> dropped with its entity
 
     @classmethod
-    def from_config(cls, cfg, target: Schema) -> "LabelMap | None":
+    def from_config(cls, cfg, target: Schema) -> LabelMap | None:
         """The map of a ``data.label_map`` node (a dict or DictConfig), or None when it is unset."""
         if cfg is None:
             return None
         unknown = set(cfg) - {*KINDS, "source_schema"}
         if unknown:
-            raise LabelMapError(f"data.label_map: unknown key(s) {sorted(unknown)} (known: entities, relations, "
-                                "source_schema)")
+            raise LabelMapError(
+                f"data.label_map: unknown key(s) {sorted(unknown)} (known: entities, relations, source_schema)"
+            )
         source_path = cfg.get("source_schema")
         source = Schema.load(source_path) if source_path else None
         return cls(cfg.get("entities") or {}, cfg.get("relations") or {}, target, source)
@@ -78,8 +87,10 @@ class LabelMap:
         word = "entity" if kind == "entities" else "relation"
         for src in self.maps[kind]:
             if src not in known:
-                raise LabelMapError(f"{self.where}.{kind}.{src}: the source has no {word} label '{src}' "
-                                    f"(labels {what}: {sorted(known)})")
+                raise LabelMapError(
+                    f"{self.where}.{kind}.{src}: the source has no {word} label '{src}' "
+                    f"(labels {what}: {sorted(known)})"
+                )
 
     def _target(self, kind: str, ann, path: str, known: dict | None, problems: list) -> str | None:
         """Count one source annotation, flag its label when ``known`` (the source schema's) lacks it,
@@ -87,8 +98,14 @@ class LabelMap:
         self.seen[kind][ann.label] += 1
         if known is not None and ann.label not in known[kind]:
             word = "entity" if kind == "entities" else "relation"
-            problems.append(Problem(path, ann.line, f"{word} label '{ann.label}' is not in the source schema "
-                                                    f"'{self.source.name}' {sorted(known[kind])}"))
+            problems.append(
+                Problem(
+                    path,
+                    ann.line,
+                    f"{word} label '{ann.label}' is not in the source schema "
+                    f"'{self.source.name}' {sorted(known[kind])}",
+                )
+            )
         return self.maps[kind].get(ann.label)
 
     def apply(self, doc: Document) -> tuple[Document, list[Problem]]:
@@ -129,8 +146,11 @@ class LabelMap:
         for kind in KINDS:
             rows = {}
             for label in sorted(self.seen[kind]):
-                rows[label] = {"to": self.maps[kind].get(label), "kept": self.kept[kind][label],
-                               "dropped": self.seen[kind][label] - self.kept[kind][label]}
+                rows[label] = {
+                    "to": self.maps[kind].get(label),
+                    "kept": self.kept[kind][label],
+                    "dropped": self.seen[kind][label] - self.kept[kind][label],
+                }
                 if kind == "relations" and self.dropped_with_argument[label]:
                     rows[label]["dropped_with_argument"] = self.dropped_with_argument[label]
             out[kind] = rows
@@ -138,12 +158,15 @@ class LabelMap:
 
     def describe(self) -> str:
         parts = []
-        for kind, rows in self.summary().items():
+        for rows in self.summary().values():
             for label, row in rows.items():
                 if row["to"] is None:
                     parts.append(f"{label}: {row['dropped']} dropped")
                 else:
-                    extra = (f", {row['dropped_with_argument']} dropped with an unmapped argument"
-                             if row.get("dropped_with_argument") else "")
+                    extra = (
+                        f", {row['dropped_with_argument']} dropped with an unmapped argument"
+                        if row.get("dropped_with_argument")
+                        else ""
+                    )
                     parts.append(f"{label} -> {row['to']}: {row['kept']}{extra}")
         return "label map: " + "; ".join(parts)

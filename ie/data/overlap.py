@@ -10,8 +10,8 @@ digits, read across sentence and line breaks, so punctuation and layout cannot h
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from ie.data.documents import Document
 
@@ -34,7 +34,7 @@ class SharedNgram:
 
 
 def _ngrams(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
-    return {tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)}
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
 def _first_shared(corpus: Mapping[str, list[str]], references: Mapping[str, list[str]], n: int) -> SharedNgram | None:
@@ -44,7 +44,7 @@ def _first_shared(corpus: Mapping[str, list[str]], references: Mapping[str, list
             owners.setdefault(gram, ref_id)
     for doc_id, tokens in corpus.items():
         for i in range(len(tokens) - n + 1):
-            gram = tuple(tokens[i:i + n])
+            gram = tuple(tokens[i : i + n])
             if gram in owners:
                 return SharedNgram(gram, doc_id, owners[gram])
     return None
@@ -71,5 +71,7 @@ def shared_entity_strings(corpus: Sequence[Document], references: Sequence[Docum
     """Per reference document, its annotated entity strings ("LABEL text") that the corpus also annotates
     with the same label (case-insensitive), sorted."""
     in_corpus = {(e.label, e.text.lower()) for d in corpus for e in d.entities}
-    return {ref.id: sorted({f"{e.label} {e.text}" for e in ref.entities if (e.label, e.text.lower()) in in_corpus})
-            for ref in references}
+    return {
+        ref.id: sorted({f"{e.label} {e.text}" for e in ref.entities if (e.label, e.text.lower()) in in_corpus})
+        for ref in references
+    }

@@ -10,8 +10,8 @@ JSON has its own. A new format is one module in :mod:`ie.data.formats` and one e
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ie.data.formats import FORMATS, Format, conll04
 from ie.data.label_map import LabelMap
@@ -28,16 +28,24 @@ Reader = Callable[[str | Path, Schema, list | None, LabelMap | None, str], dict[
 def _documents_reader(fmt: Format) -> Reader:
     def read_records(path, schema, warnings=None, label_map=None, segmenter=DEFAULT_SEGMENTER):
         return documents_records(fmt.read(path), schema, warnings, label_map, segmenter)
+
     return read_records
 
 
-READERS: dict[str, Reader] = {**{name: _documents_reader(fmt) for name, fmt in FORMATS.items()},
-                              "conll04": conll04.read_records}
+READERS: dict[str, Reader] = {
+    **{name: _documents_reader(fmt) for name, fmt in FORMATS.items()},
+    "conll04": conll04.read_records,
+}
 
 
-def load_records(fmt: str, path: str | Path, schema: Schema, warnings: list | None = None,
-                 label_map: LabelMap | None = None, segmenter: str = DEFAULT_SEGMENTER
-                 ) -> dict[str, list[SentenceRecord]]:
+def load_records(
+    fmt: str,
+    path: str | Path,
+    schema: Schema,
+    warnings: list | None = None,
+    label_map: LabelMap | None = None,
+    segmenter: str = DEFAULT_SEGMENTER,
+) -> dict[str, list[SentenceRecord]]:
     """Validated records of a corpus; errors raise ``ValidationError``, warnings go to ``warnings``.
 
     With ``label_map``, ``schema`` is the target schema and every document is mapped before it is

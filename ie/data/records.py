@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 from ie.data.bio import spans_to_tags
 from ie.data.documents import Document
@@ -38,10 +38,16 @@ class SentenceRecord:
         return spans_to_tags(len(self.words), self.entities)
 
 
-def document_records(doc: Document, schema: Schema, sentences: Sequence[Sentence] | None = None,
-                     edge_punctuation: str = "error", warnings: list | None = None,
-                     expect_annotations: bool = True, label_map: LabelMap | None = None,
-                     segmenter: str = DEFAULT_SEGMENTER) -> list[SentenceRecord]:
+def document_records(
+    doc: Document,
+    schema: Schema,
+    sentences: Sequence[Sentence] | None = None,
+    edge_punctuation: str = "error",
+    warnings: list | None = None,
+    expect_annotations: bool = True,
+    label_map: LabelMap | None = None,
+    segmenter: str = DEFAULT_SEGMENTER,
+) -> list[SentenceRecord]:
     """Segment with ``segmenter`` (unless pre-tokenised ``sentences`` are given, or the document has its own) and
     validate one document; raises
     :class:`ValidationError` on any error and appends warnings to ``warnings`` when given.
@@ -61,8 +67,15 @@ def document_records(doc: Document, schema: Schema, sentences: Sequence[Sentence
     if warnings is not None:
         warnings += problems
     records = [
-        SentenceRecord(doc.id, i, s.start, s.end, [t.text for t in s.tokens],
-                       [t.start for t in s.tokens], [t.end for t in s.tokens])
+        SentenceRecord(
+            doc.id,
+            i,
+            s.start,
+            s.end,
+            [t.text for t in s.tokens],
+            [t.start for t in s.tokens],
+            [t.end for t in s.tokens],
+        )
         for i, s in enumerate(sentences)
     ]
     index: dict[str, tuple[int, int]] = {}
@@ -78,9 +91,13 @@ def document_records(doc: Document, schema: Schema, sentences: Sequence[Sentence
     return records
 
 
-def documents_records(docs: Iterable[Document], schema: Schema, warnings: list | None = None,
-                      label_map: LabelMap | None = None, segmenter: str = DEFAULT_SEGMENTER
-                      ) -> dict[str, list[SentenceRecord]]:
+def documents_records(
+    docs: Iterable[Document],
+    schema: Schema,
+    warnings: list | None = None,
+    label_map: LabelMap | None = None,
+    segmenter: str = DEFAULT_SEGMENTER,
+) -> dict[str, list[SentenceRecord]]:
     """Validated records of every document by id: what a reader returns once its format is parsed. Every
     problem of every document is reported together; two documents with one id are an error."""
     records: dict[str, list[SentenceRecord]] = {}
@@ -88,13 +105,13 @@ def documents_records(docs: Iterable[Document], schema: Schema, warnings: list |
     problems = []
     for doc in docs:
         if doc.id in records or doc.id in sources:
-            problems.append(Problem(doc.source or doc.id, None, f"document id '{doc.id}' repeats "
-                                                                f"(first in {sources[doc.id]})"))
+            problems.append(
+                Problem(doc.source or doc.id, None, f"document id '{doc.id}' repeats (first in {sources[doc.id]})")
+            )
             continue
         sources[doc.id] = doc.source or doc.id
         try:
-            records[doc.id] = document_records(doc, schema, warnings=warnings, label_map=label_map,
-                                               segmenter=segmenter)
+            records[doc.id] = document_records(doc, schema, warnings=warnings, label_map=label_map, segmenter=segmenter)
         except ValidationError as error:
             problems += error.problems
     if problems:

@@ -78,8 +78,7 @@ class Schema:
     def admitted_relations(self, head_label: str, tail_label: str, head_first: bool) -> list[str]:
         """The relations an ordered pair can carry: those whose signature fits its types, a symmetric
         one only with the head earlier in the text, which is also how such relations are annotated."""
-        return [r.label for r in self.relations
-                if r.fits(head_label, tail_label) and (not r.symmetric or head_first)]
+        return [r.label for r in self.relations if r.fits(head_label, tail_label) and (not r.symmetric or head_first)]
 
     def pair_classes(self, head: tuple, tail: tuple) -> set[str]:
         """The RE classes an ordered pair of word spans ``(start, end, label, ...)`` may be given:
@@ -93,7 +92,7 @@ class Schema:
 
     # --- io -----------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict, source: str = "<schema>") -> "Schema":
+    def from_dict(cls, data: dict, source: str = "<schema>") -> Schema:
         def need(obj, key, where):
             if key not in obj:
                 raise SchemaError(f"{source}: {where} is missing '{key}'")
@@ -104,8 +103,9 @@ class Schema:
             raise SchemaError(f"{source}: unknown top-level field(s) {sorted(unknown)}")
         entities = []
         for i, ent in enumerate(need(data, "entities", "schema")):
-            entities.append(EntityType(label=need(ent, "label", f"entities[{i}]"),
-                                       description=ent.get("description", "")))
+            entities.append(
+                EntityType(label=need(ent, "label", f"entities[{i}]"), description=ent.get("description", ""))
+            )
         labels = [e.label for e in entities]
         if len(set(labels)) != len(labels):
             raise SchemaError(f"{source}: duplicate entity label in {labels}")
@@ -120,16 +120,21 @@ class Schema:
             label = need(rel, "label", where)
             if label == NO_RELATION:
                 raise SchemaError(f"{source}: {where}: '{NO_RELATION}' is reserved")
-            relations.append(RelationType(label, heads, tails, bool(rel.get("symmetric", False)),
-                                          rel.get("description", "")))
+            relations.append(
+                RelationType(label, heads, tails, bool(rel.get("symmetric", False)), rel.get("description", ""))
+            )
         rel_labels = [r.label for r in relations]
         if len(set(rel_labels)) != len(rel_labels):
             raise SchemaError(f"{source}: duplicate relation label in {rel_labels}")
-        return cls(name=data.get("name", "schema"), entities=tuple(entities), relations=tuple(relations),
-                   version=int(data.get("version", 1)))
+        return cls(
+            name=data.get("name", "schema"),
+            entities=tuple(entities),
+            relations=tuple(relations),
+            version=int(data.get("version", 1)),
+        )
 
     @classmethod
-    def load(cls, path: str | Path) -> "Schema":
+    def load(cls, path: str | Path) -> Schema:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -145,8 +150,13 @@ class Schema:
             "version": self.version,
             "entities": [asdict(e) for e in self.entities],
             "relations": [
-                {"label": r.label, "heads": list(r.heads), "tails": list(r.tails), "symmetric": r.symmetric,
-                 "description": r.description}
+                {
+                    "label": r.label,
+                    "heads": list(r.heads),
+                    "tails": list(r.tails),
+                    "symmetric": r.symmetric,
+                    "description": r.description,
+                }
                 for r in self.relations
             ],
         }
@@ -154,7 +164,7 @@ class Schema:
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-    def differences(self, other: "Schema") -> list[str]:
+    def differences(self, other: Schema) -> list[str]:
         """Human-readable differences that matter for models (labels and signatures)."""
         diffs = []
         if self.entity_labels != other.entity_labels:
@@ -170,10 +180,15 @@ class Schema:
 
     def to_brat_conf(self) -> str:
         """brat's annotation.conf for this schema (symmetry is a project convention, see docs/annotation.md)."""
-        lines = ["# Generated from the project schema by `python -m ie.schema`; do not edit by hand.", "",
-                 "[entities]", *self.entity_labels, "", "[relations]"]
+        lines = [
+            "# Generated from the project schema by `python -m ie.schema`; do not edit by hand.",
+            "",
+            "[entities]",
+            *self.entity_labels,
+            "",
+            "[relations]",
+        ]
         for r in self.relations:
             lines.append(f"{r.label}\tArg1:{'|'.join(r.heads)}, Arg2:{'|'.join(r.tails)}")
         lines += ["", "[events]", "", "[attributes]", ""]
         return "\n".join(lines)
-

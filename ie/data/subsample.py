@@ -10,7 +10,7 @@ k = 2 ones), which is what makes the points of one curve comparable. Test and de
 from __future__ import annotations
 
 import random
-from typing import Mapping
+from collections.abc import Mapping
 
 from ie.errors import ConfigError
 
@@ -30,8 +30,9 @@ def subsample_training(records: dict[str, list], splits: Mapping, data_cfg) -> t
     splits = dict(splits)
     train = splits.get("train")
     if not train:
-        raise ConfigError("data.train_units/train_entities: the data has no named train split to cut "
-                          f"(splits: {sorted(splits)})")
+        raise ConfigError(
+            f"data.train_units/train_entities: the data has no named train split to cut (splits: {sorted(splits)})"
+        )
     sample = data_cfg.get("train_sample", 0)
     if units is not None:
         if not 1 <= units <= len(train):
@@ -41,8 +42,9 @@ def subsample_training(records: dict[str, list], splits: Mapping, data_cfg) -> t
     sentences = {f"{doc_id}#{r.sent_index}": r for doc_id in train for r in records[doc_id]}
     available = sum(len(r.entities) for r in sentences.values())
     if not 1 <= entities <= available:
-        raise ConfigError(f"data.train_entities={entities}: must be in [1, {available}] (the entities of the "
-                          "training split)")
+        raise ConfigError(
+            f"data.train_entities={entities}: must be in [1, {available}] (the entities of the training split)"
+        )
     chosen, held = [], 0
     for unit in _draw(list(sentences), sample):
         if held >= entities:

@@ -16,9 +16,9 @@ a word boundary, which validation reports.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
 
 from ie.errors import ConfigError
 
@@ -63,7 +63,7 @@ def _nlp(segmenter: str):
     # parsers we do not run.
     nlp.max_length = 10**8
     if segmenter == "spacy_keep_hyphens":
-        hyphen = r"(?<=[{a}0-9])(?:{h})(?=[{a}])".format(a=ALPHA, h=HYPHENS)  # spaCy's rule, as it writes it
+        hyphen = rf"(?<=[{ALPHA}0-9])(?:{HYPHENS})(?=[{ALPHA}])"  # spaCy's rule, as it writes it
         if hyphen not in nlp.Defaults.infixes:
             raise RuntimeError("spaCy's English infix rules changed: the hyphen rule to drop is not among them")
         nlp.tokenizer.infix_finditer = compile_infix_regex([p for p in nlp.Defaults.infixes if p != hyphen]).finditer
@@ -79,9 +79,7 @@ def split_sentences(text: str, segmenter: str = DEFAULT_SEGMENTER) -> list[Sente
         base = line.start()
         for sent in doc.sents:
             tokens = tuple(
-                Token(tok.text, base + tok.idx, base + tok.idx + len(tok.text))
-                for tok in sent
-                if not tok.is_space
+                Token(tok.text, base + tok.idx, base + tok.idx + len(tok.text)) for tok in sent if not tok.is_space
             )
             if tokens:
                 sentences.append(Sentence(tokens[0].start, tokens[-1].end, tokens))

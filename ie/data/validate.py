@@ -10,7 +10,7 @@ configured splits, stops on errors and logs warnings. Warnings never stop a run.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ie.data.documents import Document
 from ie.data.problems import Problem
@@ -24,9 +24,14 @@ def _is_punctuation(token: str) -> bool:
     return all(ch in _EDGE_PUNCT for ch in token)
 
 
-def validate_document(doc: Document, schema: Schema, sentences: Sequence[Sentence] | None = None,
-                      edge_punctuation: str = "error", expect_annotations: bool = True,
-                      segmenter: str = DEFAULT_SEGMENTER) -> tuple[list[Problem], dict[str, WordSpan]]:
+def validate_document(
+    doc: Document,
+    schema: Schema,
+    sentences: Sequence[Sentence] | None = None,
+    edge_punctuation: str = "error",
+    expect_annotations: bool = True,
+    segmenter: str = DEFAULT_SEGMENTER,
+) -> tuple[list[Problem], dict[str, WordSpan]]:
     """Problems in one document, and the word span of every entity that could be located.
 
     ``edge_punctuation``: severity for a span whose first or last word is only punctuation ("U.S."
@@ -40,8 +45,14 @@ def validate_document(doc: Document, schema: Schema, sentences: Sequence[Sentenc
     if not doc.text.strip():
         problems.append(Problem(path, None, "empty document", "warning"))
     elif expect_annotations and not doc.entities and not doc.relations:
-        problems.append(Problem(path, None, "no annotations (an unannotated text trains the model that nothing "
-                                            "in it is an entity)", "warning"))
+        problems.append(
+            Problem(
+                path,
+                None,
+                "no annotations (an unannotated text trains the model that nothing in it is an entity)",
+                "warning",
+            )
+        )
     if sentences is None:  # the document's own words where its format gave them (CoNLL, spaCy)
         sentences = doc.sentences if doc.sentences is not None else split_sentences(doc.text, segmenter)
     spans = _locate_entities(doc, schema, sentences, edge_punctuation, problems)
@@ -50,15 +61,16 @@ def validate_document(doc: Document, schema: Schema, sentences: Sequence[Sentenc
     return problems, spans
 
 
-def _locate_entities(doc: Document, schema: Schema, sentences: Sequence[Sentence], edge_punctuation: str,
-                     problems: list[Problem]) -> dict[str, WordSpan]:
+def _locate_entities(
+    doc: Document, schema: Schema, sentences: Sequence[Sentence], edge_punctuation: str, problems: list[Problem]
+) -> dict[str, WordSpan]:
     """The word span of each entity whose label, offsets and text check out; the rest go to ``problems``."""
     path = doc.source or doc.id
     locator = SpanLocator(sentences)
     labels = set(schema.entity_labels)
     spans: dict[str, WordSpan] = {}
     for ent in doc.entities:
-        actual = doc.text[ent.start:ent.end]
+        actual = doc.text[ent.start : ent.end]
         if ent.label not in labels:
             reason = f"unknown entity label '{ent.label}' (schema has {sorted(labels)})"
         elif not 0 <= ent.start < ent.end <= len(doc.text):
@@ -75,8 +87,9 @@ def _locate_entities(doc: Document, schema: Schema, sentences: Sequence[Sentence
             continue
         words = sentences[located.sentence].tokens
         if _is_punctuation(words[located.start].text) or _is_punctuation(words[located.end - 1].text):
-            problems.append(Problem(path, ent.line, f"span {actual!r} starts or ends with a punctuation word",
-                                    edge_punctuation))
+            problems.append(
+                Problem(path, ent.line, f"span {actual!r} starts or ends with a punctuation word", edge_punctuation)
+            )
             if edge_punctuation == "error":
                 continue
         spans[ent.id] = located
@@ -89,8 +102,11 @@ def _overlaps(doc: Document, spans: Mapping[str, WordSpan], path: str) -> list[P
     for prev, cur in zip(ordered, ordered[1:]):
         if cur.start < prev.end:
             what = "duplicate of" if (cur.start, cur.end) == (prev.start, prev.end) else "overlaps"
-            problems.append(Problem(path, cur.line, f"entity {cur.id} {cur.text!r} {what} {prev.id} {prev.text!r} "
-                                                    f"(line {prev.line})"))
+            problems.append(
+                Problem(
+                    path, cur.line, f"entity {cur.id} {cur.text!r} {what} {prev.id} {prev.text!r} (line {prev.line})"
+                )
+            )
     return problems
 
 
@@ -124,18 +140,23 @@ def _relation_reason(rel, head, tail, schema: Schema, spans: Mapping[str, WordSp
         return f"relation {rel.id} links {rel.head} to itself"
     rtype = schema.relation(rel.label)
     if not rtype.fits(head.label, tail.label):
-        return (f"relation {rel.id} {rel.label}({head.label} -> {tail.label}) not allowed: "
-                f"schema wants {'|'.join(rtype.heads)} -> {'|'.join(rtype.tails)}")
+        return (
+            f"relation {rel.id} {rel.label}({head.label} -> {tail.label}) not allowed: "
+            f"schema wants {'|'.join(rtype.heads)} -> {'|'.join(rtype.tails)}"
+        )
     if spans[rel.head].sentence != spans[rel.tail].sentence:
         return f"relation {rel.id} {rel.label} links {head.text!r} and {tail.text!r} in different sentences"
     if rtype.symmetric and head.start > tail.start:
-        return (f"symmetric relation {rel.id} {rel.label} must have the earlier mention as head "
-                f"(write Arg1:{rel.tail} Arg2:{rel.head})")
+        return (
+            f"symmetric relation {rel.id} {rel.label} must have the earlier mention as head "
+            f"(write Arg1:{rel.tail} Arg2:{rel.head})"
+        )
     return ""
 
 
-def overlap_problems(contents: Mapping[str, str], splits: Mapping[str, Sequence[str]],
-                     sources: Mapping[str, str] | None = None) -> list[Problem]:
+def overlap_problems(
+    contents: Mapping[str, str], splits: Mapping[str, Sequence[str]], sources: Mapping[str, str] | None = None
+) -> list[Problem]:
     """The same text under two document ids (compared with whitespace collapsed).
 
     Across splits it is an error, since a test article seen in training inflates every score; within
@@ -155,11 +176,18 @@ def overlap_problems(contents: Mapping[str, str], splits: Mapping[str, Sequence[
             other_split, other = first[key]
             where = sources.get(doc_id, doc_id)
             if other_split != split:
-                problems.append(Problem(where, None, f"document {doc_id} ({split}) has the same text as {other} "
-                                                     f"({other_split}): one article in two splits"))
+                problems.append(
+                    Problem(
+                        where,
+                        None,
+                        f"document {doc_id} ({split}) has the same text as {other} "
+                        f"({other_split}): one article in two splits",
+                    )
+                )
             else:
-                problems.append(Problem(where, None, f"document {doc_id} repeats the text of {other} "
-                                                     f"(both in {split})", "warning"))
+                problems.append(
+                    Problem(where, None, f"document {doc_id} repeats the text of {other} (both in {split})", "warning")
+                )
     return problems
 
 

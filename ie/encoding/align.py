@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -21,6 +21,7 @@ PAD_TO_MULTIPLE = 8
 
 
 # --- words -> subwords ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Window:
@@ -66,7 +67,7 @@ class WordPieces:
                 piece.append(unk)
 
     @classmethod
-    def many(cls, tokenizer, sentences: Sequence[Sequence[str]]) -> list["WordPieces"]:
+    def many(cls, tokenizer, sentences: Sequence[Sequence[str]]) -> list[WordPieces]:
         """One tokenizer call for all sentences: the Rust tokenizer works through a batch at once,
         where a call per sentence pays Python overhead each time."""
         encodings = iter(encode_words(tokenizer, [words for words in sentences if words]))
@@ -81,7 +82,7 @@ def special_tokens(tokenizer) -> tuple[list[int], list[int]]:
         ids, wids = enc.ids, enc.word_ids
         first = wids.index(0)
         last = len(wids) - 1 - wids[::-1].index(0)
-        cached = (list(ids[:first]), list(ids[last + 1:]))
+        cached = (list(ids[:first]), list(ids[last + 1 :]))
         tokenizer._ie_special_tokens = cached
     return cached
 
@@ -118,7 +119,7 @@ def owners(windows: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """For each window the words it owns: each word goes to the window where it sits furthest from
     an edge (ties to the earlier window), so merged predictions do not depend on batch order."""
     owned = []
-    for k, (a, b) in enumerate(windows):
+    for k, (a, _) in enumerate(windows):
         if k == 0:
             lo = a
         else:
@@ -128,15 +129,21 @@ def owners(windows: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
             lo = next((w for w in range(a, pb) if w - a > (pb - 1) - w), pb)
         owned.append(lo)
     ranges = []
-    for k, (a, b) in enumerate(windows):
+    for k, (_, b) in enumerate(windows):
         hi = owned[k + 1] if k + 1 < len(windows) else b
         ranges.append((owned[k], hi))
     return ranges
 
 
-def encode_windows(tokenizer, words: Sequence[str], max_length: int, stride: int,
-                   pieces: WordPieces | None = None, left: Sequence[int] = (), right: Sequence[int] = ()
-                   ) -> list[Window]:
+def encode_windows(
+    tokenizer,
+    words: Sequence[str],
+    max_length: int,
+    stride: int,
+    pieces: WordPieces | None = None,
+    left: Sequence[int] = (),
+    right: Sequence[int] = (),
+) -> list[Window]:
     """Encoder inputs covering every word of ``words`` (one window when it fits). ``left`` and ``right``
     are subwords of the text around the sentence (:func:`neighbour_context`): when the sentence fits one
     window, as much of them as the window has room for goes around it, as context without words (no
@@ -154,7 +161,7 @@ def encode_windows(tokenizer, words: Sequence[str], max_length: int, stride: int
         room = budget - sum(len(p) for p in capped)
         take_right = min(len(right), max(room // 2, room - len(left)))
         take_left = min(len(left), room - take_right)
-        before, after = list(left[len(left) - take_left:]), list(right[:take_right])
+        before, after = list(left[len(left) - take_left :]), list(right[:take_right])
     result = []
     for (a, b), (lo, hi) in zip(spans, owners(spans)):
         ids, wids = list(prefix) + before, [None] * (len(prefix) + len(before))
@@ -167,8 +174,9 @@ def encode_windows(tokenizer, words: Sequence[str], max_length: int, stride: int
     return result
 
 
-def neighbour_context(pieces: Sequence[WordPieces], documents: Sequence, size: int
-                      ) -> list[tuple[list[int], list[int]]]:
+def neighbour_context(
+    pieces: Sequence[WordPieces], documents: Sequence, size: int
+) -> list[tuple[list[int], list[int]]]:
     """Per sentence, the last ``size`` subwords of the sentence before it and the first ``size`` of the
     one after it, where those belong to the same document (``documents[i]``: sentence i's document)."""
     flat = [[tok for piece in p.pieces for tok in piece] for p in pieces]
@@ -200,6 +208,6 @@ def pad_ids(rows: Sequence[Sequence[int]], pad_id: int, multiple: int = 1) -> tu
     ids = np.full((len(rows), width), pad_id, dtype=np.int64)
     mask = np.zeros((len(rows), width), dtype=np.int64)
     for i, r in enumerate(rows):
-        ids[i, :len(r)] = r
-        mask[i, :len(r)] = 1
+        ids[i, : len(r)] = r
+        mask[i, : len(r)] = 1
     return ids, mask

@@ -21,7 +21,7 @@ def ner_loss(data: IEData, split: str, tokenizer, max_length: int) -> dict:
     for words, entities in zip(ds["words"], ds["entities"]):
         lengths = [len(p) for p in WordPieces(tokenizer, words).pieces]
         words_cut += sum(n > budget for n in lengths)
-        entities_split += sum(sum(lengths[e["start"]:e["end"]]) > budget for e in entities)
+        entities_split += sum(sum(lengths[e["start"] : e["end"]]) > budget for e in entities)
     return {"words_cut": words_cut, "entities_split": entities_split}
 
 

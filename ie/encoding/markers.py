@@ -13,8 +13,8 @@ never silently dropped.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import numpy as np
 
@@ -69,8 +69,9 @@ def _pair_range(spans: Sequence[Span], h: int, t: int) -> tuple[int, int]:
     return min(spans[h][0], spans[t][0]), max(spans[h][1], spans[t][1])
 
 
-def pairs_in_reach(spans: Sequence[Span], schema, pieces: WordPieces, max_length: int, tokenizer
-                   ) -> tuple[list[tuple[int, int]], int]:
+def pairs_in_reach(
+    spans: Sequence[Span], schema, pieces: WordPieces, max_length: int, tokenizer
+) -> tuple[list[tuple[int, int]], int]:
     """Candidate pairs whose mentions fit one window together, and how many candidates do not.
 
     ``spans`` are one sentence's marked ``(start, end, label)`` word spans, sorted by start. Work grows
@@ -111,8 +112,10 @@ class MarkedWindow:
     word_ids: tuple[int | None, ...] = ()  # sentence word index per position, None for special tokens and markers
 
     def pair_features(self) -> dict:
-        return {"head_spans": [list(self.markers[h]) for h, _ in self.pairs],
-                "tail_spans": [list(self.markers[t]) for _, t in self.pairs]}
+        return {
+            "head_spans": [list(self.markers[h]) for h, _ in self.pairs],
+            "tail_spans": [list(self.markers[t]) for _, t in self.pairs],
+        }
 
 
 def pair_slices(windows, max_range_tokens: int | None):
@@ -125,11 +128,12 @@ def pair_slices(windows, max_range_tokens: int | None):
             yield window
             continue
         for k in range(0, len(window.pairs), per):
-            yield replace(window, pairs=window.pairs[k:k + per])
+            yield replace(window, pairs=window.pairs[k : k + per])
 
 
-def _encode_window(tokenizer, pieces: WordPieces, spans: Sequence[Span], lo: int, hi: int,
-                   pairs: Sequence[tuple[int, int]]) -> MarkedWindow:
+def _encode_window(
+    tokenizer, pieces: WordPieces, spans: Sequence[Span], lo: int, hi: int, pairs: Sequence[tuple[int, int]]
+) -> MarkedWindow:
     prefix, suffix = special_tokens(tokenizer)
     inside = [k for k, (s, e, _) in enumerate(spans) if lo <= s and e <= hi]
     opens: dict[int, list[int]] = {}
@@ -154,8 +158,9 @@ def _encode_window(tokenizer, pieces: WordPieces, spans: Sequence[Span], lo: int
     return MarkedWindow(tuple(ids), markers, tuple(pairs), tuple(words))
 
 
-def encode_sentence(tokenizer, pieces: WordPieces, spans: Sequence[Span], pairs: Sequence[tuple[int, int]],
-                    max_length: int) -> list[MarkedWindow]:
+def encode_sentence(
+    tokenizer, pieces: WordPieces, spans: Sequence[Span], pairs: Sequence[tuple[int, int]], max_length: int
+) -> list[MarkedWindow]:
     """The windows that score ``pairs`` (from :func:`pairs_in_reach`): the whole sentence when it fits,
     else windows grown greedily from the first pair not yet covered (rightwards first, which covers
     the most following pairs, then leftwards for context)."""
@@ -199,8 +204,14 @@ class SentencePairs:
         return encode_sentence(tokenizer, self.pieces, self.spans, self.pairs, max_length)
 
 
-def reachable_pairs(tokenizer, words: Sequence[str], entities: Sequence[tuple], schema, max_length: int,
-                    pieces: WordPieces | None = None) -> SentencePairs | None:
+def reachable_pairs(
+    tokenizer,
+    words: Sequence[str],
+    entities: Sequence[tuple],
+    schema,
+    max_length: int,
+    pieces: WordPieces | None = None,
+) -> SentencePairs | None:
     """What training, prediction and the data report all start from: the entities to mark (of
     ``(start, end, label, ...)`` word spans) and their pairs in reach; None with fewer than two.
     ``pieces``: the words' subwords when already tokenised (in a batch)."""
@@ -219,10 +230,13 @@ def collate_windows(rows: Sequence[dict], pad_id: int, multiple: int = 1) -> dic
     shapes ``token_type_ids`` and, in training, per-pair ``labels`` (and ``allowed_classes``, the classes
     each pair's loss normalises over)."""
     ids, mask = pad_ids([r["input_ids"] for r in rows], pad_id, multiple)
-    batch = {"input_ids": ids, "attention_mask": mask,
-             "pair_rows": np.array([i for i, r in enumerate(rows) for _ in r["head_spans"]], dtype=np.int64),
-             "head_spans": np.array([s for r in rows for s in r["head_spans"]], dtype=np.int64).reshape(-1, 2),
-             "tail_spans": np.array([s for r in rows for s in r["tail_spans"]], dtype=np.int64).reshape(-1, 2)}
+    batch = {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "pair_rows": np.array([i for i, r in enumerate(rows) for _ in r["head_spans"]], dtype=np.int64),
+        "head_spans": np.array([s for r in rows for s in r["head_spans"]], dtype=np.int64).reshape(-1, 2),
+        "tail_spans": np.array([s for r in rows for s in r["tail_spans"]], dtype=np.int64).reshape(-1, 2),
+    }
     if "token_type_ids" in rows[0]:
         batch["token_type_ids"] = pad_ids([r["token_type_ids"] for r in rows], 0, multiple)[0]
     if "labels" in rows[0]:

@@ -12,7 +12,7 @@ model the shapes it was trained with; a checkpoint without the key gets none, as
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ie.errors import ConfigError
 

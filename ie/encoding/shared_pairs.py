@@ -9,8 +9,8 @@ marker encoding counts its own (:mod:`ie.encoding.markers`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -29,10 +29,12 @@ class WindowPairs:
     bounds: dict[int, tuple[int, int]]
 
     def features(self, entity_labels: Sequence[str], entities: Sequence[tuple]) -> dict:
-        return {"head_bounds": [list(self.bounds[h]) for h, _ in self.pairs],
-                "tail_bounds": [list(self.bounds[t]) for _, t in self.pairs],
-                "head_types": [entity_labels.index(entities[h][2]) for h, _ in self.pairs],
-                "tail_types": [entity_labels.index(entities[t][2]) for _, t in self.pairs]}
+        return {
+            "head_bounds": [list(self.bounds[h]) for h, _ in self.pairs],
+            "tail_bounds": [list(self.bounds[t]) for _, t in self.pairs],
+            "head_types": [entity_labels.index(entities[h][2]) for h, _ in self.pairs],
+            "tail_types": [entity_labels.index(entities[t][2]) for _, t in self.pairs],
+        }
 
 
 def subword_bounds(window: Window, start: int, end: int) -> tuple[int, int] | None:
@@ -49,8 +51,9 @@ def sentence_pairs(windows: Sequence[Window], entities: Sequence[tuple], schema)
     word spans. Work grows with the pairs in reach: candidates past every window of a mention are counted
     by label, never enumerated, so a run-on "sentence" with thousands of mentions stays fast."""
     order = marked_spans(entities, schema)  # by start
-    bounds = [{k: b for k in order if (b := subword_bounds(w, entities[k][0], entities[k][1])) is not None}
-              for w in windows]
+    bounds = [
+        {k: b for k in order if (b := subword_bounds(w, entities[k][0], entities[k][1])) is not None} for w in windows
+    ]
     labels = sorted({entities[k][2] for k in order})
     index = {label: n for n, label in enumerate(labels)}
     # later_fits[a][b]: candidates among an earlier a and a later b, in either role order
@@ -86,9 +89,13 @@ def collate_joint(rows: Sequence[dict], pad_id: int, multiple: int = 1) -> dict[
     ids, mask = pad_ids([r["input_ids"] for r in rows], pad_id, multiple)
     labels = np.full(ids.shape, IGNORE_INDEX, dtype=np.int64)
     for i, r in enumerate(rows):
-        labels[i, :len(r["labels"])] = r["labels"]
-    batch = {"input_ids": ids, "attention_mask": mask, "labels": labels,
-             "pair_rows": np.array([i for i, r in enumerate(rows) for _ in r["head_types"]], dtype=np.int64)}
+        labels[i, : len(r["labels"])] = r["labels"]
+    batch = {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "labels": labels,
+        "pair_rows": np.array([i for i, r in enumerate(rows) for _ in r["head_types"]], dtype=np.int64),
+    }
     for key in ("head_bounds", "tail_bounds"):
         batch[key] = np.array([b for r in rows for b in r[key]], dtype=np.int64).reshape(-1, 2)
     for key in ("head_types", "tail_types", "pair_labels"):
@@ -103,4 +110,3 @@ def collate_joint(rows: Sequence[dict], pad_id: int, multiple: int = 1) -> dict[
 
 ARCHITECTURE = "SharedEncoderPairHead"  # config.json "architectures" of such a run's RE checkpoint
 HEAD_CONFIG_KEYS = ("hidden_size", "type_dim", "entity_labels")  # besides id2label, in its config.json
-

@@ -8,7 +8,7 @@ keeps transformers' tokenizer stack (~40 MB resident) out of a service. Both go 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def backend(tokenizer):
@@ -22,6 +22,10 @@ def backend(tokenizer):
 
 def encode_words(tokenizer, sentences: Sequence[Sequence[str]], add_special_tokens: bool = False) -> list:
     """One ``tokenizers.Encoding`` (``.ids``, ``.word_ids``) per sentence of words; one call for all."""
-    return backend(tokenizer).encode_batch([list(words) for words in sentences], is_pretokenized=True,
-                                           add_special_tokens=add_special_tokens) if sentences else []
-
+    return (
+        backend(tokenizer).encode_batch(
+            [list(words) for words in sentences], is_pretokenized=True, add_special_tokens=add_special_tokens
+        )
+        if sentences
+        else []
+    )

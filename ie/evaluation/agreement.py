@@ -9,7 +9,7 @@ exactly the same texts: anything else would measure a text difference, not a dis
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ie.data.documents import Document
 from ie.data.problems import AnnotationError
@@ -24,8 +24,10 @@ def _entity_tuples(doc: Document) -> set:
 
 def _relation_tuples(doc: Document, schema: Schema) -> set:
     spans = {e.id: (e.start, e.end, e.label) for e in doc.entities}
-    return {relation_tuple(doc.id, spans[r.head], spans[r.tail], r.label, schema.relation(r.label).symmetric)
-            for r in doc.relations}
+    return {
+        relation_tuple(doc.id, spans[r.head], spans[r.tail], r.label, schema.relation(r.label).symmetric)
+        for r in doc.relations
+    }
 
 
 def paired(first: Sequence[Document], second: Sequence[Document]) -> list[tuple[Document, Document]]:
@@ -36,8 +38,11 @@ def paired(first: Sequence[Document], second: Sequence[Document]) -> list[tuple[
         if doc.id not in by_id:
             raise AnnotationError(doc.source or doc.id, None, f"document {doc.id} has no first annotation")
         if by_id[doc.id].text != doc.text:
-            raise AnnotationError(doc.source or doc.id, None, "text differs from the first annotation's; agreement "
-                                                              "needs the same text annotated twice")
+            raise AnnotationError(
+                doc.source or doc.id,
+                None,
+                "text differs from the first annotation's; agreement needs the same text annotated twice",
+            )
         pairs.append((by_id[doc.id], doc))
     if not pairs:
         raise AnnotationError("<second annotation>", None, "no documents to compare")
@@ -49,13 +54,18 @@ def agreement(first: Sequence[Document], second: Sequence[Document], schema: Sch
     "entities": scores, "relations": scores}``, scores as :func:`~ie.evaluation.metrics.scores_from_counts`
     (first annotation as reference)."""
     pairs = paired(first, second)
-    ents = count_matches(set().union(*(_entity_tuples(a) for a, _ in pairs)),
-                         set().union(*(_entity_tuples(b) for _, b in pairs)))
-    rels = count_matches(set().union(*(_relation_tuples(a, schema) for a, _ in pairs)),
-                         set().union(*(_relation_tuples(b, schema) for _, b in pairs)))
-    return {"documents": [a.id for a, _ in pairs],
-            "entities": scores_from_counts(ents, schema.entity_labels),
-            "relations": scores_from_counts(rels, schema.relation_labels[1:])}
+    ents = count_matches(
+        set().union(*(_entity_tuples(a) for a, _ in pairs)), set().union(*(_entity_tuples(b) for _, b in pairs))
+    )
+    rels = count_matches(
+        set().union(*(_relation_tuples(a, schema) for a, _ in pairs)),
+        set().union(*(_relation_tuples(b, schema) for _, b in pairs)),
+    )
+    return {
+        "documents": [a.id for a, _ in pairs],
+        "entities": scores_from_counts(ents, schema.entity_labels),
+        "relations": scores_from_counts(rels, schema.relation_labels[1:]),
+    }
 
 
 def agreement_markdown(result: dict) -> str:
@@ -63,8 +73,15 @@ def agreement_markdown(result: dict) -> str:
     tables = []
     for kind, heading in (("entities", "entity type"), ("relations", "relation type")):
         scores = result[kind]
-        rows = [[label, s["tp"] + s["fn"], s["tp"] + s["fp"], s["tp"],
-                 f"{s['f1']:.3f}" if s["tp"] + s["fp"] + s["fn"] else "n/a"]
-                for label, s in [*scores["per_type"].items(), ("**all**", scores["micro"])]]
+        rows = [
+            [
+                label,
+                s["tp"] + s["fn"],
+                s["tp"] + s["fp"],
+                s["tp"],
+                f"{s['f1']:.3f}" if s["tp"] + s["fp"] + s["fn"] else "n/a",
+            ]
+            for label, s in [*scores["per_type"].items(), ("**all**", scores["micro"])]
+        ]
         tables.append(table([heading, "first", "second", "both", "F1"], rows, markdown=True) + "\n")
     return "\n".join(tables)

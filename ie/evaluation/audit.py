@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ie.evaluation.predictions import read_predictions
 from ie.runs import find_runs, predictions_path
@@ -42,8 +42,10 @@ def _predictions(rows_of_runs: Sequence[list[dict]]) -> dict:
     sentences: dict = {}
     for rows in rows_of_runs:
         for row in rows:
-            entry = sentences.setdefault((row["doc_id"], row["sent_index"]),
-                                         {"row": row, "entities": defaultdict(list), "relations": defaultdict(list)})
+            entry = sentences.setdefault(
+                (row["doc_id"], row["sent_index"]),
+                {"row": row, "entities": defaultdict(list), "relations": defaultdict(list)},
+            )
             for ent in row.get("pred_entities", []):
                 entry["entities"][tuple(ent[:3])].append(ent[3])
             gold = row["gold_entities"]
@@ -53,7 +55,7 @@ def _predictions(rows_of_runs: Sequence[list[dict]]) -> dict:
 
 
 def _text(row: dict, ent: Span) -> str:
-    return f"{' '.join(row['words'][ent[0]:ent[1]])} ({ent[2]})"
+    return f"{' '.join(row['words'][ent[0] : ent[1]])} ({ent[2]})"
 
 
 def _relation_text(row: dict, rel: tuple) -> str:
@@ -62,8 +64,12 @@ def _relation_text(row: dict, rel: tuple) -> str:
 
 def _sentence_items(row: dict, entry: dict, runs: int, min_score: float, min_agreement: float) -> list[dict]:
     where = {"doc_id": row["doc_id"], "sent_index": row["sent_index"], "sentence": " ".join(row["words"])}
-    confident = {k: v for kind in ("entities", "relations") for k, v in entry[kind].items()
-                 if len(v) / runs >= min_agreement and sum(v) / len(v) >= min_score}
+    confident = {
+        k: v
+        for kind in ("entities", "relations")
+        for k, v in entry[kind].items()
+        if len(v) / runs >= min_agreement and sum(v) / len(v) >= min_score
+    }
     gold = [tuple(e[:3]) for e in row["gold_entities"]]
     gold_relations = {(gold[h], gold[t], label) for h, t, label in row["gold_relations"]}
     items = []
@@ -71,40 +77,74 @@ def _sentence_items(row: dict, entry: dict, runs: int, min_score: float, min_agr
         stats = {"agreement": len(scores) / runs, "score": sum(scores) / len(scores)}
         if key in entry["entities"] and key not in gold:
             near = [_text(row, g) for g in gold if g[0] < key[1] and key[0] < g[1]]
-            items.append({**where, "what": "entity", "label": key[2], "kind": _kind(key, gold), "gold": near,
-                          "predicted": _text(row, key), **stats})
+            items.append(
+                {
+                    **where,
+                    "what": "entity",
+                    "label": key[2],
+                    "kind": _kind(key, gold),
+                    "gold": near,
+                    "predicted": _text(row, key),
+                    **stats,
+                }
+            )
         elif key in entry["relations"] and key not in gold_relations:
-            items.append({**where, "what": "relation", "label": key[2], "kind": "not annotated", "gold": [],
-                          "predicted": _relation_text(row, key), **stats})
+            items.append(
+                {
+                    **where,
+                    "what": "relation",
+                    "label": key[2],
+                    "kind": "not annotated",
+                    "gold": [],
+                    "predicted": _relation_text(row, key),
+                    **stats,
+                }
+            )
     never = {"predicted": None, "agreement": 0.0, "score": 0.0, "kind": "never found"}
     if "pred_entities" in row:
-        items += [{**where, "what": "entity", "label": g[2], "gold": [_text(row, g)], **never}
-                  for g in gold if g not in entry["entities"]]
+        items += [
+            {**where, "what": "entity", "label": g[2], "gold": [_text(row, g)], **never}
+            for g in gold
+            if g not in entry["entities"]
+        ]
     if "gold_entity_relations" in row:
-        items += [{**where, "what": "relation", "label": r[2], "gold": [_relation_text(row, r)], **never}
-                  for r in sorted(gold_relations - set(entry["relations"]))]
+        items += [
+            {**where, "what": "relation", "label": r[2], "gold": [_relation_text(row, r)], **never}
+            for r in sorted(gold_relations - set(entry["relations"]))
+        ]
     return items
 
 
-def audit(paths: Sequence[str | Path], split: str = "test", min_score: float = 0.9, min_agreement: float = 1.0
-          ) -> list[dict]:
+def audit(
+    paths: Sequence[str | Path], split: str = "test", min_score: float = 0.9, min_agreement: float = 1.0
+) -> list[dict]:
     """The confident disagreements and never-found annotations of the runs under ``paths``, the most
     confident first, never-found last."""
     rows_of_runs = [read_predictions(predictions_path(run, split))[1] for run in find_runs(paths)]
     runs = Counter((r["doc_id"], r["sent_index"]) for rows in rows_of_runs for r in rows)  # runs testing each
-    items = [item for key, entry in _predictions(rows_of_runs).items()
-             for item in _sentence_items(entry["row"], entry, runs[key], min_score, min_agreement)]
+    items = [
+        item
+        for key, entry in _predictions(rows_of_runs).items()
+        for item in _sentence_items(entry["row"], entry, runs[key], min_score, min_agreement)
+    ]
     return sorted(items, key=lambda x: (x["kind"] == "never found", -x["score"], x["doc_id"], x["sent_index"]))
 
 
 def audit_markdown(items: Sequence[dict], guidelines: str, command: str) -> str:
     sections = _sections(guidelines)
-    lines = ["# Annotation audit", "", f"Made by `{command}`. Each row is a place to read against the "
-             "guidelines (docs/annotation.md); a label changes only where the guideline says it is wrong.", "",
-             "| # | document#sentence | what | kind | gold | prediction | runs agreeing | mean score | guideline |",
-             "|---:|---|---|---|---|---|---:|---:|---|"]
+    lines = [
+        "# Annotation audit",
+        "",
+        f"Made by `{command}`. Each row is a place to read against the "
+        "guidelines (docs/annotation.md); a label changes only where the guideline says it is wrong.",
+        "",
+        "| # | document#sentence | what | kind | gold | prediction | runs agreeing | mean score | guideline |",
+        "|---:|---|---|---|---|---|---:|---:|---|",
+    ]
     for n, x in enumerate(items, start=1):
-        lines.append(f"| {n} | {x['doc_id']}#{x['sent_index']} | {x['what']} | {x['kind']} | "
-                     f"{'; '.join(x['gold']) or '-'} | {x['predicted'] or '-'} | {x['agreement']:.0%} | "
-                     f"{x['score']:.2f} | {sections.get(x['label'], '-')} |")
+        lines.append(
+            f"| {n} | {x['doc_id']}#{x['sent_index']} | {x['what']} | {x['kind']} | "
+            f"{'; '.join(x['gold']) or '-'} | {x['predicted'] or '-'} | {x['agreement']:.0%} | "
+            f"{x['score']:.2f} | {sections.get(x['label'], '-')} |"
+        )
     return "\n".join(lines) + "\n"

@@ -13,8 +13,9 @@ def micro_f1(counts: np.ndarray) -> np.ndarray:
     return np.divide(2 * tp, denom, out=np.zeros_like(denom, dtype=float), where=denom > 0)
 
 
-def paired_bootstrap(base: np.ndarray, other: np.ndarray, samples: int = 1000, seed: int = 0,
-                     level: float = 0.95) -> dict:
+def paired_bootstrap(
+    base: np.ndarray, other: np.ndarray, samples: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict:
     """CI of ``F1(other) - F1(base)`` by resampling test sentences with replacement, the same
     sentences for both systems (paired). Inputs are ``(replicates, sentences, 3)`` arrays of
     per-sentence ``[tp, fp, fn]``; a system's F1 is the mean over its replicates (seeds)."""
@@ -34,12 +35,20 @@ def paired_bootstrap(base: np.ndarray, other: np.ndarray, samples: int = 1000, s
 
 def _interval(diffs: np.ndarray, observed: float, level: float, samples: int, seed: int) -> dict:
     low, high = np.quantile(diffs, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return {"difference": observed, "ci_low": float(low), "ci_high": float(high), "level": level,
-            "samples": samples, "seed": seed, "excludes_zero": bool(low > 0 or high < 0)}
+    return {
+        "difference": observed,
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "level": level,
+        "samples": samples,
+        "seed": seed,
+        "excludes_zero": bool(low > 0 or high < 0),
+    }
 
 
-def paired_bootstrap_by_stratum(strata: list[tuple[np.ndarray, np.ndarray]], samples: int = 1000, seed: int = 0,
-                                level: float = 0.95) -> dict:
+def paired_bootstrap_by_stratum(
+    strata: list[tuple[np.ndarray, np.ndarray]], samples: int = 1000, seed: int = 0, level: float = 0.95
+) -> dict:
     """The same CI where each replicate has test sentences of its own (nested cross-validation: the inner
     folds of each outer fold test other articles): ``strata`` is one ``(base, other)`` pair of
     ``(sentences, 3)`` arrays per replicate, sentences are resampled within each, and a system's F1 is the
@@ -54,4 +63,7 @@ def paired_bootstrap_by_stratum(strata: list[tuple[np.ndarray, np.ndarray]], sam
         weights = rng.multinomial(n, np.full(n, 1.0 / n), size=samples)
         diffs += micro_f1(weights @ other.astype(float)) - micro_f1(weights @ base.astype(float))
         observed += float(micro_f1(other.sum(axis=0)) - micro_f1(base.sum(axis=0)))
-    return {**_interval(diffs / len(strata), observed / len(strata), level, samples, seed), "stratified_by": "replicate"}
+    return {
+        **_interval(diffs / len(strata), observed / len(strata), level, samples, seed),
+        "stratified_by": "replicate",
+    }

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from omegaconf import OmegaConf
@@ -34,13 +34,30 @@ from ie.runs import CONFIG_FILE, find_runs, predictions_path
 
 log = logging.getLogger(__name__)
 
-HEADLINE = ("ner.strict", "ner.default", "re.gold_entities.strict", "re.gold_entities.boundaries",
-            "re.end_to_end.strict", "re.end_to_end.boundaries")
+HEADLINE = (
+    "ner.strict",
+    "ner.default",
+    "re.gold_entities.strict",
+    "re.gold_entities.boundaries",
+    "re.end_to_end.strict",
+    "re.end_to_end.boundaries",
+)
 # Keys that name or place a run but do not change what it learns.
-NOT_CONFIG = ("seed", "data.fold", "data.inner_fold", "run_name", "evaluate_split", "eval_batch_size",
-              "trainer.disable_tqdm", "trainer.logging_steps", "trainer.report_to", "trainer.bf16_reason",
-              "pretrain.trainer.bf16_reason", "trainer.checkpoint_every_epochs",
-              "pretrain.trainer.checkpoint_every_epochs")
+NOT_CONFIG = (
+    "seed",
+    "data.fold",
+    "data.inner_fold",
+    "run_name",
+    "evaluate_split",
+    "eval_batch_size",
+    "trainer.disable_tqdm",
+    "trainer.logging_steps",
+    "trainer.report_to",
+    "trainer.bf16_reason",
+    "pretrain.trainer.bf16_reason",
+    "trainer.checkpoint_every_epochs",
+    "pretrain.trainer.checkpoint_every_epochs",
+)
 KeyedCounts = dict[tuple[str, int], dict[str, Counts]]  # sentence -> metric -> counts
 
 
@@ -80,8 +97,10 @@ class Group:
             pooled = out.setdefault(run.replicate, {})
             clash = pooled.keys() & run.counts.keys()
             if clash:
-                raise ConfigError(f"{run.path}: seed {run.seed} scores sentence {sorted(clash)[0]} twice in group "
-                                 f"'{self.name}'; folds of one seed must test disjoint sentences")
+                raise ConfigError(
+                    f"{run.path}: seed {run.seed} scores sentence {sorted(clash)[0]} twice in group "
+                    f"'{self.name}'; folds of one seed must test disjoint sentences"
+                )
             pooled.update(run.counts)
         return out
 
@@ -107,11 +126,18 @@ def load_run(path: Path, split: str, batch_size: int = 32, predict: dict | None 
     header, rows = read_predictions(preds)
     counts = {(row["doc_id"], row["sent_index"]): sentence_counts(schema, row) for row in rows}
     # how the predictions were made is part of the system: the same checkpoints decoded otherwise differ
-    made = {"eval.decoding": str(header.get("decoding", "viterbi")),
-            "eval.precision": str(header.get("precision", "fp32")),
-            "eval.relation_classes": str(header.get("relation_classes", "all"))}
-    return Run(path, {**portable(flatten(OmegaConf.to_container(cfg, resolve=True))), **made}, schema, counts,
-               breakdown(schema, rows))
+    made = {
+        "eval.decoding": str(header.get("decoding", "viterbi")),
+        "eval.precision": str(header.get("precision", "fp32")),
+        "eval.relation_classes": str(header.get("relation_classes", "all")),
+    }
+    return Run(
+        path,
+        {**portable(flatten(OmegaConf.to_container(cfg, resolve=True))), **made},
+        schema,
+        counts,
+        breakdown(schema, rows),
+    )
 
 
 def with_defaults(cfg):
@@ -143,7 +169,8 @@ def portable(config: dict[str, str]) -> dict[str, str]:
         if value in conll04:
             return "<conll04>"
         value = value.replace(root, "<root>")
-        return value[value.index("site-packages/"):] if "site-packages/" in value else value
+        return value[value.index("site-packages/") :] if "site-packages/" in value else value
+
     return {k: local(v) for k, v in config.items()}
 
 
@@ -172,8 +199,12 @@ def group_by_folder(paths: Sequence[str | Path], runs: Sequence[Run]) -> list[Gr
     groups = []
     for path in map(Path, paths):
         members = [r for r in runs if r.path == path or path in r.path.parents]
-        groups.append(Group(path.name if sum(Path(p).name == path.name for p in paths) == 1 else str(path),
-                            sorted(members, key=lambda r: (r.seed, r.fold or 0))))
+        groups.append(
+            Group(
+                path.name if sum(Path(p).name == path.name for p in paths) == 1 else str(path),
+                sorted(members, key=lambda r: (r.seed, r.fold or 0)),
+            )
+        )
     return groups
 
 
@@ -181,8 +212,9 @@ def group_label(config: dict[str, str], differing: Sequence[str], configs: Seque
     """``key=value`` for each differing key, with a section that is null in some groups (``pretrain``, ``mix``)
     written once, as ``pretrain=None`` or ``pretrain=<its data name>``, instead of one entry per key inside it;
     keys inside it still appear where two groups that both have the section differ on them."""
-    toggled = sorted(k for k in differing if any(k in c for c in configs)
-                     and any(o.startswith(k + ".") for c in configs for o in c))
+    toggled = sorted(
+        k for k in differing if any(k in c for c in configs) and any(o.startswith(k + ".") for c in configs for o in c)
+    )
     parts = []
     for key in differing:
         section = next((t for t in toggled if key == t or key.startswith(t + ".")), None)
@@ -208,8 +240,12 @@ def _differs_where_present(key: str, section: str, configs: Sequence[dict[str, s
 
 def mean_std(values: Sequence[float]) -> dict:
     """Mean, sample std (0 for one value), count and the values themselves, as every comparison table reads them."""
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "n": len(values), "values": list(values)}
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "n": len(values),
+        "values": list(values),
+    }
 
 
 def totals(counts: KeyedCounts, metric: str) -> Counts:
@@ -227,9 +263,13 @@ def summarize(group: Group) -> dict:
     """Per metric: replicate scores (seeds, folds pooled) as mean ± std, per type too; per-fold spread."""
     schema = group.runs[0].schema
     replicates = group.replicates()
-    out: dict = {"runs": [str(r.path) for r in group.runs], "seeds": sorted(replicates),
-                 "folds": sorted({r.fold for r in group.runs if r.fold is not None}), "metrics": {},
-                 "config": dict(identity(group.runs[0]))}
+    out: dict = {
+        "runs": [str(r.path) for r in group.runs],
+        "seeds": sorted(replicates),
+        "folds": sorted({r.fold for r in group.runs if r.fold is not None}),
+        "metrics": {},
+        "config": dict(identity(group.runs[0])),
+    }
     for metric in metrics_of(group):
         labels = labels_of(schema, metric)
         scores = [scores_from_counts(totals(rep, metric), labels) for rep in replicates.values()]
@@ -238,8 +278,9 @@ def summarize(group: Group) -> dict:
         entry["per_type_f1"] = {t: mean_std([s["per_type"][t]["f1"] for s in scores]) for t in labels}
         entry["support"] = scores[0]["micro"]["support"]
         if out["folds"]:
-            entry["per_fold_f1"] = mean_std([scores_from_counts(totals(r.counts, metric), labels)["micro"]["f1"]
-                                              for r in group.runs])
+            entry["per_fold_f1"] = mean_std(
+                [scores_from_counts(totals(r.counts, metric), labels)["micro"]["f1"] for r in group.runs]
+            )
         out["metrics"][metric] = entry
     out["errors"] = _mean_breakdown([run.errors for run in group.runs], len(replicates))
     return out
@@ -248,12 +289,14 @@ def summarize(group: Group) -> dict:
 def _mean_breakdown(tables: Sequence[dict], replicates: int) -> dict:
     """The runs' error breakdowns added up (folds of a seed cover each sentence once) and divided by the
     number of replicates: the outcome counts of one pass over the test sentences, averaged over seeds."""
+
     def add(into: dict, node: dict) -> None:
         for key, value in node.items():
             if isinstance(value, dict):
                 add(into.setdefault(key, {}), value)
             else:
                 into[key] = into.get(key, 0) + value / replicates
+
     total: dict = {}
     for table in tables:
         add(total, table)
@@ -262,8 +305,9 @@ def _mean_breakdown(tables: Sequence[dict], replicates: int) -> dict:
 
 def _replicate_array(replicate: KeyedCounts, metric: str, keys: Sequence[tuple]) -> np.ndarray:
     """``(sentences, 3)``: each sentence's micro ``[tp, fp, fn]`` for ``metric`` in one replicate."""
-    return np.array([[sum(row[i] for row in replicate[k].get(metric, {}).values()) for i in range(3)] for k in keys],
-                    dtype=float)
+    return np.array(
+        [[sum(row[i] for row in replicate[k].get(metric, {}).values()) for i in range(3)] for k in keys], dtype=float
+    )
 
 
 def _sentence_array(replicates: dict, metric: str, keys: Sequence[tuple]) -> np.ndarray:
@@ -277,12 +321,18 @@ def bootstrap_against(base: Group, other: Group, metric: str, samples: int, seed
     other_keys = {frozenset(rep) for rep in other_reps.values()}
     if len(base_keys | other_keys) == 1:
         keys = sorted(next(iter(base_keys)))
-        return paired_bootstrap(_sentence_array(base_reps, metric, keys), _sentence_array(other_reps, metric, keys),
-                                samples, seed)
+        return paired_bootstrap(
+            _sentence_array(base_reps, metric, keys), _sentence_array(other_reps, metric, keys), samples, seed
+        )
     if base_reps.keys() == other_reps.keys() and all(base_reps[r].keys() == other_reps[r].keys() for r in base_reps):
         # nested cross-validation: each replicate (seed, outer fold) tests its own sentences, the same in both
-        strata = [(_replicate_array(base_reps[r], metric, sorted(base_reps[r])),
-                   _replicate_array(other_reps[r], metric, sorted(base_reps[r]))) for r in sorted(base_reps, key=str)]
+        strata = [
+            (
+                _replicate_array(base_reps[r], metric, sorted(base_reps[r])),
+                _replicate_array(other_reps[r], metric, sorted(base_reps[r])),
+            )
+            for r in sorted(base_reps, key=str)
+        ]
         return paired_bootstrap_by_stratum(strata, samples, seed)
     return {"skipped": "the runs were not scored on the same test sentences"}
 
@@ -292,16 +342,26 @@ def bootstrap_against(base: Group, other: Group, metric: str, samples: int, seed
 GROUP_BY = ("config", "folder")
 
 
-def compare_runs(paths: Sequence[str | Path], split: str = "test", baseline: str | None = None,
-                 samples: int = 1000, seed: int = 0, batch_size: int = 32, group_by: str = "config",
-                 predict: dict | None = None) -> dict:
+def compare_runs(
+    paths: Sequence[str | Path],
+    split: str = "test",
+    baseline: str | None = None,
+    samples: int = 1000,
+    seed: int = 0,
+    batch_size: int = 32,
+    group_by: str = "config",
+    predict: dict | None = None,
+) -> dict:
     """``predict``: how a run without predictions of ``split`` is predicted (:func:`load_run`); runs with
     them keep theirs, and how they were made (precision, decoding) is part of each group's identity."""
     if group_by not in GROUP_BY:
         raise ConfigError(f"group_by: expected one of {list(GROUP_BY)}, got '{group_by}'")
     entries = [entry_split(p, split) for p in paths]  # PATH@SPLIT scores that entry's runs on SPLIT
-    runs = [load_run(run, entry, batch_size, predict)
-            for path, entry in tqdm(entries, desc="entries", unit="entry") for run in find_runs([path])]
+    runs = [
+        load_run(run, entry, batch_size, predict)
+        for path, entry in tqdm(entries, desc="entries", unit="entry")
+        for run in find_runs([path])
+    ]
     if len({r.path for r in runs}) != len(runs):
         raise ConfigError("compare: a run is listed twice")
     schemas = {json.dumps(r.schema.to_dict(), sort_keys=True) for r in runs}
@@ -310,8 +370,11 @@ def compare_runs(paths: Sequence[str | Path], split: str = "test", baseline: str
     groups = group_runs(runs) if group_by == "config" else group_by_folder([path for path, _ in entries], runs)
     base = _pick_baseline(groups, baseline)
     splits = sorted({entry for _, entry in entries})
-    result: dict = {"split": split if splits == [split] else ", ".join(f"{p}: {e}" for p, e in entries),
-                    "baseline": base.name, "groups": {}}
+    result: dict = {
+        "split": split if splits == [split] else ", ".join(f"{p}: {e}" for p, e in entries),
+        "baseline": base.name,
+        "groups": {},
+    }
     base_summary = summarize(base)
     for group in tqdm(groups, desc="groups", unit="group"):
         summary = summarize(group) if group is not base else base_summary
@@ -322,8 +385,10 @@ def compare_runs(paths: Sequence[str | Path], split: str = "test", baseline: str
                 summary["against_baseline"][metric] = {
                     "f1": mine["f1"]["mean"] - theirs["f1"]["mean"],
                     "macro_f1": mine["macro_f1"]["mean"] - theirs["macro_f1"]["mean"],
-                    "per_type_f1": {t: mine["per_type_f1"][t]["mean"] - theirs["per_type_f1"][t]["mean"]
-                                    for t in mine["per_type_f1"]},
+                    "per_type_f1": {
+                        t: mine["per_type_f1"][t]["mean"] - theirs["per_type_f1"][t]["mean"]
+                        for t in mine["per_type_f1"]
+                    },
                     "bootstrap": bootstrap_against(base, group, metric, samples, seed),
                 }
         result["groups"][group.name] = summary
@@ -347,8 +412,9 @@ def _pick_baseline(groups: list[Group], baseline: str | None) -> Group:
     for group in groups:
         if baseline == group.name or any(str(r.path) == str(Path(baseline)) for r in group.runs):
             return group
-    raise ConfigError(f"compare: baseline '{baseline}' is neither a group name nor a run; groups: "
-                     f"{[g.name for g in groups]}")
+    raise ConfigError(
+        f"compare: baseline '{baseline}' is neither a group name nor a run; groups: {[g.name for g in groups]}"
+    )
 
 
 def write_comparison(result: dict, out_dir: str | Path) -> dict[str, Path]:
@@ -358,8 +424,11 @@ def write_comparison(result: dict, out_dir: str | Path) -> dict[str, Path]:
     written = {"json": write_json(result, out / "compare.json")}
     images = []
     for metric in HEADLINE:
-        series = {name: {t: (v["mean"], v["std"]) for t, v in g["metrics"][metric]["per_type_f1"].items()}
-                  for name, g in result["groups"].items() if metric in g["metrics"]}
+        series = {
+            name: {t: (v["mean"], v["std"]) for t, v in g["metrics"][metric]["per_type_f1"].items()}
+            for name, g in result["groups"].items()
+            if metric in g["metrics"]
+        }
         if series:
             types = list(next(iter(series.values())))
             name = f"f1_per_type_{metric.replace('.', '_')}.png"

@@ -3,7 +3,7 @@ Markdown for files."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ie.evaluation.report import table
 
@@ -12,8 +12,18 @@ def _pm(stat: dict) -> str:
     return f"{stat['mean']:.4f} ± {stat['std']:.4f}" if stat["n"] > 1 else f"{stat['mean']:.4f}"
 
 
-METRIC_HEADERS = ["config", "runs", "P", "R", "micro F1", "macro F1", "per-fold F1", "Δ micro F1",
-                  "95% CI of Δ", "CI excludes 0"]
+METRIC_HEADERS = [
+    "config",
+    "runs",
+    "P",
+    "R",
+    "micro F1",
+    "macro F1",
+    "per-fold F1",
+    "Δ micro F1",
+    "95% CI of Δ",
+    "CI excludes 0",
+]
 
 
 def _metric_table(result: dict, metric: str, markdown: bool) -> str:
@@ -23,8 +33,15 @@ def _metric_table(result: dict, metric: str, markdown: bool) -> str:
         if metric not in group["metrics"]:
             continue
         m = group["metrics"][metric]
-        row = [name, len(group["runs"]), _pm(m["precision"]), _pm(m["recall"]), _pm(m["f1"]), _pm(m["macro_f1"]),
-               _pm(m["per_fold_f1"]) if "per_fold_f1" in m else ""]
+        row = [
+            name,
+            len(group["runs"]),
+            _pm(m["precision"]),
+            _pm(m["recall"]),
+            _pm(m["f1"]),
+            _pm(m["macro_f1"]),
+            _pm(m["per_fold_f1"]) if "per_fold_f1" in m else "",
+        ]
         vs = group.get("against_baseline", {}).get(metric)
         if vs is None:
             row += ["baseline", "", ""]
@@ -54,9 +71,14 @@ def _compared_metrics(result: dict) -> list[str]:
 def comparison_markdown(result: dict, images: Sequence[str] = ()) -> str:
     """Every group's figures (mean ± std over seeds; folds pooled), differences against the baseline
     with their paired-bootstrap CI, and per-type F1."""
-    lines = ["# Comparison", "", f"Split `{result['split']}`; baseline: **{result['baseline']}**. "
-             "Figures are mean ± std over seeds; cross-validation folds of one seed are pooled (per-fold F1 "
-             "shows their spread). The CI is a paired bootstrap over test sentences.", ""]
+    lines = [
+        "# Comparison",
+        "",
+        f"Split `{result['split']}`; baseline: **{result['baseline']}**. "
+        "Figures are mean ± std over seeds; cross-validation folds of one seed are pooled (per-fold F1 "
+        "shows their spread). The CI is a paired bootstrap over test sentences.",
+        "",
+    ]
     for metric in _compared_metrics(result):
         lines += [f"## {metric}", "", _metric_table(result, metric, markdown=True), ""]
         groups = [(n, g) for n, g in result["groups"].items() if metric in g["metrics"]]
@@ -70,14 +92,19 @@ def comparison_markdown(result: dict, images: Sequence[str] = ()) -> str:
                 delta = g.get("against_baseline", {}).get(metric, {}).get("per_type_f1", {}).get(t)
                 row.append(cell + (f" ({delta:+.4f})" if delta is not None else ""))
             rows.append(row)
-        lines += ["Per-type F1 (difference from the baseline in brackets):", "",
-                  table(headers, rows, markdown=True), ""]
+        lines += [
+            "Per-type F1 (difference from the baseline in brackets):",
+            "",
+            table(headers, rows, markdown=True),
+            "",
+        ]
         image = f"f1_per_type_{metric.replace('.', '_')}.png"
         if image in images:
             lines += [f"![{metric}]({image})", ""]
     lines += _error_sections(result)
-    lines += ["## Runs", ""] + [f"- {name}: " + ", ".join(f"`{r}`" for r in g["runs"])
-                                for name, g in result["groups"].items()]
+    lines += ["## Runs", ""] + [
+        f"- {name}: " + ", ".join(f"`{r}`" for r in g["runs"]) for name, g in result["groups"].items()
+    ]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -89,8 +116,9 @@ def _outcome_table(per_type: dict, rows_of: Sequence[tuple[str, dict]]) -> str:
 
 def _type_table(per_type: dict) -> str:
     outcomes = list(next(iter(per_type.values())))
-    return table(["type"] + outcomes, [[t] + [f"{row[o]:.1f}" for o in outcomes] for t, row in per_type.items()],
-                 markdown=True)
+    return table(
+        ["type"] + outcomes, [[t] + [f"{row[o]:.1f}" for o in outcomes] for t, row in per_type.items()], markdown=True
+    )
 
 
 def _error_sections(result: dict) -> list[str]:
@@ -100,17 +128,37 @@ def _error_sections(result: dict) -> list[str]:
     if not groups:
         return []
     base = result["groups"][result["baseline"]].get("errors", {})
-    lines = ["## Error breakdown", "", "Every gold entity and relation counted once by what became of it; "
-             "*spurious* predictions overlap no gold. Mean over seeds of one pass over the test sentences.", ""]
+    lines = [
+        "## Error breakdown",
+        "",
+        "Every gold entity and relation counted once by what became of it; "
+        "*spurious* predictions overlap no gold. Mean over seeds of one pass over the test sentences.",
+        "",
+    ]
     if "entities" in base:
-        lines += ["Entities:", "", _outcome_table(base["entities"], [(n, e["entities"]) for n, e in groups
-                                                                        if "entities" in e]), "",
-                  f"Entities per type, {result['baseline']}:", "", _type_table(base["entities"]), ""]
+        lines += [
+            "Entities:",
+            "",
+            _outcome_table(base["entities"], [(n, e["entities"]) for n, e in groups if "entities" in e]),
+            "",
+            f"Entities per type, {result['baseline']}:",
+            "",
+            _type_table(base["entities"]),
+            "",
+        ]
     for setting in base.get("relations", {}):
         title = setting.replace("_", " ")
-        lines += [f"Relations, {title}:", "",
-                  _outcome_table(base["relations"][setting], [(n, e["relations"][setting]) for n, e in groups
-                                                              if setting in e.get("relations", {})]), "",
-                  f"Relations per type, {title}, {result['baseline']}:", "",
-                  _type_table(base["relations"][setting]), ""]
+        lines += [
+            f"Relations, {title}:",
+            "",
+            _outcome_table(
+                base["relations"][setting],
+                [(n, e["relations"][setting]) for n, e in groups if setting in e.get("relations", {})],
+            ),
+            "",
+            f"Relations per type, {title}, {result['baseline']}:",
+            "",
+            _type_table(base["relations"][setting]),
+            "",
+        ]
     return lines

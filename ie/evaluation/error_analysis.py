@@ -9,7 +9,7 @@ over argument span pairs, with reversed directions counted apart.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ie.data.schema import Schema
 from ie.evaluation.metrics import relation_tuple
@@ -23,11 +23,11 @@ def _overlap(a: Sequence[int], b: Sequence[int]) -> int:
 
 def _matrix(labels: list[str]) -> dict[str, dict[str, int]]:
     axis = labels + [NONE]
-    return {g: {p: 0 for p in axis} for g in axis}
+    return {g: dict.fromkeys(axis, 0) for g in axis}
 
 
 def _span(words: Sequence[str], ent: Sequence) -> dict:
-    return {"span": [ent[0], ent[1]], "text": " ".join(words[ent[0]:ent[1]]), "label": ent[2]}
+    return {"span": [ent[0], ent[1]], "text": " ".join(words[ent[0] : ent[1]]), "label": ent[2]}
 
 
 def _entity_kind(ent: tuple, others: list[tuple]) -> tuple[str, list[tuple]]:
@@ -70,17 +70,22 @@ def entity_errors(rows: Sequence[dict], labels: list[str]) -> dict:
         where = {"doc_id": row["doc_id"], "sent_index": row["sent_index"], "sentence": " ".join(words)}
         for ent in set(gold) - set(pred):
             kind, near = _entity_kind(ent, pred)
-            false_neg[ent[2]].append({**where, **_span(words, ent), "kind": kind or "missed",
-                                      "predicted": [_span(words, o) for o in near]})
+            false_neg[ent[2]].append(
+                {**where, **_span(words, ent), "kind": kind or "missed", "predicted": [_span(words, o) for o in near]}
+            )
         for ent in set(pred) - set(gold):
             kind, near = _entity_kind(ent, gold)
-            false_pos[ent[2]].append({**where, **_span(words, ent), "kind": kind or "spurious",
-                                      "gold": [_span(words, o) for o in near]})
+            false_pos[ent[2]].append(
+                {**where, **_span(words, ent), "kind": kind or "spurious", "gold": [_span(words, o) for o in near]}
+            )
     for table in (false_pos, false_neg):
         for items in table.values():
             items.sort(key=lambda x: (x["doc_id"], x["sent_index"], x["span"]))
-    return {"confusion": {"exact_span": exact, "boundary": boundary},
-            "false_positives": false_pos, "false_negatives": false_neg}
+    return {
+        "confusion": {"exact_span": exact, "boundary": boundary},
+        "false_positives": false_pos,
+        "false_negatives": false_neg,
+    }
 
 
 def _pairs(schema: Schema, entities: Sequence[Sequence], relations: Sequence[Sequence]) -> dict[tuple, str]:
@@ -88,8 +93,9 @@ def _pairs(schema: Schema, entities: Sequence[Sequence], relations: Sequence[Seq
     labels)."""
     out = {}
     for h, t, label, *_ in relations:
-        _, hs, he, ts, te, _ = relation_tuple(None, tuple(entities[h][:3]), tuple(entities[t][:3]), label,
-                                              schema.relation(label).symmetric, "boundaries")
+        _, hs, he, ts, te, _ = relation_tuple(
+            None, tuple(entities[h][:3]), tuple(entities[t][:3]), label, schema.relation(label).symmetric, "boundaries"
+        )
         out[((hs, he), (ts, te))] = label
     return out
 
@@ -98,9 +104,12 @@ def relation_errors(schema: Schema, rows: Sequence[dict], setting: str) -> dict:
     """Confusion of relation labels over argument span pairs (entity types ignored), and every false
     positive / negative of the strict score with its sentence."""
     labels = schema.relation_labels[1:]
-    ents_key, rels_key = ("gold_entities", "gold_entity_relations") if setting == "gold_entities" \
+    ents_key, rels_key = (
+        ("gold_entities", "gold_entity_relations")
+        if setting == "gold_entities"
         else ("pred_entities", "pred_relations")
-    matrix, reversed_ = _matrix(labels), {label: 0 for label in labels}
+    )
+    matrix, reversed_ = _matrix(labels), dict.fromkeys(labels, 0)
     false_pos: dict[str, list] = {label: [] for label in labels}
     false_neg: dict[str, list] = {label: [] for label in labels}
     for row in rows:
@@ -113,24 +122,36 @@ def relation_errors(schema: Schema, rows: Sequence[dict], setting: str) -> dict:
                 reversed_[p] += 1
         where = {"doc_id": row["doc_id"], "sent_index": row["sent_index"], "sentence": " ".join(words)}
 
-        def describe(ents, h, t, label):
+        def describe(ents, h, t, label, where=where, words=words):  # bound now: called within this iteration
             return {**where, "label": label, "head": _span(words, ents[h]), "tail": _span(words, ents[t])}
 
-        gold_strict = {(tuple(gold_ents[h][:3]), tuple(gold_ents[t][:3]), lab): (h, t)
-                       for h, t, lab in row["gold_relations"]}
-        pred_strict = {(tuple(pred_ents[h][:3]), tuple(pred_ents[t][:3]), lab): (h, t)
-                       for h, t, lab, *_ in row[rels_key]}
+        gold_strict = {
+            (tuple(gold_ents[h][:3]), tuple(gold_ents[t][:3]), lab): (h, t) for h, t, lab in row["gold_relations"]
+        }
+        pred_strict = {
+            (tuple(pred_ents[h][:3]), tuple(pred_ents[t][:3]), lab): (h, t) for h, t, lab, *_ in row[rels_key]
+        }
         for key in gold_strict.keys() - pred_strict.keys():
             pair = (key[0][:2], key[1][:2])
             other = pred.get(pair) or pred.get(pair[::-1])
-            kind = "missed" if other is None else ("reversed" if pred.get(pair[::-1]) == key[2]
-                                                   else f"predicted as {other}")
+            kind = (
+                "missed"
+                if other is None
+                else ("reversed" if pred.get(pair[::-1]) == key[2] else f"predicted as {other}")
+            )
             false_neg[key[2]].append({**describe(gold_ents, *gold_strict[key], key[2]), "kind": kind})
         for key in pred_strict.keys() - gold_strict.keys():
             pair = (key[0][:2], key[1][:2])
             other = gold.get(pair) or gold.get(pair[::-1])
-            kind = ("spurious" if other is None else "reversed" if gold.get(pair[::-1]) == key[2]
-                    else "entity type" if other == key[2] else f"gold is {other}")
+            kind = (
+                "spurious"
+                if other is None
+                else "reversed"
+                if gold.get(pair[::-1]) == key[2]
+                else "entity type"
+                if other == key[2]
+                else f"gold is {other}"
+            )
             false_pos[key[2]].append({**describe(pred_ents, *pred_strict[key], key[2]), "kind": kind})
     for table in (false_pos, false_neg):
         for items in table.values():
@@ -153,7 +174,7 @@ RELATION_OUTCOMES = ("correct", "argument wrong", "label or direction wrong", "m
 
 
 def _entity_breakdown(rows: Sequence[dict], labels: list[str]) -> dict:
-    table = {label: {**{k: 0 for k in ENTITY_OUTCOMES}, "spurious": 0} for label in labels}
+    table = {label: {**dict.fromkeys(ENTITY_OUTCOMES, 0), "spurious": 0} for label in labels}
     for row in rows:
         gold = {tuple(e[:3]) for e in row["gold_entities"]}
         pred = {tuple(e[:3]) for e in row["pred_entities"]}
@@ -166,14 +187,19 @@ def _entity_breakdown(rows: Sequence[dict], labels: list[str]) -> dict:
 
 
 def _relation_breakdown(schema: Schema, rows: Sequence[dict], setting: str) -> dict:
-    ents_key, rels_key = ("gold_entities", "gold_entity_relations") if setting == "gold_entities" \
+    ents_key, rels_key = (
+        ("gold_entities", "gold_entity_relations")
+        if setting == "gold_entities"
         else ("pred_entities", "pred_relations")
+    )
     labels = schema.relation_labels[1:]
-    table = {label: {**{k: 0 for k in RELATION_OUTCOMES}, "spurious": 0} for label in labels}
+    table = {label: {**dict.fromkeys(RELATION_OUTCOMES, 0), "spurious": 0} for label in labels}
 
     def keyed(ents, rels):
-        return {relation_tuple(None, tuple(ents[h][:3]), tuple(ents[t][:3]), label, schema.relation(label).symmetric)
-                for h, t, label, *_ in rels}
+        return {
+            relation_tuple(None, tuple(ents[h][:3]), tuple(ents[t][:3]), label, schema.relation(label).symmetric)
+            for h, t, label, *_ in rels
+        }
 
     for row in rows:
         found = {tuple(e[:3]) for e in row[ents_key]}
@@ -182,8 +208,15 @@ def _relation_breakdown(schema: Schema, rows: Sequence[dict], setting: str) -> d
         gold_pairs = {frozenset([k[1:4], k[4:7]]) for k in gold}
         for key in gold:
             head, tail = key[1:4], key[4:7]
-            outcome = ("correct" if key in pred else "argument wrong" if head not in found or tail not in found
-                       else "label or direction wrong" if frozenset([head, tail]) in pred_pairs else "missed")
+            outcome = (
+                "correct"
+                if key in pred
+                else "argument wrong"
+                if head not in found or tail not in found
+                else "label or direction wrong"
+                if frozenset([head, tail]) in pred_pairs
+                else "missed"
+            )
             table[key[-1]][outcome] += 1
         for key in pred:
             if frozenset([key[1:4], key[4:7]]) not in gold_pairs:

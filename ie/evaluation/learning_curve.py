@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from omegaconf import OmegaConf
 
@@ -66,8 +66,9 @@ def _point(runs: list[Run], entities: list[int]) -> dict:
         f1 = [scores_from_counts(totals(counts, metric), labels)["micro"]["f1"] for counts in replicates.values()]
         point[metric] = mean_std(f1)
         if any(run.fold is not None for run in runs):
-            point[metric]["per_fold"] = mean_std([scores_from_counts(totals(run.counts, metric), labels)["micro"]["f1"]
-                                                    for run in runs])
+            point[metric]["per_fold"] = mean_std(
+                [scores_from_counts(totals(run.counts, metric), labels)["micro"]["f1"] for run in runs]
+            )
     return point
 
 
@@ -80,14 +81,23 @@ def trend(points: Sequence[dict], metric: str) -> dict | None:
     sxx = sum((x - mx) ** 2 for x, _ in xy)
     slope = sum((x - mx) * (y - my) for x, y in xy) / sxx
     largest = max(p["training_entities"]["mean"] for p in points)
+
     def at(entities: float) -> float:  # a straight line in log2 runs past 1: F1 cannot
         return min(1.0, my + slope * (math.log2(entities) - mx))
-    return {"gain_per_doubling": slope, "intercept": my - slope * mx, "points": len(xy),
-            "at_2x_largest": at(2 * largest), "at_4x_largest": at(4 * largest), "largest_entities": largest}
+
+    return {
+        "gain_per_doubling": slope,
+        "intercept": my - slope * mx,
+        "points": len(xy),
+        "at_2x_largest": at(2 * largest),
+        "at_4x_largest": at(4 * largest),
+        "largest_entities": largest,
+    }
 
 
-def learning_curve(paths: Sequence[str | Path], split: str = "test", batch_size: int = 32,
-                   predict: dict | None = None) -> dict:
+def learning_curve(
+    paths: Sequence[str | Path], split: str = "test", batch_size: int = 32, predict: dict | None = None
+) -> dict:
     """``PATH@SPLIT`` scores that entry's runs on SPLIT (as ``evaluate.py compare``), and names its corpus
     ``DATA@SPLIT``: a corpus's curve read on the seed articles beside the seeds' own."""
     cache: dict = {}
@@ -100,20 +110,24 @@ def learning_curve(paths: Sequence[str | Path], split: str = "test", batch_size:
     for (corpus, size), members in sorted(by_point.items()):
         corpora[corpus][size] = _point(members, [training_entities(r.path, cache) for r in members])
     if not any(len(points) > 1 for points in corpora.values()):
-        raise ConfigError("learning_curve: every corpus has one training size; give the sweeps of "
-                          "experiment=learning_curve and experiment=learning_curve_conll04")
+        raise ConfigError(
+            "learning_curve: every corpus has one training size; give the sweeps of "
+            "experiment=learning_curve and experiment=learning_curve_conll04"
+        )
     out: dict = {"split": split, "corpora": {}}
     for corpus, points in corpora.items():
         ordered = dict(sorted(points.items(), key=lambda item: item[1]["training_entities"]["mean"]))
-        out["corpora"][corpus] = {"points": ordered,
-                                  "trend": {m: trend(list(ordered.values()), m) for m in MEASURES}}
+        out["corpora"][corpus] = {"points": ordered, "trend": {m: trend(list(ordered.values()), m) for m in MEASURES}}
     return out
 
 
 def markdown(result: dict) -> str:
-    lines = ["| corpus | training size | training entities | runs | " +
-             " | ".join(f"{name} F1" for name in MEASURES.values()) + " |",
-             "|---|---|---:|---:|" + "---:|" * len(MEASURES)]
+    lines = [
+        "| corpus | training size | training entities | runs | "
+        + " | ".join(f"{name} F1" for name in MEASURES.values())
+        + " |",
+        "|---|---|---:|---:|" + "---:|" * len(MEASURES),
+    ]
     for corpus, entry in result["corpora"].items():
         for size, point in entry["points"].items():
             cells = []
@@ -125,15 +139,23 @@ def markdown(result: dict) -> str:
                 if "per_fold" in point[metric]:
                     cell += f" (folds ± {point[metric]['per_fold']['std']:.3f})"
                 cells.append(cell)
-            lines.append(f"| {corpus} | {size} | {point['training_entities']['mean']:.0f} | {point['runs']} | "
-                         + " | ".join(cells) + " |")
-    lines += ["", "| corpus | measure | F1 gain per doubling of entities | F1 at 2x / 4x the largest size "
-                  "(extrapolated) |", "|---|---|---:|---:|"]
+            lines.append(
+                f"| {corpus} | {size} | {point['training_entities']['mean']:.0f} | {point['runs']} | "
+                + " | ".join(cells)
+                + " |"
+            )
+    lines += [
+        "",
+        "| corpus | measure | F1 gain per doubling of entities | F1 at 2x / 4x the largest size (extrapolated) |",
+        "|---|---|---:|---:|",
+    ]
     for corpus, entry in result["corpora"].items():
         for metric, fit in entry["trend"].items():
             if fit:
-                lines.append(f"| {corpus} | {MEASURES[metric]} | {fit['gain_per_doubling']:+.3f} | "
-                             f"{fit['at_2x_largest']:.3f} / {fit['at_4x_largest']:.3f} |")
+                lines.append(
+                    f"| {corpus} | {MEASURES[metric]} | {fit['gain_per_doubling']:+.3f} | "
+                    f"{fit['at_2x_largest']:.3f} / {fit['at_4x_largest']:.3f} |"
+                )
     return "\n".join(lines) + "\n"
 
 

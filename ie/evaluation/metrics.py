@@ -10,7 +10,7 @@ word-level tags with seqeval's own chunkers, so the figures equal seqeval's clas
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 from seqeval.scheme import IOB2, Entities
 
@@ -69,8 +69,10 @@ def scores_from_counts(counts: Mapping[str, Sequence[int]], labels: Sequence[str
     per_type = {label: prf(*counts.get(label, (0, 0, 0))) for label in labels}
     micro = prf(*(sum(row[i] for row in counts.values()) for i in range(3)))
     seen = [label for label in labels if sum(counts.get(label, (0, 0, 0)))]
-    macro = {k: (sum(per_type[label][k] for label in seen) / len(seen) if seen else 0.0)
-             for k in ("precision", "recall", "f1")}
+    macro = {
+        k: (sum(per_type[label][k] for label in seen) / len(seen) if seen else 0.0)
+        for k in ("precision", "recall", "f1")
+    }
     return {"micro": micro, "macro": macro, "per_type": per_type}
 
 
@@ -81,23 +83,31 @@ def ner_counts(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], mod
     return [count_matches(tag_entities(g, mode), tag_entities(p, mode)) for g, p in zip(gold, pred)]
 
 
-def ner_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], labels: Sequence[str],
-               mode: str = "strict") -> dict:
+def ner_scores(
+    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], labels: Sequence[str], mode: str = "strict"
+) -> dict:
     total: Counts = {}
     for counts in ner_counts(gold, pred, mode):
         add_counts(total, counts)
     return scores_from_counts(total, labels)
 
 
-def relation_scores(gold: Iterable[tuple[Hashable, ...]], pred: Iterable[tuple[Hashable, ...]],
-                    labels: Sequence[str]) -> dict:
+def relation_scores(
+    gold: Iterable[tuple[Hashable, ...]], pred: Iterable[tuple[Hashable, ...]], labels: Sequence[str]
+) -> dict:
     """P/R/F1 over relation tuples whose last element is the label, e.g. ``(sentence, head span, head
     type, tail span, tail type, label)``."""
     return scores_from_counts(count_matches(gold, pred), labels)
 
 
-def relation_tuple(key: Hashable, head: tuple[int, int, str], tail: tuple[int, int, str], label: str,
-                   symmetric: bool, mode: str = "strict") -> tuple:
+def relation_tuple(
+    key: Hashable,
+    head: tuple[int, int, str],
+    tail: tuple[int, int, str],
+    label: str,
+    symmetric: bool,
+    mode: str = "strict",
+) -> tuple:
     """What must match for a relation hit. ``strict``: both spans, both entity types, the label and
     the direction; ``boundaries``: the same without entity types. A symmetric relation is stored
     with the earlier span first, so its direction never counts."""

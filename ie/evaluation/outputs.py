@@ -31,8 +31,9 @@ def write_evaluation(results: dict, json_path: str | Path) -> list[Path]:
     stem, errors, images = json_path.stem, results.get("errors", {}), []
     if "entities" in errors:
         name = f"{stem}_confusion_entities.png"
-        confusion_heatmap(errors["entities"]["confusion"]["exact_span"], "Entity types, exact spans",
-                          json_path.parent / name)
+        confusion_heatmap(
+            errors["entities"]["confusion"]["exact_span"], "Entity types, exact spans", json_path.parent / name
+        )
         images.append(name)
     for setting, rel in errors.get("relations", {}).items():
         name = f"{stem}_confusion_relations_{setting}.png"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -36,13 +36,21 @@ def confusion_heatmap(matrix: Mapping[str, Mapping[str, int]], title: str, path:
     for i in range(len(rows)):
         for j in range(len(cols)):
             if values[i, j]:
-                ax.text(j, i, str(values[i, j]), ha="center", va="center",
-                        color="white" if values[i, j] > top / 2 else "black", fontsize=8)
+                ax.text(
+                    j,
+                    i,
+                    str(values[i, j]),
+                    ha="center",
+                    va="center",
+                    color="white" if values[i, j] > top / 2 else "black",
+                    fontsize=8,
+                )
     return save_figure(fig, path)
 
 
-def f1_per_type(series: Mapping[str, Mapping[str, tuple[float, float]]], types: Sequence[str], title: str,
-                path: str | Path) -> Path:
+def f1_per_type(
+    series: Mapping[str, Mapping[str, tuple[float, float]]], types: Sequence[str], title: str, path: str | Path
+) -> Path:
     """Grouped bars: for each type, one bar per run or config (mean F1, with ± std whiskers)."""
     names = list(series)
     width = 0.8 / max(len(names), 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ie.evaluation.error_analysis import NONE
 
@@ -12,8 +12,10 @@ EXAMPLES_PER_TYPE = 5  # errors listed per type in Markdown; the JSON holds all 
 def table(headers: Sequence[str], rows: Sequence[Sequence], markdown: bool) -> str:
     cells = [[_cell(v) for v in row] for row in rows]
     if markdown:
-        lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" if i == 0 else "---:"
-                                                                 for i in range(len(headers))) + "|"]
+        lines = [
+            "| " + " | ".join(headers) + " |",
+            "|" + "|".join("---" if i == 0 else "---:" for i in range(len(headers))) + "|",
+        ]
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
     widths = [max(len(str(h)), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
     fmt = lambda row: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))  # noqa: E731
@@ -49,8 +51,11 @@ def _score_rows(modes: dict[str, dict]) -> list[list]:
 
 def _score_headers(modes: Sequence[str]) -> list[str]:
     first = modes[0]
-    return ["type"] + [f"{m} {k}" for m in modes for k in ("P", "R", "F1")] + \
-        ["support", f"{first} tp", f"{first} fp", f"{first} fn"]
+    return (
+        ["type"]
+        + [f"{m} {k}" for m in modes for k in ("P", "R", "F1")]
+        + ["support", f"{first} tp", f"{first} fp", f"{first} fn"]
+    )
 
 
 def score_sections(results: dict) -> list[tuple[str, dict[str, dict]]]:
@@ -75,7 +80,7 @@ def format_report(results: dict) -> str:
 
 
 def _matrix_table(matrix: dict[str, dict[str, int]]) -> str:
-    cols = [c for c in next(iter(matrix.values()))]
+    cols = list(next(iter(matrix.values())))
     rows = [[f"**{g}**"] + [matrix[g][c] or "" for c in cols] for g in matrix]
     return table(["gold \\ predicted"] + cols, rows, markdown=True)
 
@@ -87,8 +92,9 @@ def _examples(items: list[dict], relation: bool) -> list[str]:
             what = f"`{x['head']['text']}` ({x['head']['label']}) → `{x['tail']['text']}` ({x['tail']['label']})"
         else:
             near = x.get("predicted", x.get("gold", []))
-            what = f"`{x['text']}`" + (" vs " + ", ".join(f"`{n['text']}` ({n['label']})" for n in near)
-                                       if near else "")
+            what = f"`{x['text']}`" + (
+                " vs " + ", ".join(f"`{n['text']}` ({n['label']})" for n in near) if near else ""
+            )
         out.append(f"  - {x['kind']}: {what} — {x['doc_id']}#{x['sent_index']}")
     if len(items) > EXAMPLES_PER_TYPE:
         out.append(f"  - … {len(items) - EXAMPLES_PER_TYPE} more in the JSON")
@@ -106,23 +112,43 @@ def _error_lists(errors: dict, relation: bool) -> list[str]:
 
 def markdown_report(results: dict, images: Sequence[str] = ()) -> str:
     """The whole evaluation of one run as Markdown: scores, confusion matrices, error examples."""
-    lines = [f"# Evaluation: `{results['run']}`", "",
-             f"Split `{results['split']}`: {len(results['documents'])} document(s), {results['sentences']} "
-             f"sentences; precision {results['precision']}.", ""]
+    lines = [
+        f"# Evaluation: `{results['run']}`",
+        "",
+        f"Split `{results['split']}`: {len(results['documents'])} document(s), {results['sentences']} "
+        f"sentences; precision {results['precision']}.",
+        "",
+    ]
     for title, modes in score_sections(results):
         lines += [f"## {title}", "", table(_score_headers(list(modes)), _score_rows(modes), markdown=True), ""]
     errors = results.get("errors", {})
     if "entities" in errors:
         ent = errors["entities"]
-        lines += ["## Entity errors", "",
-                  f"Confusion over exact spans (`{NONE}`: missed or spurious):", "",
-                  _matrix_table(ent["confusion"]["exact_span"]), "",
-                  "Boundary errors (overlapping spans, gold type × predicted type):", "",
-                  _matrix_table(ent["confusion"]["boundary"]), ""] + _error_lists(ent, relation=False) + [""]
+        lines += (
+            [
+                "## Entity errors",
+                "",
+                f"Confusion over exact spans (`{NONE}`: missed or spurious):",
+                "",
+                _matrix_table(ent["confusion"]["exact_span"]),
+                "",
+                "Boundary errors (overlapping spans, gold type × predicted type):",
+                "",
+                _matrix_table(ent["confusion"]["boundary"]),
+                "",
+            ]
+            + _error_lists(ent, relation=False)
+            + [""]
+        )
     for setting, rel in errors.get("relations", {}).items():
-        lines += [f"## Relation errors, {setting.replace('_', ' ')}", "",
-                  "Confusion over argument span pairs (entity types ignored):", "",
-                  _matrix_table(rel["confusion"]), ""]
+        lines += [
+            f"## Relation errors, {setting.replace('_', ' ')}",
+            "",
+            "Confusion over argument span pairs (entity types ignored):",
+            "",
+            _matrix_table(rel["confusion"]),
+            "",
+        ]
         if any(rel["reversed"].values()):
             lines += ["Reversed direction: " + ", ".join(f"{k} {v}" for k, v in rel["reversed"].items() if v), ""]
         lines += _error_lists(rel, relation=True) + [""]

@@ -8,23 +8,35 @@ per sentence from the predictions records (:mod:`ie.evaluation.predictions`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from ie.data.bio import spans_to_tags
 from ie.data.schema import Schema
 from ie.evaluation.error_analysis import error_analysis
-from ie.evaluation.metrics import (NER_MODES, RE_MODES, Counts, add_counts, count_matches, relation_tuple,
-                                   scores_from_counts, tag_entities)
+from ie.evaluation.metrics import (
+    NER_MODES,
+    RE_MODES,
+    Counts,
+    add_counts,
+    count_matches,
+    relation_tuple,
+    scores_from_counts,
+    tag_entities,
+)
 from ie.evaluation.predictions import predict_split, write_predictions
 from ie.runs import RunError, predictions_path
 
 
-def _relation_tuples(schema: Schema, key, entities: Sequence[Sequence], relations: Iterable[Sequence], mode: str
-                     ) -> set:
-    return {relation_tuple(key, tuple(entities[h][:3]), tuple(entities[t][:3]), label,
-                           schema.relation(label).symmetric, mode)
-            for h, t, label, *_ in relations}
+def _relation_tuples(
+    schema: Schema, key, entities: Sequence[Sequence], relations: Iterable[Sequence], mode: str
+) -> set:
+    return {
+        relation_tuple(
+            key, tuple(entities[h][:3]), tuple(entities[t][:3]), label, schema.relation(label).symmetric, mode
+        )
+        for h, t, label, *_ in relations
+    }
 
 
 def sentence_counts(schema: Schema, row: dict) -> dict[str, Counts]:
@@ -37,8 +49,10 @@ def sentence_counts(schema: Schema, row: dict) -> dict[str, Counts]:
         gold_tags = spans_to_tags(len(row["words"]), gold_ents)
         for mode in NER_MODES:
             counts[f"ner.{mode}"] = count_matches(tag_entities(gold_tags, mode), tag_entities(row["pred_tags"], mode))
-    settings = {"gold_entities": (gold_ents, row.get("gold_entity_relations")),
-                "end_to_end": (row.get("pred_entities"), row.get("pred_relations"))}
+    settings = {
+        "gold_entities": (gold_ents, row.get("gold_entity_relations")),
+        "end_to_end": (row.get("pred_entities"), row.get("pred_relations")),
+    }
     for setting, (ents, rels) in settings.items():
         if rels is None:
             continue
@@ -83,9 +97,17 @@ def score_predictions(schema: Schema, header: dict, rows: Sequence[dict]) -> dic
     return results
 
 
-def evaluate_run(run_dir: str | Path, split: str = "test", batch_size: int = 32, precision: str = "fp32",
-                 device: str = "cpu", write: bool = True, decoding: str | None = None,
-                 backend: str = "auto", threads: int | None = None) -> dict:
+def evaluate_run(
+    run_dir: str | Path,
+    split: str = "test",
+    batch_size: int = 32,
+    precision: str = "fp32",
+    device: str = "cpu",
+    write: bool = True,
+    decoding: str | None = None,
+    backend: str = "auto",
+    threads: int | None = None,
+) -> dict:
     """Predict ``split`` with the run's checkpoints and score it; with ``write``, keep the per-sentence
     predictions in the run folder for comparisons and cross-validation."""
     schema, header, rows = predict_split(run_dir, split, batch_size, precision, device, decoding, backend, threads)

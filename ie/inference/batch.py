@@ -4,8 +4,9 @@ progress bar on stderr. What ``python -m ie.predict`` runs once its inputs are r
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from tqdm.auto import tqdm
 
@@ -17,12 +18,19 @@ from ie.inference.writers import WRITERS
 DOCS_PER_CALL = 16  # documents per Predictor.predict call: the progress bar's step
 
 
-def make_writer(fmt: str, output: str, overwrite: bool = False, stdout: TextIO | None = None,
-                drop_relations: bool = False, model_version: str | None = None):
+def make_writer(
+    fmt: str,
+    output: str,
+    overwrite: bool = False,
+    stdout: TextIO | None = None,
+    drop_relations: bool = False,
+    model_version: str | None = None,
+):
     if fmt not in WRITERS:
         raise InputError(f"format must be one of {list(WRITERS)}, got {fmt!r}")
-    return WRITERS[fmt](output, overwrite=overwrite, stdout=stdout, drop_relations=drop_relations,
-                        model_version=model_version)
+    return WRITERS[fmt](
+        output, overwrite=overwrite, stdout=stdout, drop_relations=drop_relations, model_version=model_version
+    )
 
 
 def order_path(output: str, fmt: str) -> Path:
@@ -51,10 +59,19 @@ def check_documents(docs: Sequence[InputDocument], max_chars: int | None) -> Non
         check_text(doc.text, doc.source, max_chars)
 
 
-def run_predictions(predictor, docs: Sequence[InputDocument], output: str, fmt: str = "jsonl",
-                    batch_size: int = 32, progress: bool | None = None, overwrite: bool = False,
-                    stdout: TextIO | None = None, drop_relations: bool = False, model_version: str | None = None,
-                    order: str | None = None) -> dict:
+def run_predictions(
+    predictor,
+    docs: Sequence[InputDocument],
+    output: str,
+    fmt: str = "jsonl",
+    batch_size: int = 32,
+    progress: bool | None = None,
+    overwrite: bool = False,
+    stdout: TextIO | None = None,
+    drop_relations: bool = False,
+    model_version: str | None = None,
+    order: str | None = None,
+) -> dict:
     """Predict ``docs`` and write them; returns counts (documents, entities, relations). Nothing is
     predicted before the writer has checked that every document can be written. ``order="uncertainty"``
     also ranks the documents by the model's uncertainty into ``ORDER.tsv`` (:mod:`ie.inference.uncertainty`),
@@ -66,12 +83,13 @@ def run_predictions(predictor, docs: Sequence[InputDocument], output: str, fmt: 
     writer.open(predictor)
     counts = {"documents": 0, "entities": 0, "relations": 0}
     # Default: a bar when stderr is a terminal (tqdm's disable=None), never mixed into the output.
-    bar = tqdm(total=len(docs), unit="doc", desc="predict", disable=None if progress is None else not progress,
-               file=sys.stderr)
+    bar = tqdm(
+        total=len(docs), unit="doc", desc="predict", disable=None if progress is None else not progress, file=sys.stderr
+    )
     complete = False
     try:
         for i in range(0, len(docs), DOCS_PER_CALL):
-            batch = docs[i:i + DOCS_PER_CALL]
+            batch = docs[i : i + DOCS_PER_CALL]
             texts = [d.text for d in batch]
             if ranking_path is None:
                 results = [(p, None) for p in predictor.predict(texts, batch_size=batch_size)]

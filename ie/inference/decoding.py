@@ -26,8 +26,8 @@ short news sentences. NumPy, not torch: the ONNX Runtime backend decodes without
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -43,6 +43,7 @@ WordEntity = tuple[int, int, str, float]  # word start, word end (exclusive), la
 @lru_cache(maxsize=8)
 def _constraints(labels: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Additive penalties: ``start[j]`` for a sentence opening with tag j, ``step[i, j]`` for i -> j."""
+
     def inside_of(tag: str) -> str | None:
         return tag[2:] if tag.startswith("I-") else None
 
@@ -93,8 +94,12 @@ def structure_scores(counts: Sequence[Sequence[int]], labels: Sequence[str]) -> 
     return log_p[0], log_p[1:]
 
 
-def _viterbi_group(log_probs: np.ndarray, lengths: np.ndarray, labels: tuple[str, ...],
-                   transitions: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def _viterbi_group(
+    log_probs: np.ndarray,
+    lengths: np.ndarray,
+    labels: tuple[str, ...],
+    transitions: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Best well-formed paths of a padded group: ``log_probs`` is sentences x words x labels; with
     ``transitions`` (:func:`transition_scores`), each step also scores how likely the tag order is."""
     start, step = _constraints(labels)
@@ -124,8 +129,10 @@ def _argmax(log_probs: Sequence[np.ndarray], labels: Sequence[str], counts=None)
 
 def _needs_counts(name: str, counts) -> None:
     if counts is None:
-        raise ConfigError(f"decoding={name}: this NER checkpoint has no tag transition counts (ie.json "
-                          "tag_transitions, written by training since they exist): retrain it or decode with viterbi")
+        raise ConfigError(
+            f"decoding={name}: this NER checkpoint has no tag transition counts (ie.json "
+            "tag_transitions, written by training since they exist): retrain it or decode with viterbi"
+        )
 
 
 def _viterbi_transitions(log_probs: Sequence[np.ndarray], labels: Sequence[str], counts=None) -> list[list[int]]:
@@ -143,11 +150,11 @@ def _viterbi(log_probs: Sequence[np.ndarray], labels: Sequence[str], transitions
     out: list[list[int]] = [[] for _ in log_probs]
     order = sorted((i for i, s in enumerate(log_probs) if len(s)), key=lambda i: len(log_probs[i]))
     for g in range(0, len(order), GROUP):
-        group = order[g:g + GROUP]
+        group = order[g : g + GROUP]
         lengths = np.array([len(log_probs[i]) for i in group])
         padded = np.zeros((len(group), lengths.max(), len(labels)), dtype=np.float32)
         for row, i in enumerate(group):
-            padded[row, :lengths[row]] = log_probs[i]
+            padded[row, : lengths[row]] = log_probs[i]
         paths = _viterbi_group(padded, lengths, tuple(labels), transitions).tolist()
         for i, path, n in zip(group, paths, lengths.tolist()):
             out[i] = path[:n]
@@ -155,9 +162,12 @@ def _viterbi(log_probs: Sequence[np.ndarray], labels: Sequence[str], transitions
 
 
 Decoder = Callable[[Sequence[np.ndarray], Sequence[str], Sequence[Sequence[int]] | None], list[list[int]]]
-DECODERS: dict[str, Decoder] = {"viterbi": lambda log_probs, labels, counts=None: _viterbi(log_probs, labels),
-                                 "viterbi_transitions": _viterbi_transitions, "viterbi_structure": _viterbi_structure,
-                                 "argmax": _argmax}
+DECODERS: dict[str, Decoder] = {
+    "viterbi": lambda log_probs, labels, counts=None: _viterbi(log_probs, labels),
+    "viterbi_transitions": _viterbi_transitions,
+    "viterbi_structure": _viterbi_structure,
+    "argmax": _argmax,
+}
 
 
 def greedy_spans(candidates: Sequence[WordEntity]) -> list[WordEntity]:
@@ -188,8 +198,12 @@ def check_decoding(decoding: str, head: str = "token") -> str:
     return decoding
 
 
-def decode_many(log_probs: Sequence[np.ndarray], labels: Sequence[str], decoding: str = DEFAULT,
-                counts: Sequence[Sequence[int]] | None = None) -> list[list[int]]:
+def decode_many(
+    log_probs: Sequence[np.ndarray],
+    labels: Sequence[str],
+    decoding: str = DEFAULT,
+    counts: Sequence[Sequence[int]] | None = None,
+) -> list[list[int]]:
     """Tag ids for each sentence's ``words x labels`` log-probabilities (arrays, or CPU float tensors);
     ``counts``: the model's tag
     transition counts (:func:`ie.data.bio.transition_counts`), for the decoders that use them."""
@@ -204,5 +218,6 @@ def viterbi(log_probs: np.ndarray, labels: Sequence[str]) -> list[int]:
 def scored_entities(tags: Sequence[str], scores: Sequence[float]) -> list[WordEntity]:
     """The entities of one sentence's tags (:func:`ie.data.bio.tags_to_spans`), each scored by the mean
     probability of its words' tags."""
-    return [(start, end, label, float(sum(scores[start:end]) / (end - start)))
-            for start, end, label in tags_to_spans(tags)]
+    return [
+        (start, end, label, float(sum(scores[start:end]) / (end - start))) for start, end, label in tags_to_spans(tags)
+    ]

@@ -13,9 +13,10 @@ from __future__ import annotations
 import glob
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from ie.errors import IEError
 
@@ -33,13 +34,16 @@ def check_text(text, where: str, max_chars: int | None = DEFAULT_MAX_CHARS) -> N
     if not isinstance(text, str):
         raise TypeError(f"{where} is {type(text).__name__}, expected str")
     if max_chars is not None and len(text) > max_chars:
-        raise InputError(f"{where} has {len(text):,} characters, more than max_chars={max_chars:,}; "
-                         "split it, or load the Predictor with a larger max_chars (None: no limit)")
+        raise InputError(
+            f"{where} has {len(text):,} characters, more than max_chars={max_chars:,}; "
+            "split it, or load the Predictor with a larger max_chars (None: no limit)"
+        )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as err:
-        raise InputError(f"{where} is not valid Unicode: lone surrogate {text[err.start]!r} at index "
-                         f"{err.start}") from None
+        raise InputError(
+            f"{where} is not valid Unicode: lone surrogate {text[err.start]!r} at index {err.start}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,9 @@ def _read_path(path: Path, input_format: str) -> list[InputDocument]:
     return [InputDocument(path.stem, read_text_file(path), str(path))]
 
 
-def read_inputs(inputs: str | Sequence[str], input_format: str = "auto", stdin: TextIO | None = None
-                ) -> list[InputDocument]:
+def read_inputs(
+    inputs: str | Sequence[str], input_format: str = "auto", stdin: TextIO | None = None
+) -> list[InputDocument]:
     """Documents of every input, in order; ids must be unique across all of them."""
     if input_format not in INPUT_FORMATS:
         raise InputError(f"input_format must be one of {list(INPUT_FORMATS)}, got {input_format!r}")

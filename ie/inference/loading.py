@@ -12,9 +12,9 @@ with their embedding tables rounded to bf16 values, and run under autocast: the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -24,8 +24,8 @@ from ie.inference import run_checks
 from ie.inference.run_checks import LoadedTask
 from ie.inference.shared_head import is_shared_head, load_head
 from ie.models import lean_bert
-from ie.models.span_representation import ARCHITECTURE as SPAN_ARCHITECTURE
 from ie.models.checkpoint import WEIGHTS_FILE, CheckpointError, SavedTokenizer, read_json, reading_weights
+from ie.models.span_representation import ARCHITECTURE as SPAN_ARCHITECTURE
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,9 @@ class TorchRunner:
             return self.model(**{k: torch.from_numpy(v).to(self.device) for k, v in inputs.items()}, **options)
 
 
-def load_run(run_dir: str | Path, tasks: Sequence[str], precision: str, backend: str,
-             threads: int | None = None) -> dict[str, LoadedTask]:
+def load_run(
+    run_dir: str | Path, tasks: Sequence[str], precision: str, backend: str, threads: int | None = None
+) -> dict[str, LoadedTask]:
     """``run_dir/ner`` and ``run_dir/re`` (those of ``tasks`` that exist), loaded from safetensors, offline,
     checked against their schemas and against each other. ``threads``: the process's intra-op threads."""
     if backend not in TORCH_BACKENDS:

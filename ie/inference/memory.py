@@ -37,7 +37,7 @@ def _set_thresholds() -> bool:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
-        libc.gnu_get_libc_version  # only glibc has it: musl's mallopt is a no-op
+        _ = libc.gnu_get_libc_version  # only glibc has it: musl's mallopt is a no-op
     except (OSError, AttributeError):
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, THRESHOLD)) and bool(mallopt(_M_TRIM_THRESHOLD, THRESHOLD))

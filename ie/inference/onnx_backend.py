@@ -67,8 +67,10 @@ def read_manifest(run_dir: str | Path) -> dict:
         raise ExportError(f"{path}: no ONNX export of this run; build it with: {rebuild_command(run_dir)}")
     manifest = read_json(path)
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise ExportError(f"{path}: export format {manifest.get('format_version')}, this code reads "
-                          f"{FORMAT_VERSION}; rebuild it with: {rebuild_command(run_dir)}")
+        raise ExportError(
+            f"{path}: export format {manifest.get('format_version')}, this code reads "
+            f"{FORMAT_VERSION}; rebuild it with: {rebuild_command(run_dir)}"
+        )
     return manifest
 
 
@@ -76,8 +78,10 @@ def check_fresh(run_dir: Path, task: str, entry: dict) -> None:
     """The checkpoint the task was exported from has not changed since (where the run still holds it)."""
     source = run_dir / task / WEIGHTS_FILE
     if source.exists() and sha256(source) != entry["source_sha256"]:
-        raise ExportError(f"{export_dir(run_dir) / MANIFEST}: the export of {task}/ is stale ({source} changed "
-                          f"since it was exported); rebuild it with: {rebuild_command(run_dir)}")
+        raise ExportError(
+            f"{export_dir(run_dir) / MANIFEST}: the export of {task}/ is stale ({source} changed "
+            f"since it was exported); rebuild it with: {rebuild_command(run_dir)}"
+        )
 
 
 class OnnxModel:
@@ -102,8 +106,10 @@ class OnnxModel:
         try:
             self.session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         except Exception as err:  # onnxruntime raises its own Fail/InvalidProtobuf for a damaged file
-            raise ExportError(f"{graph}: cannot load the graph ({type(err).__name__}: {err}); rebuild the "
-                              f"export with: {rebuild_command(graph.parents[2], precision)}") from None
+            raise ExportError(
+                f"{graph}: cannot load the graph ({type(err).__name__}: {err}); rebuild the "
+                f"export with: {rebuild_command(graph.parents[2], precision)}"
+            ) from None
         config = read_json(graph.parent / "config.json")  # the checkpoint's, as a torch model's .config shows it
         config["id2label"] = {int(k): v for k, v in config["id2label"].items()}
         self.config = SimpleNamespace(**{**config, "num_labels": len(config["id2label"])})
@@ -168,14 +174,14 @@ def load_run(run_dir: str | Path, tasks, precision: str, threads: int | None = N
         info = run_checks.read_info(folder / task, task, weights=False)
         model = OnnxModel(graph, precision, threads)
         model.scales_per_call = scales_per_call
-        run_checks.check_labels(folder / task, [model.config.id2label[i] for i in range(model.config.num_labels)],
-                                info)
+        run_checks.check_labels(folder / task, [model.config.id2label[i] for i in range(model.config.num_labels)], info)
         loaded[task] = LoadedTask(model, SavedTokenizer(folder / task), info)
     run_checks.check_together(run_dir, loaded)
     return loaded
 
 
 # --- backend=auto ------------------------------------------------------------------------------------
+
 
 def torch_installed() -> bool:
     try:
@@ -207,4 +213,3 @@ def auto_picks_onnx(run_dir: str | Path, precision: str) -> bool:
 
 def threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-

@@ -25,8 +25,13 @@ from ie.errors import ConfigError
 # ONNX Runtime's dynamic quantisation with per-channel int8 weights, of every op it quantises (the MatMuls
 # and the embedding Gathers: 24 MB a graph against 91 in fp32).
 DYNAMIC_OPTIONS = {"per_channel": True}
-STATIC_OPTIONS = {"per_channel": True, "op_types_to_quantize": ["MatMul", "Gather"], "format": "QDQ",
-                  "calibrate_method": "MinMax", "moving_average": True}
+STATIC_OPTIONS = {
+    "per_channel": True,
+    "op_types_to_quantize": ["MatMul", "Gather"],
+    "format": "QDQ",
+    "calibrate_method": "MinMax",
+    "moving_average": True,
+}
 CALIBRATION_SPLITS = (None, "train")
 
 
@@ -45,17 +50,23 @@ def calibration_sentences(run_dir: Path, split: str, limit: int) -> tuple[list, 
         raise ConfigError(f"calibration_sentences must be at least 1, got {limit}")
     config = run_dir / CONFIG_FILE
     if not config.is_file():
-        raise ConfigError(f"{config}: not found, so no training sentences to calibrate int8 with; export from "
-                          "the run folder, or quantize without data: calibration=null (dynamic int8)")
+        raise ConfigError(
+            f"{config}: not found, so no training sentences to calibrate int8 with; export from "
+            "the run folder, or quantize without data: calibration=null (dynamic int8)"
+        )
     cfg = OmegaConf.load(config)
     try:
         records, splits = load_corpus(cfg.data, Schema.load(cfg.data.schema))
     except (OSError, ValueError) as err:
-        raise ConfigError(f"{config}: cannot read the run's data to calibrate int8 ({err}); quantize without "
-                          "data: calibration=null (dynamic int8)") from None
+        raise ConfigError(
+            f"{config}: cannot read the run's data to calibrate int8 ({err}); quantize without "
+            "data: calibration=null (dynamic int8)"
+        ) from None
     if split not in splits or not splits[split]:
-        raise ConfigError(f"{config}: the run has no '{split}' split to calibrate int8 with; quantize without "
-                          "data: calibration=null (dynamic int8)")
+        raise ConfigError(
+            f"{config}: the run has no '{split}' split to calibrate int8 with; quantize without "
+            "data: calibration=null (dynamic int8)"
+        )
     sentences = [r for doc_id in splits[split] for r in records[doc_id] if r.words]
     step = max(1, len(sentences) / limit)
     chosen = [sentences[int(i * step)] for i in range(min(limit, len(sentences)))]
@@ -96,8 +107,7 @@ class _Feeds:
 def quantize(source: Path, target: Path, feeds: list[dict] | None, op_types: list[str] | None = None) -> None:
     """``source`` (fp32) as int8 in ``target``: static with ``feeds`` (its recorded inputs), quantising
     ``op_types`` (default: :data:`STATIC_OPTIONS`'), else dynamic."""
-    from onnxruntime.quantization import (CalibrationMethod, QuantFormat, QuantType, quantize_dynamic,
-                                          quantize_static)
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     root = logging.getLogger()  # the quantiser logs to it: a line per tensor, and advice on pre-processing
     root.addFilter(_quantiser_chatter)
@@ -106,22 +116,32 @@ def quantize(source: Path, target: Path, feeds: list[dict] | None, op_types: lis
             quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, **DYNAMIC_OPTIONS)
             return
         if not feeds:
-            raise ConfigError(f"{source}: the calibration sentences gave this graph no input (no gold entity "
-                              "pairs for RE?); quantize without data: calibration=null (dynamic int8)")
+            raise ConfigError(
+                f"{source}: the calibration sentences gave this graph no input (no gold entity "
+                "pairs for RE?); quantize without data: calibration=null (dynamic int8)"
+            )
         # the manifest records STATIC_OPTIONS: the call reads every setting from there
-        quantize_static(str(source), str(target), _Feeds(feeds), quant_format=QuantFormat[STATIC_OPTIONS["format"]],
-                        per_channel=STATIC_OPTIONS["per_channel"], activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8,
-                        op_types_to_quantize=op_types or STATIC_OPTIONS["op_types_to_quantize"],
-                        calibrate_method=CalibrationMethod[STATIC_OPTIONS["calibrate_method"]],
-                        # each tensor's range: the mean over the batches of its min and max (the calibrator
-                        # keeps only those two numbers per tensor and batch)
-                        extra_options={"CalibMovingAverage": STATIC_OPTIONS["moving_average"]})
+        quantize_static(
+            str(source),
+            str(target),
+            _Feeds(feeds),
+            quant_format=QuantFormat[STATIC_OPTIONS["format"]],
+            per_channel=STATIC_OPTIONS["per_channel"],
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=op_types or STATIC_OPTIONS["op_types_to_quantize"],
+            calibrate_method=CalibrationMethod[STATIC_OPTIONS["calibrate_method"]],
+            # each tensor's range: the mean over the batches of its min and max (the calibrator
+            # keeps only those two numbers per tensor and batch)
+            extra_options={"CalibMovingAverage": STATIC_OPTIONS["moving_average"]},
+        )
     finally:
         root.removeFilter(_quantiser_chatter)
 
 
 def _quantiser_chatter(record: logging.LogRecord) -> bool:
-    return record.levelno > logging.WARNING or (record.levelno == logging.WARNING and
-                                                "consider to run pre-processing" not in record.getMessage()
-                                                and "pre-processing before quantization" not in record.getMessage())
+    return record.levelno > logging.WARNING or (
+        record.levelno == logging.WARNING
+        and "consider to run pre-processing" not in record.getMessage()
+        and "pre-processing before quantization" not in record.getMessage()
+    )

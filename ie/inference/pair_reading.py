@@ -6,7 +6,7 @@ the models, tokenizers and settings these methods read."""
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -33,9 +33,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 class PairReading:
     """The relation methods of the Predictor (see the module docstring)."""
 
-    def classify_pairs(self, sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[tuple]],
-                       batch_size: int = 32, progress: bool = False, documents: Sequence | None = None
-                       ) -> list[list[WordRelation]]:
+    def classify_pairs(
+        self,
+        sentences: Sequence[Sequence[str]],
+        entities: Sequence[Sequence[tuple]],
+        batch_size: int = 32,
+        progress: bool = False,
+        documents: Sequence | None = None,
+    ) -> list[list[WordRelation]]:
         """Relations among given word-span entities ``(start, end, label, ...)`` of each sentence. Every
         entity a relation can take is marked at once, so all pairs of a sentence share one encoder pass; a
         shared-encoder head reads the NER encoder's pass instead (``documents``: as for :meth:`word_tags`)."""
@@ -44,9 +49,12 @@ class PairReading:
         if self.shared_head is not None:
             # sentences with a pair; all of them when the NER model reads its neighbours (ner_context)
             reading = [s for s, ents in enumerate(entities) if len(ents) > 1 or self.ner_context]
-            *_, encoded = self._tags_and_states([sentences[s] for s in reading],
-                                                None if documents is None else [documents[s] for s in reading],
-                                                batch_size, progress)
+            *_, encoded = self._tags_and_states(
+                [sentences[s] for s in reading],
+                None if documents is None else [documents[s] for s in reading],
+                batch_size,
+                progress,
+            )
             return self._shared_relations(sentences, entities, {reading[k]: v for k, v in encoded.items()})
         jobs = []  # (sentence index, entity index of each marked span, window)
         with self._tokenizer_lock:
@@ -60,10 +68,16 @@ class PairReading:
                     continue
                 if sentence.lost:
                     self.lost_pairs += sentence.lost
-                    log.warning("sentence %d: %d candidate pair(s) lie further apart than the RE window "
-                                "(max_length=%d subwords) and were not scored", s, sentence.lost, self.re_max_length)
-                for window in pair_slices(sentence.windows(self.re_tokenizer, self.re_max_length),
-                                          self._max_range_tokens.get("re")):
+                    log.warning(
+                        "sentence %d: %d candidate pair(s) lie further apart than the RE window "
+                        "(max_length=%d subwords) and were not scored",
+                        s,
+                        sentence.lost,
+                        self.re_max_length,
+                    )
+                for window in pair_slices(
+                    sentence.windows(self.re_tokenizer, self.re_max_length), self._max_range_tokens.get("re")
+                ):
                     features = {"input_ids": window.input_ids, **window.pair_features()}
                     if self.word_shapes["re"]:
                         features["token_type_ids"] = self._token_types("re", words, window.word_ids)
@@ -72,9 +86,15 @@ class PairReading:
         jobs.sort(key=lambda job: len(job[2].input_ids))
         pad_id = self.re_tokenizer.pad_token_id or 0
         lengths = [len(w.input_ids) for _, _, w, _ in jobs]
-        for batch in token_budget_batches(jobs, lengths, self._windows_per_call["re"] or batch_size,
-                                          self.max_batch_tokens, progress and "RE", [len(w.pairs) for _, _, w, _ in jobs],
-                                          self._max_range_tokens.get("re")):
+        for batch in token_budget_batches(
+            jobs,
+            lengths,
+            self._windows_per_call["re"] or batch_size,
+            self.max_batch_tokens,
+            progress and "RE",
+            [len(w.pairs) for _, _, w, _ in jobs],
+            self._max_range_tokens.get("re"),
+        ):
             inputs = collate_windows([features for *_, features in batch], pad_id, PAD_TO_MULTIPLE)
             logits = self._run["re"](inputs)
             pairs = [(s, order[h], order[t]) for s, order, w, _ in batch for h, t in w.pairs]
@@ -83,8 +103,9 @@ class PairReading:
             rels.sort()
         return results
 
-    def _shared_relations(self, sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[tuple]],
-                          encoded: dict[int, list]) -> list[list[WordRelation]]:
+    def _shared_relations(
+        self, sentences: Sequence[Sequence[str]], entities: Sequence[Sequence[tuple]], encoded: dict[int, list]
+    ) -> list[list[WordRelation]]:
         """Relations from the shared head over the windows the NER pass encoded (``encoded``, from
         :meth:`_token_word_tags`): a pair is read in the first window that holds both its mentions."""
         head = self.shared_head
@@ -95,21 +116,33 @@ class PairReading:
             found, lost = sentence_pairs([window for window, _ in windows], entities[s], self.schema)
             if lost:
                 self.lost_pairs += lost
-                log.warning("sentence %d: %d candidate pair(s) share no NER window (max_length=%d subwords) and "
-                            "were not scored", s, lost, self.ner_max_length)
+                log.warning(
+                    "sentence %d: %d candidate pair(s) share no NER window (max_length=%d subwords) and "
+                    "were not scored",
+                    s,
+                    lost,
+                    self.ner_max_length,
+                )
             for (_, hidden), window_pairs in zip(windows, found):
                 if not window_pairs.pairs:
                     continue
-                f = {k: np.asarray(v, dtype=np.int64) for k, v in
-                     window_pairs.features(head.entity_labels, entities[s]).items()}
+                f = {
+                    k: np.asarray(v, dtype=np.int64)
+                    for k, v in window_pairs.features(head.entity_labels, entities[s]).items()
+                }
                 logits = head.logits(hidden, f["head_bounds"], f["tail_bounds"], f["head_types"], f["tail_types"])
                 self._decode_pairs([(s, h, t) for h, t in window_pairs.pairs], logits, entities, results)
         for rels in results:
             rels.sort()
         return results
 
-    def _decode_pairs(self, pairs: list[tuple[int, int, int]], logits: np.ndarray,
-                      entities: Sequence[Sequence[tuple]], results: list[list[WordRelation]]) -> None:
+    def _decode_pairs(
+        self,
+        pairs: list[tuple[int, int, int]],
+        logits: np.ndarray,
+        entities: Sequence[Sequence[tuple]],
+        results: list[list[WordRelation]],
+    ) -> None:
         """Each ``(sentence, head, tail)`` pair's best admitted class, added to ``results`` unless none."""
         allowed = np.stack([self._labels_allowed(entities[s][h], entities[s][t]) for s, h, t in pairs])
         best = softmax(np.where(allowed, logits, -np.inf))

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -31,8 +31,8 @@ from ie.encoding.align import PAD_TO_MULTIPLE, WordPieces, encode_windows, neigh
 from ie.encoding.spans import candidate_spans
 from ie.errors import ConfigError
 from ie.inference import run_checks, runners
-from ie.inference.decoding import (COUNTED, DEFAULTS as DEFAULT_DECODINGS, SPAN_DECODERS, WordEntity,
-                                   check_decoding, decode_many, scored_entities)
+from ie.inference.decoding import COUNTED, SPAN_DECODERS, WordEntity, check_decoding, decode_many, scored_entities
+from ie.inference.decoding import DEFAULTS as DEFAULT_DECODINGS
 from ie.inference.inputs import DEFAULT_MAX_CHARS, check_text
 from ie.inference.pair_reading import PairReading, log_softmax, softmax
 from ie.inference.results import Entity, Prediction, Relation
@@ -65,14 +65,29 @@ class Predictor(PairReading):
 
     threads: int | None = None  # cores per model call, as from_pretrained loaded it (None: the runtime's default)
 
-    def __init__(self, schema: Schema, ner_model=None, ner_tokenizer=None, re_model=None, re_tokenizer=None,
-                 ner_max_length: int = 256, ner_stride: int = 32, re_max_length: int = 256,
-                 device: str = "cpu", precision: str = "auto", max_chars: int | None = DEFAULT_MAX_CHARS,
-                 decoding: str | None = None, max_batch_tokens: int | None = None,
-                 ner_word_shapes: str | None = None, re_word_shapes: str | None = None,
-                 segmenter: str = DEFAULT_SEGMENTER, ner_context: int = 0,
-                 tag_transitions: Sequence[Sequence[int]] | None = None, ner_head: str = "token",
-                 max_span_words: int = 0):
+    def __init__(
+        self,
+        schema: Schema,
+        ner_model=None,
+        ner_tokenizer=None,
+        re_model=None,
+        re_tokenizer=None,
+        ner_max_length: int = 256,
+        ner_stride: int = 32,
+        re_max_length: int = 256,
+        device: str = "cpu",
+        precision: str = "auto",
+        max_chars: int | None = DEFAULT_MAX_CHARS,
+        decoding: str | None = None,
+        max_batch_tokens: int | None = None,
+        ner_word_shapes: str | None = None,
+        re_word_shapes: str | None = None,
+        segmenter: str = DEFAULT_SEGMENTER,
+        ner_context: int = 0,
+        tag_transitions: Sequence[Sequence[int]] | None = None,
+        ner_head: str = "token",
+        max_span_words: int = 0,
+    ):
         precision, self.precision_reason = resolve_precision(precision, device, _backend_of(ner_model, re_model))
         if ner_model is None and re_model is None:
             raise ConfigError("a Predictor needs an NER model, an RE model or both")
@@ -90,9 +105,11 @@ class Predictor(PairReading):
         # a relation head over the NER pass's hidden states (model.shared_encoder): no encoder of its own
         self.shared_head = re_model if getattr(re_model, "shares_encoder", False) else None
         # each model behind one call, NumPy inputs -> float32 logits, whatever runs it
-        self._run = {task: runners.runner(model, device, precision)
-                     for task, model in (("ner", ner_model), ("re", re_model))
-                     if model is not None and model is not self.shared_head}
+        self._run = {
+            task: runners.runner(model, device, precision)
+            for task, model in (("ner", ner_model), ("re", re_model))
+            if model is not None and model is not self.shared_head
+        }
         self._check_shared_head(ner_head)
         self.ner_model = getattr(self._run.get("ner"), "model", None)
         self.re_model = self.shared_head or getattr(self._run.get("re"), "model", None)
@@ -113,12 +130,14 @@ class Predictor(PairReading):
         self.backends = {task: runner.backend for task, runner in self._run.items()}  # what runs each task
         if self.shared_head is not None:
             self.backends["re"] = f"shared ({self.backends['ner']})"
-        self._max_range_tokens = {task: ONNX_MAX_RANGE_TOKENS if backend == "onnx" else None
-                                  for task, backend in self.backends.items()}
+        self._max_range_tokens = {
+            task: ONNX_MAX_RANGE_TOKENS if backend == "onnx" else None for task, backend in self.backends.items()
+        }
         # a graph that scales its activations per call (dynamic int8) reads one window per call, so that a
         # text's result does not depend on what else is predicted with it
-        self._windows_per_call = {task: 1 if getattr(runner, "scales_per_call", False) else None
-                                  for task, runner in self._run.items()}
+        self._windows_per_call = {
+            task: 1 if getattr(runner, "scales_per_call", False) else None for task, runner in self._run.items()
+        }
         self._tokenizer_lock = threading.Lock()  # see the module docstring: thread safety
 
     def _read_ner_as(self, ner_head: str, max_span_words: int, decoding: str | None, no_transitions: bool) -> None:
@@ -131,26 +150,39 @@ class Predictor(PairReading):
         decoding = DEFAULT_DECODINGS[ner_head] if decoding is None else decoding
         self.decoding = check_decoding(decoding, ner_head)
         if decoding in COUNTED and no_transitions:
-            raise ConfigError(f"decoding={decoding}: this NER checkpoint has no tag transition counts (ie.json "
-                              "tag_transitions, written by training since they exist): retrain it or decode with "
-                              "viterbi")
+            raise ConfigError(
+                f"decoding={decoding}: this NER checkpoint has no tag transition counts (ie.json "
+                "tag_transitions, written by training since they exist): retrain it or decode with "
+                "viterbi"
+            )
 
     def _check_shared_head(self, ner_head: str) -> None:
         if self.shared_head is None:
             return
         if "ner" not in self._run or ner_head != "token":
-            raise ConfigError("a shared-encoder relation head reads its run's token NER model: load both "
-                              "(tasks=('ner', 're'))")
+            raise ConfigError(
+                "a shared-encoder relation head reads its run's token NER model: load both (tasks=('ner', 're'))"
+            )
         if not getattr(self._run["ner"], "gives_hidden", False):
-            raise ConfigError(f"this {self._run['ner'].backend} NER model gives no hidden states for the "
-                              "shared-encoder relation head to read: re-export the run (python -m ie.export)")
+            raise ConfigError(
+                f"this {self._run['ner'].backend} NER model gives no hidden states for the "
+                "shared-encoder relation head to read: re-export the run (python -m ie.export)"
+            )
 
     # --- loading --------------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, run_dir: str | Path, device: str = "cpu", precision: str = "auto",
-                        max_chars: int | None = DEFAULT_MAX_CHARS, tasks: Sequence[str] = ("ner", "re"),
-                        decoding: str | None = None, backend: str = "auto",
-                        max_batch_tokens: int | None = None, threads: int | None = None) -> "Predictor":
+    def from_pretrained(
+        cls,
+        run_dir: str | Path,
+        device: str = "cpu",
+        precision: str = "auto",
+        max_chars: int | None = DEFAULT_MAX_CHARS,
+        tasks: Sequence[str] = ("ner", "re"),
+        decoding: str | None = None,
+        backend: str = "auto",
+        max_batch_tokens: int | None = None,
+        threads: int | None = None,
+    ) -> Predictor:
         """Load ``run_dir/ner`` and ``run_dir/re`` (either may be absent) from safetensors, offline;
         ``tasks`` picks which of the two to load (``("ner",)``: only ``ner/``, never ``re/``).
 
@@ -167,22 +199,36 @@ class Predictor(PairReading):
         threaded steps (tokenising, decoding). Torch has one pool per process: a torch backend sets it."""
         precision, reason = resolve_precision(precision, device, backend)
         loaded = runners.load_run(run_dir, tasks, precision, backend, threads)
-        kwargs: dict = {"device": device, "precision": precision, "max_chars": max_chars, "decoding": decoding,
-                        "max_batch_tokens": max_batch_tokens}
+        kwargs: dict = {
+            "device": device,
+            "precision": precision,
+            "max_chars": max_chars,
+            "decoding": decoding,
+            "max_batch_tokens": max_batch_tokens,
+        }
         if "ner" in loaded:
             ner = loaded["ner"]
             if decoding is None:
                 kwargs["decoding"] = ner.info.extra.get("decoding")
-            kwargs.update(ner_head=ner.info.extra.get("ner_head", "token"),
-                          max_span_words=int(ner.info.extra.get("max_span_words", 0)),
-                          ner_model=ner.model, ner_tokenizer=ner.tokenizer, ner_max_length=ner.info.max_length,
-                          ner_stride=ner.info.stride, ner_word_shapes=ner.info.extra.get("word_shapes"),
-                          ner_context=int(ner.info.extra.get("context", 0)),
-                          tag_transitions=ner.info.extra.get("tag_transitions"))
+            kwargs.update(
+                ner_head=ner.info.extra.get("ner_head", "token"),
+                max_span_words=int(ner.info.extra.get("max_span_words", 0)),
+                ner_model=ner.model,
+                ner_tokenizer=ner.tokenizer,
+                ner_max_length=ner.info.max_length,
+                ner_stride=ner.info.stride,
+                ner_word_shapes=ner.info.extra.get("word_shapes"),
+                ner_context=int(ner.info.extra.get("context", 0)),
+                tag_transitions=ner.info.extra.get("tag_transitions"),
+            )
         if "re" in loaded:
             rel = loaded["re"]
-            kwargs.update(re_model=rel.model, re_tokenizer=rel.tokenizer, re_max_length=rel.info.max_length,
-                          re_word_shapes=rel.info.extra.get("word_shapes"))
+            kwargs.update(
+                re_model=rel.model,
+                re_tokenizer=rel.tokenizer,
+                re_max_length=rel.info.max_length,
+                re_word_shapes=rel.info.extra.get("word_shapes"),
+            )
         segmenter = run_checks.segmenter_of(next(iter(loaded.values())).info)
         predictor = cls(run_checks.schema_of(loaded), segmenter=segmenter, **kwargs)
         predictor.threads, predictor.precision_reason = threads, reason
@@ -190,14 +236,22 @@ class Predictor(PairReading):
         return predictor
 
     # --- word-level API (used by evaluation) ------------------------------------------------------
-    def tag_words(self, sentences: Sequence[Sequence[str]], batch_size: int = 32, documents: Sequence | None = None
-                  ) -> list[list[WordEntity]]:
+    def tag_words(
+        self, sentences: Sequence[Sequence[str]], batch_size: int = 32, documents: Sequence | None = None
+    ) -> list[list[WordEntity]]:
         """Entities of pre-tokenised sentences, as word spans."""
-        return [scored_entities(tags, probs)
-                for tags, probs in zip(*self.word_tags(sentences, batch_size, documents=documents))]
+        return [
+            scored_entities(tags, probs)
+            for tags, probs in zip(*self.word_tags(sentences, batch_size, documents=documents))
+        ]
 
-    def word_tags(self, sentences: Sequence[Sequence[str]], batch_size: int = 32, progress: bool = False,
-                  documents: Sequence | None = None) -> tuple[list[list[str]], list[list[float]]]:
+    def word_tags(
+        self,
+        sentences: Sequence[Sequence[str]],
+        batch_size: int = 32,
+        progress: bool = False,
+        documents: Sequence | None = None,
+    ) -> tuple[list[list[str]], list[list[float]]]:
         """The BIO tag and its probability for every word, decoded as ``self.decoding`` says (see
         :mod:`ie.inference.decoding`). A token head reads each word at its first subword in the window that
         owns the word; a span head scores every candidate span in the window that owns its first word, and
@@ -213,14 +267,21 @@ class Predictor(PairReading):
             return self._span_word_tags(sentences, jobs, batch_size, progress)
         return self._token_word_tags(sentences, jobs, batch_size, progress)[:2]
 
-    def _tags_and_states(self, sentences: Sequence[Sequence[str]], documents: Sequence | None, batch_size: int,
-                         progress: bool) -> tuple[list, list, dict]:
+    def _tags_and_states(
+        self, sentences: Sequence[Sequence[str]], documents: Sequence | None, batch_size: int, progress: bool
+    ) -> tuple[list, list, dict]:
         """:meth:`word_tags` of a token head with the windows' hidden states kept, for a shared relation head."""
         jobs = sorted(self._ner_windows(sentences, documents), key=lambda job: len(job[1].input_ids))
         return self._token_word_tags(sentences, jobs, batch_size, progress, keep_hidden=True)
 
-    def _token_word_tags(self, sentences: Sequence[Sequence[str]], jobs: list[tuple], batch_size: int,
-                         progress: bool, keep_hidden: bool = False) -> tuple[list, list, dict]:
+    def _token_word_tags(
+        self,
+        sentences: Sequence[Sequence[str]],
+        jobs: list[tuple],
+        batch_size: int,
+        progress: bool,
+        keep_hidden: bool = False,
+    ) -> tuple[list, list, dict]:
         """:meth:`word_tags` of a token head, and with ``keep_hidden`` each sentence's windows with their last
         hidden states (``{sentence: [(window, positions x hidden)]}``, in reading order) for a shared head."""
         encoded: dict[int, list] = {}
@@ -233,7 +294,7 @@ class Predictor(PairReading):
             if keep_hidden:
                 logits, hidden = self._run["ner"].with_hidden(inputs)
                 for row, (s, window, _) in enumerate(batch):
-                    encoded.setdefault(s, []).append((window, hidden[row, :len(window.input_ids)]))
+                    encoded.setdefault(s, []).append((window, hidden[row, : len(window.input_ids)]))
             else:
                 logits = self._run["ner"](inputs)
             rows, positions, targets = [], [], []
@@ -243,7 +304,8 @@ class Predictor(PairReading):
                     positions.append(pos)
                     targets.append(offsets[s] + w)
             log_probs[np.asarray(targets, dtype=np.intp)] = log_softmax(
-                logits[np.asarray(rows, dtype=np.intp), np.asarray(positions, dtype=np.intp)])
+                logits[np.asarray(rows, dtype=np.intp), np.asarray(positions, dtype=np.intp)]
+            )
         per_sentence = [log_probs[a:b] for a, b in zip(offsets, offsets[1:])]
         best = decode_many(per_sentence, self._ner_labels, self.decoding, self.tag_transitions)
         flat = np.array([k for path in best for k in path], dtype=np.intp)
@@ -262,8 +324,9 @@ class Predictor(PairReading):
             around = neighbour_context(pieces, documents or range(len(sentences)), self.ner_context)
             for s, words in enumerate(sentences):
                 if words:
-                    for window in encode_windows(self.ner_tokenizer, words, self.ner_max_length, self.ner_stride,
-                                                 pieces[s], *around[s]):
+                    for window in encode_windows(
+                        self.ner_tokenizer, words, self.ner_max_length, self.ner_stride, pieces[s], *around[s]
+                    ):
                         jobs.append((s, window, self._token_types("ner", words, window.word_ids)))
         return jobs
 
@@ -272,31 +335,47 @@ class Predictor(PairReading):
         ``ranges`` being each window's candidate spans)."""
         pad_id = self.ner_tokenizer.pad_token_id or 0
         lengths = [len(w.input_ids) for _, w, _ in jobs]
-        for batch in token_budget_batches(jobs, lengths, self._windows_per_call["ner"] or batch_size,
-                                          self.max_batch_tokens, progress and "NER", ranges,
-                                          self._max_range_tokens.get("ner")):
+        for batch in token_budget_batches(
+            jobs,
+            lengths,
+            self._windows_per_call["ner"] or batch_size,
+            self.max_batch_tokens,
+            progress and "NER",
+            ranges,
+            self._max_range_tokens.get("ner"),
+        ):
             ids, mask = pad_ids([w.input_ids for _, w, _ in batch], pad_id, PAD_TO_MULTIPLE)
             inputs = {"input_ids": ids, "attention_mask": mask}
             if self.word_shapes["ner"]:
                 inputs["token_type_ids"] = pad_ids([types for _, _, types in batch], 0, PAD_TO_MULTIPLE)[0]
             yield batch, inputs
 
-    def _span_word_tags(self, sentences: Sequence[Sequence[str]], jobs: list[tuple], batch_size: int,
-                        progress: bool) -> tuple[list[list[str]], list[list[float]]]:
+    def _span_word_tags(
+        self, sentences: Sequence[Sequence[str]], jobs: list[tuple], batch_size: int, progress: bool
+    ) -> tuple[list[list[str]], list[list[float]]]:
         """:meth:`word_tags` of a span head: every candidate span scored, then decoded to entities."""
         found: list[list[WordEntity]] = [[] for _ in sentences]  # candidates whose best label is a type
         alone = [[1.0] * len(words) for words in sentences]  # P(no entity) of each word's one-word span
-        ranges = [len(candidate_spans(w, self.max_span_words)) for _, w, _ in jobs] \
-            if self._max_range_tokens.get("ner") else None
+        ranges = (
+            [len(candidate_spans(w, self.max_span_words)) for _, w, _ in jobs]
+            if self._max_range_tokens.get("ner")
+            else None
+        )
         for batch, inputs in self._ner_batches(jobs, batch_size, progress, ranges):
-            spans = [(row, s, candidate) for row, (s, window, _) in enumerate(batch)
-                     for candidate in candidate_spans(window, self.max_span_words)]
-            inputs.update(span_rows=np.array([row for row, _, _ in spans], dtype=np.int64),
-                          span_bounds=np.array([c[2:] for _, _, c in spans], dtype=np.int64).reshape(-1, 2),
-                          span_widths=np.array([c[1] - c[0] for _, _, c in spans], dtype=np.int64))
+            spans = [
+                (row, s, candidate)
+                for row, (s, window, _) in enumerate(batch)
+                for candidate in candidate_spans(window, self.max_span_words)
+            ]
+            inputs.update(
+                span_rows=np.array([row for row, _, _ in spans], dtype=np.int64),
+                span_bounds=np.array([c[2:] for _, _, c in spans], dtype=np.int64).reshape(-1, 2),
+                span_widths=np.array([c[1] - c[0] for _, _, c in spans], dtype=np.int64),
+            )
             best = softmax(self._run["ner"](inputs))
-            for (_, s, (i, j, *_)), label, score, none in zip(spans, best.argmax(-1).tolist(), best.max(-1).tolist(),
-                                                             best[:, 0].tolist()):
+            for (_, s, (i, j, *_)), label, score, none in zip(
+                spans, best.argmax(-1).tolist(), best.max(-1).tolist(), best[:, 0].tolist()
+            ):
                 if label:
                     found[s].append((i, j, self._ner_labels[label], score))
                 if j == i + 1:
@@ -341,8 +420,9 @@ class Predictor(PairReading):
         """Predictions for each text; what each kind of input gives is in :mod:`ie.inference.inputs`."""
         return [prediction for prediction, _ in self.predict_with_word_confidence(texts, batch_size)]
 
-    def predict_with_word_confidence(self, texts: Sequence[str], batch_size: int = 32
-                                     ) -> list[tuple[Prediction, list[float]]]:
+    def predict_with_word_confidence(
+        self, texts: Sequence[str], batch_size: int = 32
+    ) -> list[tuple[Prediction, list[float]]]:
         """Each prediction with the probability of each of its words' decoded tags, in reading order: how sure
         the model was outside its entities too (:mod:`ie.inference.uncertainty` ranks documents by it)."""
         if isinstance(texts, str) or not isinstance(texts, Sequence):

@@ -38,8 +38,11 @@ class Prediction:
     relations: list[Relation] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"text": self.text, "entities": [e.to_dict() for e in self.entities],
-                "relations": [r.to_dict() for r in self.relations]}
+        return {
+            "text": self.text,
+            "entities": [e.to_dict() for e in self.entities],
+            "relations": [r.to_dict() for r in self.relations],
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)

@@ -4,9 +4,10 @@ and the two fit each other, how they read text. Free of torch, so the ONNX Runti
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ie.data.schema import Schema
 from ie.data.text import DEFAULT_SEGMENTER, check_segmenter
@@ -55,9 +56,11 @@ def read_info(path: Path, task: str, weights: bool = True) -> CheckpointInfo:
     """``ie.json`` of a checkpoint folder, checked as far as it can be without loading weights."""
     info = read_checkpoint_info(path, task, weights)
     if task == "re" and info.extra.get("encoding") not in (RE_ENCODING, SHARED_ENCODING):
-        raise CheckpointError(f"{path}: RE checkpoint encoding {info.extra.get('encoding')!r} (one encoder "
-                              f"pass per pair, before all pairs were scored at once); this code reads "
-                              f"{RE_ENCODING!r} and {SHARED_ENCODING!r}: retrain the RE model")
+        raise CheckpointError(
+            f"{path}: RE checkpoint encoding {info.extra.get('encoding')!r} (one encoder "
+            f"pass per pair, before all pairs were scored at once); this code reads "
+            f"{RE_ENCODING!r} and {SHARED_ENCODING!r}: retrain the RE model"
+        )
     read_json(path / "config.json")  # a damaged one is named here, whichever backend reads it
     return info
 
@@ -80,12 +83,14 @@ def check_together(run_dir: Path, loaded: dict[str, LoadedTask]) -> None:
     if len(loaded) == 2:
         diffs = loaded["ner"].info.schema.differences(loaded["re"].info.schema)
         if diffs:
-            raise CheckpointError(f"{run_dir}: NER and RE checkpoints were trained on different schemas: "
-                                  + "; ".join(diffs))
+            raise CheckpointError(
+                f"{run_dir}: NER and RE checkpoints were trained on different schemas: " + "; ".join(diffs)
+            )
     segmenters = {segmenter_of(task.info) for task in loaded.values()}
     if len(segmenters) > 1:
-        raise CheckpointError(f"{run_dir}: NER and RE checkpoints read text with different segmenters "
-                              f"{sorted(segmenters)}")
+        raise CheckpointError(
+            f"{run_dir}: NER and RE checkpoints read text with different segmenters {sorted(segmenters)}"
+        )
 
 
 def segmenter_of(info: CheckpointInfo) -> str:

@@ -4,7 +4,7 @@ Predictor sees of torch or ONNX Runtime."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ie.errors import ConfigError
 from ie.inference import run_checks

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ie import atomic
 from ie.inference.inputs import InputDocument, InputError
@@ -54,20 +54,26 @@ def merge_shards(docs: Sequence[InputDocument], output: str, fmt: str, num_shard
     if fmt == "brat":
         missing = [i for i in expected if not (Path(output) / f"{i}.ann").exists()]
         if missing:
-            raise InputError(f"{output}: no .ann for {len(missing)} of {len(expected)} documents, first "
-                             f"'{missing[0]}' (shard {shard_of(missing[0], num_shards)} of {num_shards})")
+            raise InputError(
+                f"{output}: no .ann for {len(missing)} of {len(expected)} documents, first "
+                f"'{missing[0]}' (shard {shard_of(missing[0], num_shards)} of {num_shards})"
+            )
         return {"documents": len(expected), "shards": num_shards}
     lines = _read_shard_lines(output, num_shards)
     unknown = sorted(lines.keys() - set(expected))
     if unknown:
-        raise InputError(f"{lines[unknown[0]][0][0]}: document '{unknown[0]}' is not among the inputs; "
-                         "were the shards made from other inputs?")
+        raise InputError(
+            f"{lines[unknown[0]][0][0]}: document '{unknown[0]}' is not among the inputs; "
+            "were the shards made from other inputs?"
+        )
     for doc_id in expected:
         found = lines.get(doc_id, [])
         if len(found) != 1:
             where = ", ".join(f"{f}:{n}" for f, n, _ in found) if found else "no shard file"
-            raise InputError(f"document '{doc_id}' was written {len(found)} times ({where}); expected once "
-                             f"(its shard: {shard_of(doc_id, num_shards)} of {num_shards})")
+            raise InputError(
+                f"document '{doc_id}' was written {len(found)} times ({where}); expected once "
+                f"(its shard: {shard_of(doc_id, num_shards)} of {num_shards})"
+            )
     atomic.write_text(output, "".join(lines[doc_id][0][2] for doc_id in expected))
     return {"documents": len(expected), "shards": num_shards}
 
@@ -84,6 +90,6 @@ def _read_shard_lines(output: str, num_shards: int) -> dict[str, list[tuple[str,
                 try:
                     doc_id = json.loads(line)["id"]
                 except (ValueError, KeyError, TypeError):
-                    raise InputError(f"{path}:{number}: not a prediction line (JSON with an \"id\")") from None
+                    raise InputError(f'{path}:{number}: not a prediction line (JSON with an "id")') from None
                 lines.setdefault(str(doc_id), []).append((path, number, line if line.endswith("\n") else line + "\n"))
     return lines

@@ -32,21 +32,29 @@ class SharedHead:
         self.weight, self.bias = weights["classifier.weight"], weights["classifier.bias"]
         expected = 3 * int(config["hidden_size"]) + 2 * int(config["type_dim"])
         if self.weight.shape != (len(labels), expected) or self.types.shape[0] != len(self.entity_labels):
-            raise CheckpointError(f"classifier {self.weight.shape} and type table {self.types.shape} do not fit "
-                                  f"{len(labels)} labels, {len(self.entity_labels)} types, width {expected}")
+            raise CheckpointError(
+                f"classifier {self.weight.shape} and type table {self.types.shape} do not fit "
+                f"{len(labels)} labels, {len(self.entity_labels)} types, width {expected}"
+            )
 
-    def logits(self, hidden: np.ndarray, head_bounds: np.ndarray, tail_bounds: np.ndarray,
-               head_types: np.ndarray, tail_types: np.ndarray) -> np.ndarray:
+    def logits(
+        self,
+        hidden: np.ndarray,
+        head_bounds: np.ndarray,
+        tail_bounds: np.ndarray,
+        head_types: np.ndarray,
+        tail_types: np.ndarray,
+    ) -> np.ndarray:
         """Logits of the pairs of one window (``hidden``: its positions x hidden size); bounds are each
         mention's first and last subword, as in training (:func:`ie.models.shared_pairs.pair_vectors`)."""
         width = hidden.shape[-1]
         vectors = np.zeros((len(head_bounds), 3 * width), dtype=np.float32)
         for k, ((h0, h1), (t0, t1)) in enumerate(zip(head_bounds.tolist(), tail_bounds.tolist())):
-            vectors[k, :width] = hidden[h0:h1 + 1].max(0)
-            vectors[k, width:2 * width] = hidden[t0:t1 + 1].max(0)
+            vectors[k, :width] = hidden[h0 : h1 + 1].max(0)
+            vectors[k, width : 2 * width] = hidden[t0 : t1 + 1].max(0)
             start, end = (h1 if h0 < t0 else t1) + 1, max(h0, t0)
             if end > start:
-                vectors[k, 2 * width:] = hidden[start:end].max(0)
+                vectors[k, 2 * width :] = hidden[start:end].max(0)
         vectors = np.concatenate([vectors, self.types[head_types], self.types[tail_types]], axis=-1)
         return vectors @ self.weight.T + self.bias
 

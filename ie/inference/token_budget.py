@@ -3,14 +3,20 @@ tokens, so a batch of long sentences gets fewer of them."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from tqdm.auto import tqdm
 
 
-def token_budget_batches(items: Sequence, lengths: Sequence[int], size: int, max_tokens: int,
-                         progress: str | bool = False, ranges: Sequence[int] | None = None,
-                         max_range_tokens: int | None = None):
+def token_budget_batches(
+    items: Sequence,
+    lengths: Sequence[int],
+    size: int,
+    max_tokens: int,
+    progress: str | bool = False,
+    ranges: Sequence[int] | None = None,
+    max_range_tokens: int | None = None,
+):
     """Consecutive slices of length-sorted ``items`` of at most ``size`` items and at most ``max_tokens``
     padded tokens (an item longer than that goes alone). With ``max_range_tokens``, also at most that many
     (pooled ranges x padded width), ``ranges`` giving each item's ranges (relation pairs, candidate spans):
@@ -18,8 +24,11 @@ def token_budget_batches(items: Sequence, lengths: Sequence[int], size: int, max
     starts, count, pooled = [0], 0, 0
     for i, n in enumerate(lengths):
         extra = ranges[i] if ranges is not None and max_range_tokens else 0
-        if count and (count == size or (count + 1) * n > max_tokens or
-                      (max_range_tokens and (pooled + extra) * n > max_range_tokens)):
+        if count and (
+            count == size
+            or (count + 1) * n > max_tokens
+            or (max_range_tokens and (pooled + extra) * n > max_range_tokens)
+        ):
             starts.append(i)
             count = pooled = 0
         count += 1

@@ -11,13 +11,23 @@ it does. ``python -m ie.predict ... order=uncertainty`` writes the table as ``OR
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from ie.inference.results import Prediction
 
-COLUMNS = ("rank", "id", "mean_word_uncertainty", "max_word_uncertainty", "lowest_entity_score",
-           "lowest_relation_score", "words", "entities", "relations", "source")
+COLUMNS = (
+    "rank",
+    "id",
+    "mean_word_uncertainty",
+    "max_word_uncertainty",
+    "lowest_entity_score",
+    "lowest_relation_score",
+    "words",
+    "entities",
+    "relations",
+    "source",
+)
 
 
 @dataclass(frozen=True)
@@ -33,16 +43,21 @@ class DocumentUncertainty:
     relations: int
 
 
-def document_uncertainty(doc_id: str, prediction: Prediction, word_confidences: Sequence[float],
-                         source: str = "") -> DocumentUncertainty:
+def document_uncertainty(
+    doc_id: str, prediction: Prediction, word_confidences: Sequence[float], source: str = ""
+) -> DocumentUncertainty:
     uncertainties = [1.0 - p for p in word_confidences]
     return DocumentUncertainty(
-        doc_id, source or doc_id, len(uncertainties),
+        doc_id,
+        source or doc_id,
+        len(uncertainties),
         sum(uncertainties) / len(uncertainties) if uncertainties else 0.0,
         max(uncertainties, default=0.0),
         min((e.score for e in prediction.entities), default=None),
         min((r.score for r in prediction.relations), default=None),
-        len(prediction.entities), len(prediction.relations))
+        len(prediction.entities),
+        len(prediction.relations),
+    )
 
 
 def ranked(rows: Sequence[DocumentUncertainty]) -> list[DocumentUncertainty]:
@@ -58,7 +73,21 @@ def order_tsv(rows: Sequence[DocumentUncertainty]) -> str:
 
     lines = ["\t".join(COLUMNS)]
     for rank, row in enumerate(ranked(rows), start=1):
-        lines.append("\t".join(cell(v) for v in (rank, row.id, row.mean_word_uncertainty, row.max_word_uncertainty,
-                                                  row.lowest_entity_score, row.lowest_relation_score, row.words,
-                                                  row.entities, row.relations, row.source)))
+        lines.append(
+            "\t".join(
+                cell(v)
+                for v in (
+                    rank,
+                    row.id,
+                    row.mean_word_uncertainty,
+                    row.max_word_uncertainty,
+                    row.lowest_entity_score,
+                    row.lowest_relation_score,
+                    row.words,
+                    row.entities,
+                    row.relations,
+                    row.source,
+                )
+            )
+        )
     return "\n".join(lines) + "\n"

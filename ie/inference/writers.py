@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from ie import atomic
 from ie.data.documents import Document, EntityAnnotation, RelationAnnotation
@@ -38,10 +39,15 @@ def prediction_record(doc_id: str, prediction: Prediction) -> dict:
     """One JSONL line: entities with character offsets and scores; relations point at entities by
     their index in ``entities``."""
     index = {id(e): i for i, e in enumerate(prediction.entities)}
-    return {"id": doc_id, "text": prediction.text,
-            "entities": [e.to_dict() for e in prediction.entities],
-            "relations": [{"label": r.label, "head": index[id(r.head)], "tail": index[id(r.tail)], "score": r.score}
-                          for r in prediction.relations]}
+    return {
+        "id": doc_id,
+        "text": prediction.text,
+        "entities": [e.to_dict() for e in prediction.entities],
+        "relations": [
+            {"label": r.label, "head": index[id(r.head)], "tail": index[id(r.tail)], "score": r.score}
+            for r in prediction.relations
+        ],
+    }
 
 
 class JsonlWriter:
@@ -80,10 +86,13 @@ def prediction_document(doc_id: str, prediction: Prediction, source: str = "") -
     """A prediction as an annotated document whose entities and relations carry the model's scores: what
     every annotation format writes (:mod:`ie.data.formats`)."""
     ids = {id(e): f"T{i}" for i, e in enumerate(prediction.entities, start=1)}
-    entities = [EntityAnnotation(ids[id(e)], e.label, e.start, e.end, e.text, score=e.score)
-                for e in prediction.entities]
-    relations = [RelationAnnotation(f"R{i}", r.label, ids[id(r.head)], ids[id(r.tail)], score=r.score)
-                 for i, r in enumerate(prediction.relations, start=1)]
+    entities = [
+        EntityAnnotation(ids[id(e)], e.label, e.start, e.end, e.text, score=e.score) for e in prediction.entities
+    ]
+    relations = [
+        RelationAnnotation(f"R{i}", r.label, ids[id(r.head)], ids[id(r.tail)], score=r.score)
+        for i, r in enumerate(prediction.relations, start=1)
+    ]
     return Document(doc_id, prediction.text, entities, relations, source=source or doc_id)
 
 
@@ -135,8 +144,15 @@ class BratWriter:
 class FormatWriter:
     """One file of an annotation tool's format, written (atomically) once every document is predicted."""
 
-    def __init__(self, fmt: Format, output: str, overwrite: bool = False, stdout: TextIO | None = None,
-                 drop_relations: bool = False, model_version: str | None = None):
+    def __init__(
+        self,
+        fmt: Format,
+        output: str,
+        overwrite: bool = False,
+        stdout: TextIO | None = None,
+        drop_relations: bool = False,
+        model_version: str | None = None,
+    ):
         if output == "-":
             raise InputError(f"format={fmt.name} writes a file: give output=<file{fmt.suffix}>")
         self.fmt, self.output, self.overwrite = fmt, Path(output), overwrite
@@ -152,9 +168,11 @@ class FormatWriter:
 
     def open(self, predictor) -> None:
         if not self.fmt.relations and getattr(predictor, "re_model", None) is not None and not self.drop_relations:
-            raise InputError(f"format={self.fmt.name} holds entities only, and this run predicts relations too: "
-                             "set drop_relations=true to write the entities alone, or use format=label_studio, "
-                             "doccano, brat or jsonl")
+            raise InputError(
+                f"format={self.fmt.name} holds entities only, and this run predicts relations too: "
+                "set drop_relations=true to write the entities alone, or use format=label_studio, "
+                "doccano, brat or jsonl"
+            )
         self.segmenter = predictor.segmenter  # the words the model read: entities are whole words of them
 
     def write(self, doc: InputDocument, prediction: Prediction) -> None:
@@ -171,8 +189,12 @@ class FormatWriter:
 def _format_writer(fmt: Format):
     def make(output: str, **options) -> FormatWriter:
         return FormatWriter(fmt, output, **options)
+
     return make
 
 
-WRITERS = {"jsonl": JsonlWriter, "brat": BratWriter,
-           **{name: _format_writer(fmt) for name, fmt in FORMATS.items() if name != "brat"}}
+WRITERS = {
+    "jsonl": JsonlWriter,
+    "brat": BratWriter,
+    **{name: _format_writer(fmt) for name, fmt in FORMATS.items() if name != "brat"},
+}

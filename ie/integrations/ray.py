@@ -36,8 +36,9 @@ try:
     import ray
     import ray.data
 except ModuleNotFoundError:
-    raise RayMissing('ie.integrations.ray needs Ray Data, which is not installed: pip install -e ".[ray]"',
-                     name="ray") from None
+    raise RayMissing(
+        'ie.integrations.ray needs Ray Data, which is not installed: pip install -e ".[ray]"', name="ray"
+    ) from None
 
 from ie import atomic  # noqa: E402  (after the one-line message for a missing Ray)
 from ie.inference.inputs import InputError, check_text, parse_jsonl  # noqa: E402
@@ -45,16 +46,20 @@ from ie.inference.writers import prediction_record  # noqa: E402
 
 OUTPUTS = ("json", "nested")
 PREDICTION_COLUMN = "prediction"  # output="json"
-ENTITY = pa.struct([("label", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("text", pa.string()),
-                    ("score", pa.float64())])
+ENTITY = pa.struct(
+    [("label", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("text", pa.string()), ("score", pa.float64())]
+)
 RELATION = pa.struct([("label", pa.string()), ("head", pa.int64()), ("tail", pa.int64()), ("score", pa.float64())])
 __all__ = ["PredictBatch", "predict_dataset", "RayMissing"]
 log = logging.getLogger(__name__)
 
 
 def _is_string(dtype) -> bool:
-    return pa.types.is_string(dtype) or pa.types.is_large_string(dtype) or \
-        (hasattr(pa.types, "is_string_view") and pa.types.is_string_view(dtype))
+    return (
+        pa.types.is_string(dtype)
+        or pa.types.is_large_string(dtype)
+        or (hasattr(pa.types, "is_string_view") and pa.types.is_string_view(dtype))
+    )
 
 
 def check_columns(names, types, text_column: str, id_column: str) -> None:
@@ -86,17 +91,29 @@ class PredictBatch:
     ``text_column`` with ``keep_text=True``) and the predictions as ``output`` says (module docstring).
     Ids are required: Ray does not keep row order, so they are what joins a prediction to its document."""
 
-    def __init__(self, run: str | Path, text_column: str = "text", id_column: str = "id", output: str = "json",
-                 keep_text: bool = False, device: str = "cpu", precision: str = "auto", backend: str = "auto",
-                 decoding: str | None = None, threads: int | None = 1, batch_size: int = 32):
+    def __init__(
+        self,
+        run: str | Path,
+        text_column: str = "text",
+        id_column: str = "id",
+        output: str = "json",
+        keep_text: bool = False,
+        device: str = "cpu",
+        precision: str = "auto",
+        backend: str = "auto",
+        decoding: str | None = None,
+        threads: int | None = 1,
+        batch_size: int = 32,
+    ):
         from ie.inference.predictor import Predictor
 
         if output not in OUTPUTS:
             raise InputError(f"output must be one of {list(OUTPUTS)}, got {output!r}")
         self.text_column, self.id_column, self.output, self.keep_text = text_column, id_column, output, keep_text
         self.batch_size = batch_size
-        self.predictor = Predictor.from_pretrained(run, device=device, precision=precision, decoding=decoding,
-                                                   backend=backend, threads=threads)
+        self.predictor = Predictor.from_pretrained(
+            run, device=device, precision=precision, decoding=decoding, backend=backend, threads=threads
+        )
 
     def __call__(self, batch) -> pa.Table:
         table = _as_table(batch)
@@ -146,8 +163,10 @@ def actor_pool(concurrency: int | None, threads: int | None) -> ray.data.ActorPo
         ray.init()
     cpus = ray.cluster_resources().get("CPU", 0)
     if cpus < actor_cpus(threads) + 1:
-        short = (f"the Ray cluster has {cpus:g} CPUs: one actor takes {actor_cpus(threads)} (threads) and reading "
-                 "needs one more")
+        short = (
+            f"the Ray cluster has {cpus:g} CPUs: one actor takes {actor_cpus(threads)} (threads) and reading "
+            "needs one more"
+        )
         if not os.environ.get("RAY_ADDRESS"):  # this machine's instance: no node will ever join, Ray Data would wait
             raise InputError(f"{short}; give fewer threads, or RAY_ADDRESS of a larger cluster")
         log.warning("%s, so Ray Data waits for a node to join (give fewer threads if none will)", short)
@@ -155,8 +174,15 @@ def actor_pool(concurrency: int | None, threads: int | None) -> ray.data.ActorPo
     return ray.data.ActorPoolStrategy(min_size=1, max_size=most)
 
 
-def predict_dataset(ds: ray.data.Dataset, run: str | Path, concurrency: int | None = None, batch_rows: int = 64,
-                    threads: int | None = None, device: str = "cpu", **predict_batch) -> ray.data.Dataset:
+def predict_dataset(
+    ds: ray.data.Dataset,
+    run: str | Path,
+    concurrency: int | None = None,
+    batch_rows: int = 64,
+    threads: int | None = None,
+    device: str = "cpu",
+    **predict_batch,
+) -> ray.data.Dataset:
     """``ds`` with its predictions (lazy, as Ray datasets are): its columns checked now, then ``PredictBatch``
     on up to ``concurrency`` actors (None: :func:`default_concurrency`), ``batch_rows`` documents per call, one
     GPU each on ``device="cuda"``. ``predict_batch``: the other keyword arguments of :class:`PredictBatch`."""
@@ -170,13 +196,23 @@ def predict_dataset(ds: ray.data.Dataset, run: str | Path, concurrency: int | No
     schema = ds.schema()
     if schema is None:
         raise InputError("the dataset has no rows or no schema")
-    check_columns(schema.names, schema.types, predict_batch.get("text_column", "text"),
-                  predict_batch.get("id_column", "id"))
-    return ds.map_batches(PredictBatch, batch_size=batch_rows, batch_format="pyarrow",
-                          compute=actor_pool(concurrency, threads),
-                          num_cpus=actor_cpus(threads), num_gpus=1 if device.startswith("cuda") else 0,
-                          fn_constructor_kwargs={"run": str(Path(run).absolute()), "threads": actor_cpus(threads),
-                                                 "device": device, **predict_batch})
+    check_columns(
+        schema.names, schema.types, predict_batch.get("text_column", "text"), predict_batch.get("id_column", "id")
+    )
+    return ds.map_batches(
+        PredictBatch,
+        batch_size=batch_rows,
+        batch_format="pyarrow",
+        compute=actor_pool(concurrency, threads),
+        num_cpus=actor_cpus(threads),
+        num_gpus=1 if device.startswith("cuda") else 0,
+        fn_constructor_kwargs={
+            "run": str(Path(run).absolute()),
+            "threads": actor_cpus(threads),
+            "device": device,
+            **predict_batch,
+        },
+    )
 
 
 # --- python -m ie.predict engine=ray -------------------------------------------------------------------------
@@ -185,8 +221,10 @@ def input_reader(spec, input_format: str = "auto") -> tuple[str, Path]:
     if not isinstance(spec, str) or spec == "-":
         raise InputError(f"engine=ray reads one file or folder (parquet or JSONL), not input={spec}")
     if input_format == "text":
-        raise InputError("engine=ray reads parquet or JSONL, not input_format=text: put the texts in a .jsonl "
-                         'file of {"id": ..., "text": ...} lines')
+        raise InputError(
+            "engine=ray reads parquet or JSONL, not input_format=text: put the texts in a .jsonl "
+            'file of {"id": ..., "text": ...} lines'
+        )
     path = Path(spec)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
@@ -207,8 +245,9 @@ def read_dataset(kind: str, path: Path) -> ray.data.Dataset:
     that looks like a date a timestamp and reports a line it cannot read as "Extra data"."""
     if kind == "parquet":
         return ray.data.read_parquet(str(path.absolute()))
-    files = ray.data.read_binary_files(str(path.absolute()), include_paths=True,
-                                       file_extensions=None if path.is_file() else ["jsonl", "json"])
+    files = ray.data.read_binary_files(
+        str(path.absolute()), include_paths=True, file_extensions=None if path.is_file() else ["jsonl", "json"]
+    )
     return files.map_batches(parse_json_lines, batch_format="pyarrow")
 
 
@@ -221,8 +260,9 @@ def parse_json_lines(files: pa.Table) -> pa.Table:
         except UnicodeDecodeError as err:
             raise InputError(f"{path}: not valid UTF-8 (byte {err.start}: {err.reason})") from None
         docs += parse_jsonl(text, path)
-    return pa.table({"id": pa.array([d.id for d in docs], pa.string()),
-                     "text": pa.array([d.text for d in docs], pa.string())})
+    return pa.table(
+        {"id": pa.array([d.id for d in docs], pa.string()), "text": pa.array([d.text for d in docs], pa.string())}
+    )
 
 
 def check_output_folder(output: str, overwrite: bool, input_path: Path) -> Path:
@@ -258,8 +298,11 @@ def console_errors_held_back():
     """What Ray Data logs at ERROR on the console (a failed task's traceback, logged before the driver sees the
     error) is held back, and let out unless the block ends with an expected error: the command prints that
     one as one line."""
-    consoles = [h for h in logging.getLogger("ray.data").handlers
-                if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+    consoles = [
+        h
+        for h in logging.getLogger("ray.data").handlers
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+    ]
     held: list[logging.LogRecord] = []
 
     def hold_errors(record: logging.LogRecord) -> bool:
@@ -339,10 +382,19 @@ def predict_with_ray(cfg, run_dir: Path) -> dict:
     try:
         with expected_errors_as_raised():
             ds = read_dataset(kind, path)
-            predicted = predict_dataset(ds, run_dir, concurrency=cfg.concurrency, batch_rows=cfg.ray_batch_size,
-                                        threads=cfg.threads, device=cfg.device, output=cfg.ray_output,
-                                        precision=cfg.precision, backend=cfg.backend, decoding=cfg.decoding,
-                                        batch_size=cfg.batch_size)
+            predicted = predict_dataset(
+                ds,
+                run_dir,
+                concurrency=cfg.concurrency,
+                batch_rows=cfg.ray_batch_size,
+                threads=cfg.threads,
+                device=cfg.device,
+                output=cfg.ray_output,
+                precision=cfg.precision,
+                backend=cfg.backend,
+                decoding=cfg.decoding,
+                batch_size=cfg.batch_size,
+            )
             documents = write_predictions(predicted, output)
     finally:
         if started:

@@ -53,8 +53,14 @@ RUN_FOLDER = "run"  # the run's copy inside the component's directory of a saved
 RUN_PARTS = (CONFIG_FILE, CARD_FILE, EXPORT_MANIFEST, "ner", "re")
 EXPORT_PART = "onnx"
 TORCH_BACKENDS = ("lean", "transformers")
-DEFAULT_CONFIG = {"run": None, "backend": "auto", "precision": "auto", "threads": None, "batch_size": 32,
-                  "spans_key": "ie"}
+DEFAULT_CONFIG = {
+    "run": None,
+    "backend": "auto",
+    "precision": "auto",
+    "threads": None,
+    "batch_size": 32,
+    "spans_key": "ie",
+}
 
 
 @dataclass(frozen=True)
@@ -72,20 +78,27 @@ def relations_of(doc: Doc) -> Optional[List[SpanRelation]]:
     groups = [group for group in doc.spans.values() if "relations" in group.attrs]
     if not groups:
         return None
-    return [SpanRelation(label, group[head], group[tail], score)
-            for group in groups for head, tail, label, score in group.attrs["relations"]]
+    return [
+        SpanRelation(label, group[head], group[tail], score)
+        for group in groups
+        for head, tail, label, score in group.attrs["relations"]
+    ]
 
 
 def register_extensions() -> None:
     """``Doc._.relations``, once; another definition of it (someone else's) is an error, never replaced."""
     if Doc.has_extension(RELATIONS_EXTENSION):
         getter = Doc.get_extension(RELATIONS_EXTENSION)[2]
-        if getattr(getter, "__qualname__", None) == relations_of.__qualname__ and \
-                getattr(getter, "__module__", None) == relations_of.__module__:
+        if (
+            getattr(getter, "__qualname__", None) == relations_of.__qualname__
+            and getattr(getter, "__module__", None) == relations_of.__module__
+        ):
             return
-        raise ConfigError(f"Doc._.{RELATIONS_EXTENSION} is already registered by other code; the spaCy component "
-                          f"{FACTORY!r} writes its relations there: Doc.remove_extension({RELATIONS_EXTENSION!r}) "
-                          "first, or keep that pipeline apart")
+        raise ConfigError(
+            f"Doc._.{RELATIONS_EXTENSION} is already registered by other code; the spaCy component "
+            f"{FACTORY!r} writes its relations there: Doc.remove_extension({RELATIONS_EXTENSION!r}) "
+            "first, or keep that pipeline apart"
+        )
     Doc.set_extension(RELATIONS_EXTENSION, getter=relations_of)
 
 
@@ -104,18 +117,22 @@ def annotate(doc: Doc, prediction: Prediction, spans_key: str) -> Doc:
             position[entity] = len(spans)
             spans.append(span)
             scores.append(entity.score)
-    relations = [[position[r.head], position[r.tail], r.label, r.score] for r in prediction.relations
-                 if r.head in position and r.tail in position]
-    doc.spans[spans_key] = SpanGroup(doc, name=spans_key, spans=spans,
-                                     attrs={"scores": scores, "relations": relations})
+    relations = [
+        [position[r.head], position[r.tail], r.label, r.score]
+        for r in prediction.relations
+        if r.head in position and r.tail in position
+    ]
+    doc.spans[spans_key] = SpanGroup(doc, name=spans_key, spans=spans, attrs={"scores": scores, "relations": relations})
     doc.ents = filter_spans(spans)
     return doc
 
 
 def require_run(run, name: str) -> None:
     if run is None or not str(run).strip():
-        raise ConfigError(f"spaCy component {name!r}: no run folder; name one with "
-                          f"nlp.add_pipe({FACTORY!r}, config={{'run': 'models/<run_name>/<time>'}})")
+        raise ConfigError(
+            f"spaCy component {name!r}: no run folder; name one with "
+            f"nlp.add_pipe({FACTORY!r}, config={{'run': 'models/<run_name>/<time>'}})"
+        )
 
 
 def check_run(run, name: str) -> Path:
@@ -123,17 +140,27 @@ def check_run(run, name: str) -> Path:
     require_run(run, name)
     path = Path(run)
     if not is_run(path) and not is_export(path):
-        raise RunNotFoundError(f"spaCy component {name!r}: run={run}: not a run folder (needs {CONFIG_FILE} and "
-                               f"ner/, or an ONNX export's {EXPORT_MANIFEST})")
+        raise RunNotFoundError(
+            f"spaCy component {name!r}: run={run}: not a run folder (needs {CONFIG_FILE} and "
+            f"ner/, or an ONNX export's {EXPORT_MANIFEST})"
+        )
     return path
 
 
 class IEComponent(Pipe):
     """Entities and relations of a trained run, on each Doc (what goes where: the module docstring)."""
 
-    def __init__(self, name: str = FACTORY, run: Optional[str] = None, *, backend: str = "auto",
-                 precision: str = "auto", threads: Optional[int] = None, batch_size: int = 32,
-                 spans_key: str = "ie"):
+    def __init__(
+        self,
+        name: str = FACTORY,
+        run: Optional[str] = None,
+        *,
+        backend: str = "auto",
+        precision: str = "auto",
+        threads: Optional[int] = None,
+        batch_size: int = 32,
+        spans_key: str = "ie",
+    ):
         """Settings are checked now; the run itself on first use (see the module docstring)."""
         from ie.inference.run_checks import check_backend
         from ie.inference.runners import check_threads
@@ -151,7 +178,7 @@ class IEComponent(Pipe):
         self.name, self.run = name, str(run)
         self.backend, self.precision, self.threads = backend, precision, threads
         self.batch_size, self.spans_key = batch_size, spans_key
-        self._predictor: Optional["Predictor"] = None
+        self._predictor: Optional[Predictor] = None
         self._loading = threading.Lock()
 
     @property
@@ -167,11 +194,14 @@ class IEComponent(Pipe):
         from ie.models.checkpoint import CheckpointError
 
         path = check_run(self.run, self.name)
-        predictor = Predictor.from_pretrained(path, precision=self.precision, backend=self.backend,
-                                              threads=self.threads)
+        predictor = Predictor.from_pretrained(
+            path, precision=self.precision, backend=self.backend, threads=self.threads
+        )
         if "ner" not in predictor.backends:
-            raise CheckpointError(f"spaCy component {self.name!r}: run={self.run} has no NER checkpoint (ner/); "
-                                  "the component finds entities first, so it needs one")
+            raise CheckpointError(
+                f"spaCy component {self.name!r}: run={self.run} has no NER checkpoint (ner/); "
+                "the component finds entities first, so it needs one"
+            )
         return predictor
 
     # --- processing ---------------------------------------------------------------------------------
@@ -220,8 +250,10 @@ class IEComponent(Pipe):
         return self
 
     def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
-        raise NotImplementedError(f"spaCy component {self.name!r} holds a run folder of checkpoints, not bytes: "
-                                  "save the pipeline with nlp.to_disk(path) and load it with spacy.load(path)")
+        raise NotImplementedError(
+            f"spaCy component {self.name!r} holds a run folder of checkpoints, not bytes: "
+            "save the pipeline with nlp.to_disk(path) and load it with spacy.load(path)"
+        )
 
     def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> "IEComponent":
         raise NotImplementedError(f"spaCy component {self.name!r} loads from a directory: use spacy.load(path)")
@@ -229,21 +261,34 @@ class IEComponent(Pipe):
     def __reduce__(self):
         """Pickled (``nlp.pipe(n_process=...)`` where processes are spawned) as its settings; the copy loads
         the run itself when first used."""
-        return (_rebuild, (self.name, self.run, self.backend, self.precision, self.threads, self.batch_size,
-                           self.spans_key))
+        return (
+            _rebuild,
+            (self.name, self.run, self.backend, self.precision, self.threads, self.batch_size, self.spans_key),
+        )
 
 
 def _rebuild(name, run, backend, precision, threads, batch_size, spans_key) -> IEComponent:
-    return IEComponent(name, run, backend=backend, precision=precision, threads=threads, batch_size=batch_size,
-                       spans_key=spans_key)
+    return IEComponent(
+        name, run, backend=backend, precision=precision, threads=threads, batch_size=batch_size, spans_key=spans_key
+    )
 
 
-@Language.factory(FACTORY, default_config=DEFAULT_CONFIG,
-                  assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"])
-def make_ie_component(nlp: Language, name: str, run: Optional[str], backend: str, precision: str,
-                      threads: Optional[int], batch_size: int, spans_key: str) -> IEComponent:
+@Language.factory(
+    FACTORY, default_config=DEFAULT_CONFIG, assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"]
+)
+def make_ie_component(
+    nlp: Language,
+    name: str,
+    run: Optional[str],
+    backend: str,
+    precision: str,
+    threads: Optional[int],
+    batch_size: int,
+    spans_key: str,
+) -> IEComponent:
     """The ``"ie"`` factory. ``run``: the run folder (or its ONNX export); ``backend``, ``precision``,
     ``threads``: as :meth:`ie.inference.predictor.Predictor.from_pretrained` takes them; ``batch_size``: docs per
     Predictor call in ``pipe`` when spaCy passes none; ``spans_key``: the ``doc.spans`` group written."""
-    return IEComponent(name, run, backend=backend, precision=precision, threads=threads, batch_size=batch_size,
-                       spans_key=spans_key)
+    return IEComponent(
+        name, run, backend=backend, precision=precision, threads=threads, batch_size=batch_size, spans_key=spans_key
+    )

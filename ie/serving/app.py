@@ -18,7 +18,6 @@ import json
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Optional
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -51,8 +50,8 @@ class ExtractRequest(BaseModel):
     """Exactly one of ``text`` and ``texts``."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    text: Optional[str] = None
-    texts: Optional[list[str]] = None
+    text: str | None = None
+    texts: list[str] | None = None
 
 
 class RequestError(Exception):
@@ -119,8 +118,11 @@ def checked_texts(request: ExtractRequest, limits: Limits) -> list[str]:
             raise RequestError(422, "texts", '"texts" is empty; give at least one text')
         if len(request.texts) > limits.max_texts:
             raise RequestError(413, "texts", f"{len(request.texts)} texts, more than max_texts={limits.max_texts}")
-    named = [("text", request.text)] if request.texts is None else \
-        [(f"texts[{i}]", text) for i, text in enumerate(request.texts)]
+    named = (
+        [("text", request.text)]
+        if request.texts is None
+        else [(f"texts[{i}]", text) for i, text in enumerate(request.texts)]
+    )
     for field, text in named:
         try:
             check_text(text, field, limits.max_chars)
@@ -131,10 +133,15 @@ def checked_texts(request: ExtractRequest, limits: Limits) -> list[str]:
 
 def model_info(predictor, run_dir: str | Path | None) -> dict:
     """What /v1/schema says of the model: the schema, how it runs, and the run's recorded scores."""
-    info: dict = {"schema": predictor.schema.to_dict(), "backends": predictor.backends,
-                  "precision": predictor.precision,
-                  "precision_reason": getattr(predictor, "precision_reason", None), "decoding": predictor.decoding,
-                  "segmenter": predictor.segmenter, "max_chars": predictor.max_chars}
+    info: dict = {
+        "schema": predictor.schema.to_dict(),
+        "backends": predictor.backends,
+        "precision": predictor.precision,
+        "precision_reason": getattr(predictor, "precision_reason", None),
+        "decoding": predictor.decoding,
+        "segmenter": predictor.segmenter,
+        "max_chars": predictor.max_chars,
+    }
     if run_dir is not None:
         info["run"] = str(run_dir)
         metrics = Path(run_dir) / METRICS_FILE
@@ -145,8 +152,9 @@ def model_info(predictor, run_dir: str | Path | None) -> dict:
 
 def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None = None) -> FastAPI:
     metrics = ServiceMetrics(lambda: batcher.waiting())
-    batcher = MicroBatcher(predictor.predict, limits.max_batch_texts, limits.max_wait_ms, limits.predict_workers,
-                           on_batch=metrics.batch)
+    batcher = MicroBatcher(
+        predictor.predict, limits.max_batch_texts, limits.max_wait_ms, limits.predict_workers, on_batch=metrics.batch
+    )
     limits = replace(limits, max_chars=min(limits.max_chars, predictor.max_chars or limits.max_chars))
     page_html = PAGE.read_text(encoding="utf-8")
 
@@ -184,11 +192,18 @@ def create_app(predictor, limits: Limits = Limits(), run_dir: str | Path | None 
     @app.get("/v1/health")
     async def health():
         stats = batcher.stats
-        return {"status": "ok", "backends": predictor.backends, "precision": predictor.precision,
-                "precision_reason": getattr(predictor, "precision_reason", None),
-                "predict_workers": limits.predict_workers, "threads": getattr(predictor, "threads", None),
-                "batches": stats.batches, "texts": stats.texts, "largest_batch": stats.largest,
-                "requests_per_batch": stats.sizes}
+        return {
+            "status": "ok",
+            "backends": predictor.backends,
+            "precision": predictor.precision,
+            "precision_reason": getattr(predictor, "precision_reason", None),
+            "predict_workers": limits.predict_workers,
+            "threads": getattr(predictor, "threads", None),
+            "batches": stats.batches,
+            "texts": stats.texts,
+            "largest_batch": stats.largest,
+            "requests_per_batch": stats.sizes,
+        }
 
     @app.get("/v1/schema")
     async def schema():

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from ie.errors import ConfigError
 
@@ -33,15 +33,24 @@ class BatchStats:
 
 def check_batching(max_batch_texts: int, max_wait_ms: float, predict_workers: int) -> None:
     """The batching settings, by the names ``ie.serve`` gives them: one line for the first out of range."""
-    for name, value, least in (("max_batch_texts", max_batch_texts, 1), ("predict_workers", predict_workers, 1),
-                               ("max_wait_ms", max_wait_ms, 0)):
+    for name, value, least in (
+        ("max_batch_texts", max_batch_texts, 1),
+        ("predict_workers", predict_workers, 1),
+        ("max_wait_ms", max_wait_ms, 0),
+    ):
         if value < least:
             raise ConfigError(f"{name} must be at least {least}, got {value}")
 
 
 class MicroBatcher:
-    def __init__(self, predict: Callable[[list[str]], Sequence], max_batch_texts: int = 64,
-                 max_wait_ms: float = 5.0, workers: int = 1, on_batch: Callable[[int, float], None] | None = None):
+    def __init__(
+        self,
+        predict: Callable[[list[str]], Sequence],
+        max_batch_texts: int = 64,
+        max_wait_ms: float = 5.0,
+        workers: int = 1,
+        on_batch: Callable[[int, float], None] | None = None,
+    ):
         """``on_batch(texts, seconds)``: told of every Predictor call that answered (the service's metrics)."""
         check_batching(max_batch_texts, max_wait_ms, workers)
         self.predict, self.max_batch_texts, self.max_wait = predict, max_batch_texts, max_wait_ms / 1000
@@ -129,7 +138,7 @@ class MicroBatcher:
             start = 0
             for request, future in batch:
                 if not future.done():
-                    future.set_result(list(predictions[start:start + len(request)]))
+                    future.set_result(list(predictions[start : start + len(request)]))
                 start += len(request)
         finally:
             for _ in batch:

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -30,14 +30,16 @@ class ServiceMetrics:
     def __init__(self, queue_depth: Callable[[], int]):
         self.registry = CollectorRegistry()
         self.requests = Counter("ie_requests", "HTTP requests answered", ["path", "status"], registry=self.registry)
-        self.latency = Histogram("ie_request_seconds", "Time from request to answer", ["path"],
-                                 registry=self.registry)
-        self.batch_texts = Histogram("ie_batch_texts", "Texts per Predictor call", buckets=BATCH_BUCKETS,
-                                     registry=self.registry)
-        self.busy = Counter("ie_predict_busy_seconds", "Time the predict workers spent in the model",
-                            registry=self.registry)
-        Gauge("ie_queue_depth", "Requests waiting for a predict worker",
-              registry=self.registry).set_function(queue_depth)
+        self.latency = Histogram("ie_request_seconds", "Time from request to answer", ["path"], registry=self.registry)
+        self.batch_texts = Histogram(
+            "ie_batch_texts", "Texts per Predictor call", buckets=BATCH_BUCKETS, registry=self.registry
+        )
+        self.busy = Counter(
+            "ie_predict_busy_seconds", "Time the predict workers spent in the model", registry=self.registry
+        )
+        Gauge("ie_queue_depth", "Requests waiting for a predict worker", registry=self.registry).set_function(
+            queue_depth
+        )
 
     def batch(self, texts: int, seconds: float) -> None:
         """One Predictor call of ``texts`` texts that took ``seconds``."""
@@ -52,6 +54,7 @@ class ServiceMetrics:
         counted under ``other``, so a scan of random URLs cannot grow the series) and logs one JSON line each:
         its id, path, status, milliseconds, and for ``/v1/extract`` the texts and characters it carried
         (``request.state``, set by the route once the body is checked)."""
+
         async def observe(request, call_next):
             start = time.perf_counter()
             request_id = request.headers.get(REQUEST_ID) or uuid.uuid4().hex
@@ -67,8 +70,17 @@ class ServiceMetrics:
                 self.requests.labels(path, str(status)).inc()
                 self.latency.labels(path).observe(seconds)
                 if path != "/metrics":
-                    log.info(json.dumps({"id": request_id, "path": path, "status": status,
-                                         "texts": getattr(request.state, "texts", None),
-                                         "chars": getattr(request.state, "chars", None),
-                                         "ms": round(1000 * seconds, 1)}))
+                    log.info(
+                        json.dumps(
+                            {
+                                "id": request_id,
+                                "path": path,
+                                "status": status,
+                                "texts": getattr(request.state, "texts", None),
+                                "chars": getattr(request.state, "chars", None),
+                                "ms": round(1000 * seconds, 1),
+                            }
+                        )
+                    )
+
         return observe

@@ -18,14 +18,17 @@ def split_counts(data: IEData, split: str) -> dict:
     rel_names = ds.features["relations"].feature["label"].names
     entities = Counter(ent_names[e["label"]] for row in ds["entities"] for e in row)
     relations = Counter(rel_names[r["label"]] for row in ds["relations"] for r in row)
-    return {"documents": len(data.splits[split]), "sentences": len(ds), "words": sum(len(w) for w in ds["words"]),
-            "entities": {label: entities[label] for label in data.schema.entity_labels},
-            "relations": {label: relations[label] for label in data.schema.relation_labels[1:]},
-            "relation_candidates": len(data.re[split])}
+    return {
+        "documents": len(data.splits[split]),
+        "sentences": len(ds),
+        "words": sum(len(w) for w in ds["words"]),
+        "entities": {label: entities[label] for label in data.schema.entity_labels},
+        "relations": {label: relations[label] for label in data.schema.relation_labels[1:]},
+        "relation_candidates": len(data.re[split]),
+    }
 
 
-def data_report(data: IEData, tokenizer, tasks, ner_max_length: int, re_max_length: int,
-                warnings=()) -> dict:
+def data_report(data: IEData, tokenizer, tasks, ner_max_length: int, re_max_length: int, warnings=()) -> dict:
     """Counts and losses per split, with the data's fingerprint and validation warnings."""
     splits = {}
     for split in data.splits:
@@ -45,13 +48,19 @@ def total_lost(report: dict) -> int:
 
 
 def format_loss(split: str, entry: dict) -> str:
-    parts = [f"{split}: {entry['documents']} documents, {entry['sentences']} sentences, {entry['words']} words, "
-             f"{sum(entry['entities'].values())} entities, {sum(entry['relations'].values())} relations"]
+    parts = [
+        f"{split}: {entry['documents']} documents, {entry['sentences']} sentences, {entry['words']} words, "
+        f"{sum(entry['entities'].values())} entities, {sum(entry['relations'].values())} relations"
+    ]
     lost = entry["lost"]
     if "ner" in lost:
-        parts.append(f"lost to the NER window: {lost['ner']['words_cut']} word(s) cut, "
-                     f"{lost['ner']['entities_split']} entit(y/ies) longer than a window")
+        parts.append(
+            f"lost to the NER window: {lost['ner']['words_cut']} word(s) cut, "
+            f"{lost['ner']['entities_split']} entit(y/ies) longer than a window"
+        )
     if "re" in lost:
-        parts.append(f"lost to the RE window: {lost['re']['candidates']} candidate pair(s), "
-                     f"{lost['re']['relations']} gold relation(s)")
+        parts.append(
+            f"lost to the RE window: {lost['re']['candidates']} candidate pair(s), "
+            f"{lost['re']['relations']} gold relation(s)"
+        )
     return "; ".join(parts)

@@ -40,7 +40,8 @@ def load_teacher(run: str | Path, task: str, student: nn.Module) -> nn.Module:
         raise ConfigError(f"{where}: no {task}/ checkpoint in that run folder")
     info = read_checkpoint_info(path, task)
     if info.extra.get("shares_encoder_with") or read_json(path / "config.json").get("architectures") == [
-            SPAN_ARCHITECTURE]:
+        SPAN_ARCHITECTURE
+    ]:
         raise ConfigError(f"{where}: only a token-classification NER or a marker RE checkpoint can teach")
     with reading_weights(path / WEIGHTS_FILE):
         if task == "ner":
@@ -52,22 +53,38 @@ def load_teacher(run: str | Path, task: str, student: nn.Module) -> nn.Module:
 
             teacher = MarkerRelationModel.from_pretrained(path, use_safetensors=True)
     ours, theirs = student.config, teacher.config
-    checks = {"labels": (_labels(theirs), _labels(ours)),
-              "vocabulary size": (teacher.get_input_embeddings().num_embeddings,
-                                  student.get_input_embeddings().num_embeddings),
-              "token types (model.word_shapes)": (theirs.type_vocab_size, ours.type_vocab_size),
-              "pair representation": (getattr(theirs, "pair_representation", None),
-                                      getattr(ours, "pair_representation", None))}
+    checks = {
+        "labels": (_labels(theirs), _labels(ours)),
+        "vocabulary size": (
+            teacher.get_input_embeddings().num_embeddings,
+            student.get_input_embeddings().num_embeddings,
+        ),
+        "token types (model.word_shapes)": (theirs.type_vocab_size, ours.type_vocab_size),
+        "pair representation": (
+            getattr(theirs, "pair_representation", None),
+            getattr(ours, "pair_representation", None),
+        ),
+    }
     for what, (t, s) in checks.items():
         if t != s:
             raise ConfigError(f"{where}: the teacher's {what} ({t}) differ from the student's ({s})")
-    log.info("%s: distilling from %s (%d layers) into %d layers", task.upper(), path,
-             theirs.num_hidden_layers, ours.num_hidden_layers)
+    log.info(
+        "%s: distilling from %s (%d layers) into %d layers",
+        task.upper(),
+        path,
+        theirs.num_hidden_layers,
+        ours.num_hidden_layers,
+    )
     return teacher.eval().requires_grad_(False)
 
 
-def soft_target_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float,
-                     keep: torch.Tensor | None = None, allowed: torch.Tensor | None = None) -> torch.Tensor:
+def soft_target_loss(
+    student: torch.Tensor,
+    teacher: torch.Tensor,
+    temperature: float,
+    keep: torch.Tensor | None = None,
+    allowed: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Mean over the rows in ``keep`` of ``T^2 * KL(softmax(teacher/T) || softmax(student/T))``, each row over its
     ``allowed`` classes (all when None). The ``T^2`` keeps the gradient's scale as T changes (Hinton et al.)."""
     student, teacher = student.float() / temperature, teacher.float() / temperature
@@ -82,7 +99,7 @@ def soft_target_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: 
     log_q = torch.log_softmax(student, -1)
     # classes ruled out carry p = 0: their terms are 0, never 0 * (-inf)
     terms = torch.where(torch.isfinite(log_p), log_p.exp() * (log_p - log_q), torch.zeros_like(log_p))
-    return terms.sum(-1).mean() * temperature ** 2
+    return terms.sum(-1).mean() * temperature**2
 
 
 class DistillingTrainer(WindowTrainer):
@@ -118,7 +135,13 @@ def distilling(cfg, task: str, student: nn.Module):
     if settings.temperature <= 0:
         raise ConfigError(f"trainer.distill.temperature must be positive, got {settings.temperature}")
     if cfg.model.ner_head != "token" or cfg.model.shared_encoder != "none":
-        raise ConfigError("trainer.distill needs model.ner_head=token and model.shared_encoder=none, got "
-                          f"{cfg.model.ner_head} and {cfg.model.shared_encoder}")
-    return partial(DistillingTrainer, teacher=load_teacher(settings.teacher, task, student),
-                   alpha=settings.alpha, temperature=settings.temperature)
+        raise ConfigError(
+            "trainer.distill needs model.ner_head=token and model.shared_encoder=none, got "
+            f"{cfg.model.ner_head} and {cfg.model.shared_encoder}"
+        )
+    return partial(
+        DistillingTrainer,
+        teacher=load_teacher(settings.teacher, task, student),
+        alpha=settings.alpha,
+        temperature=settings.temperature,
+    )

@@ -11,16 +11,18 @@ from datasets import Dataset
 from ie.data.schema import NO_RELATION
 from ie.encoding.align import WordPieces, encode_windows, first_subword_labels, neighbour_context
 from ie.encoding.markers import reachable_pairs
+from ie.encoding.shapes import token_types
+from ie.encoding.shapes import word_shapes as shapes_of
 from ie.encoding.shared_pairs import sentence_pairs
-from ie.encoding.shapes import token_types, word_shapes as shapes_of
 from ie.encoding.spans import candidate_spans
 from ie.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
-def ner_features(ds: Dataset, tokenizer, max_length: int, stride: int, word_shapes: str | None = None,
-                 context: int = 0) -> Dataset:
+def ner_features(
+    ds: Dataset, tokenizer, max_length: int, stride: int, word_shapes: str | None = None, context: int = 0
+) -> Dataset:
     """One row per encoder window; labels on first subwords only; with ``word_shapes`` (a scheme of
     :mod:`ie.encoding.shapes`), each position's word shape as its token type; with ``context``, up to
     that many subwords of the neighbouring sentences of the document around the sentence."""
@@ -38,13 +40,25 @@ def ner_features(ds: Dataset, tokenizer, max_length: int, stride: int, word_shap
     return Dataset.from_dict(rows)
 
 
-def ner_span_features(ds: Dataset, tokenizer, max_length: int, stride: int, max_words: int,
-                      word_shapes: str | None = None, context: int = 0) -> Dataset:
+def ner_span_features(
+    ds: Dataset,
+    tokenizer,
+    max_length: int,
+    stride: int,
+    max_words: int,
+    word_shapes: str | None = None,
+    context: int = 0,
+) -> Dataset:
     """One row per encoder window with its candidate spans (:func:`ie.encoding.spans.candidate_spans`):
     first and last subword, width in words, and label (the entity type's index + 1, 0 for none). An
     entity longer than ``max_words`` words is no candidate; how many is logged."""
-    rows = {"input_ids": [], "span_bounds": [], "span_widths": [], "labels": [],
-            **({"token_type_ids": []} if word_shapes else {})}
+    rows = {
+        "input_ids": [],
+        "span_bounds": [],
+        "span_widths": [],
+        "labels": [],
+        **({"token_type_ids": []} if word_shapes else {}),
+    }
     names = ds.features["entities"].feature["label"].names
     pieces = WordPieces.many(tokenizer, ds["words"])
     around = neighbour_context(pieces, ds["doc_id"], context)
@@ -62,8 +76,12 @@ def ner_span_features(ds: Dataset, tokenizer, max_length: int, stride: int, max_
             if shapes is not None:
                 rows["token_type_ids"].append(token_types(window.word_ids, shapes))
     if too_long:
-        log.warning("%d entities of %s are longer than model.max_span_words=%d words: never candidates",
-                    too_long, ", ".join(names), max_words)
+        log.warning(
+            "%d entities of %s are longer than model.max_span_words=%d words: never candidates",
+            too_long,
+            ", ".join(names),
+            max_words,
+        )
     return Dataset.from_dict(rows)
 
 
@@ -82,8 +100,15 @@ def admitted_classes(schema, head: tuple, tail: tuple, gold: int) -> list[bool]:
     return [label in admitted or c == gold for c, label in enumerate(schema.relation_labels)]
 
 
-def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = "", word_shapes: str | None = None,
-                loss_classes: str = "all") -> Dataset:
+def re_features(
+    ds: Dataset,
+    tokenizer,
+    max_length: int,
+    schema,
+    split: str = "",
+    word_shapes: str | None = None,
+    loss_classes: str = "all",
+) -> Dataset:
     """One row per marked window (usually one per sentence) with all its candidate pairs and their
     labels; sentences without a candidate pair give none, and pairs that cannot fit are counted.
     ``loss_classes="schema"`` adds each pair's ``allowed_classes`` (the classes its loss normalises over)."""
@@ -91,8 +116,14 @@ def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = ""
     ent_names = ds.features["entities"].feature["label"].names
     rel_names = ds.features["relations"].feature["label"].names
     no_relation = schema.relation_labels.index(NO_RELATION)
-    rows = {"input_ids": [], "head_spans": [], "tail_spans": [], "labels": [],
-            **({"token_type_ids": []} if word_shapes else {}), **({"allowed_classes": []} if loss_classes == "schema" else {})}
+    rows = {
+        "input_ids": [],
+        "head_spans": [],
+        "tail_spans": [],
+        "labels": [],
+        **({"token_type_ids": []} if word_shapes else {}),
+        **({"allowed_classes": []} if loss_classes == "schema" else {}),
+    }
     lost = 0
     for words, entities, relations in zip(ds["words"], ds["entities"], ds["relations"]):
         spans = [(e["start"], e["end"], ent_names[e["label"]]) for e in entities]
@@ -100,8 +131,11 @@ def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = ""
         if sentence is None:
             continue
         position = {k: i for i, k in enumerate(sentence.order)}
-        gold = {(position[r["head"]], position[r["tail"]]): schema.relation_labels.index(rel_names[r["label"]])
-                for r in relations if r["head"] in position and r["tail"] in position}
+        gold = {
+            (position[r["head"]], position[r["tail"]]): schema.relation_labels.index(rel_names[r["label"]])
+            for r in relations
+            if r["head"] in position and r["tail"] in position
+        }
         lost += sentence.lost
         shapes = shapes_of(words, word_shapes) if word_shapes else None
         for window in sentence.windows(tokenizer, max_length):
@@ -112,17 +146,29 @@ def re_features(ds: Dataset, tokenizer, max_length: int, schema, split: str = ""
                 rows[key].append(value)
             rows["labels"].append([gold.get(pair, no_relation) for pair in window.pairs])
             if loss_classes == "schema":
-                rows["allowed_classes"].append([admitted_classes(schema, sentence.spans[h], sentence.spans[t],
-                                                                 gold.get((h, t), no_relation))
-                                                for h, t in window.pairs])
+                rows["allowed_classes"].append(
+                    [
+                        admitted_classes(schema, sentence.spans[h], sentence.spans[t], gold.get((h, t), no_relation))
+                        for h, t in window.pairs
+                    ]
+                )
     if lost:
         log.warning("%s: %d relation candidate(s) longer than max_length=%d were left out", split, lost, max_length)
     return Dataset.from_dict(rows)
 
 
-def joint_features(ds: Dataset, tokenizer, max_length: int, stride: int, schema, split: str = "",
-                   word_shapes: str | None = None, context: int = 0, loss_classes: str = "all",
-                   pairs_only: bool = False) -> Dataset:
+def joint_features(
+    ds: Dataset,
+    tokenizer,
+    max_length: int,
+    stride: int,
+    schema,
+    split: str = "",
+    word_shapes: str | None = None,
+    context: int = 0,
+    loss_classes: str = "all",
+    pairs_only: bool = False,
+) -> Dataset:
     """For a shared encoder: the NER rows of :func:`ner_features`, each with the candidate pairs among its
     gold entities (:mod:`ie.encoding.shared_pairs`) and their labels; windows without pairs keep their
     NER labels unless ``pairs_only``. ``loss_classes="schema"`` adds each pair's ``allowed_classes``."""
@@ -131,13 +177,18 @@ def joint_features(ds: Dataset, tokenizer, max_length: int, stride: int, schema,
     rel_names = ds.features["relations"].feature["label"].names
     no_relation = schema.relation_labels.index(NO_RELATION)
     keys = ["input_ids", "labels", "head_bounds", "tail_bounds", "head_types", "tail_types", "pair_labels"]
-    rows = {key: [] for key in keys + (["token_type_ids"] if word_shapes else [])
-            + (["allowed_classes"] if loss_classes == "schema" else [])}
+    rows = {
+        key: []
+        for key in keys
+        + (["token_type_ids"] if word_shapes else [])
+        + (["allowed_classes"] if loss_classes == "schema" else [])
+    }
     pieces = WordPieces.many(tokenizer, ds["words"])
     around = neighbour_context(pieces, ds["doc_id"], context)
     lost = 0
     for words, tags, entities, relations, piece, (left, right) in zip(
-            ds["words"], ds["ner_tags"], ds["entities"], ds["relations"], pieces, around):
+        ds["words"], ds["ner_tags"], ds["entities"], ds["relations"], pieces, around
+    ):
         spans = [(e["start"], e["end"], ent_names[e["label"]]) for e in entities]
         gold = {(r["head"], r["tail"]): schema.relation_labels.index(rel_names[r["label"]]) for r in relations}
         shapes = shapes_of(words, word_shapes) if word_shapes else None
@@ -155,9 +206,12 @@ def joint_features(ds: Dataset, tokenizer, max_length: int, stride: int, schema,
             if shapes is not None:
                 rows["token_type_ids"].append(token_types(window.word_ids, shapes))
             if loss_classes == "schema":
-                rows["allowed_classes"].append([admitted_classes(schema, spans[h], spans[t],
-                                                                 gold.get((h, t), no_relation))
-                                                for h, t in found.pairs])
+                rows["allowed_classes"].append(
+                    [
+                        admitted_classes(schema, spans[h], spans[t], gold.get((h, t), no_relation))
+                        for h, t in found.pairs
+                    ]
+                )
     if lost:
         log.warning("%s: %d relation candidate(s) whose mentions share no NER window were left out", split, lost)
     rows["attention_mask"] = [[1] * len(ids) for ids in rows["input_ids"]]

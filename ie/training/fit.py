@@ -17,13 +17,15 @@ from ie import distributed
 from ie.data.bio import transition_counts
 from ie.data.dataset import IEData
 from ie.encoding.align import PAD_TO_MULTIPLE
-from ie.encoding.markers import ENCODING as RE_ENCODING, add_marker_tokens
+from ie.encoding.markers import ENCODING as RE_ENCODING
+from ie.encoding.markers import add_marker_tokens
 from ie.errors import ConfigError
-from ie.inference.decoding import DEFAULTS as DECODING_DEFAULTS, check_decoding
+from ie.inference.decoding import DEFAULTS as DECODING_DEFAULTS
+from ie.inference.decoding import check_decoding
 from ie.models import dropout, transfer
 from ie.models.checkpoint import save_checkpoint
-from ie.precision import resolve_bf16
 from ie.models.modeling import build_ner_model, build_re_model, check_ner_head, load_tokenizer, ner_labels
+from ie.precision import resolve_bf16
 from ie.training import run_logs
 from ie.training.collators import SpanCollator, WindowCollator
 from ie.training.dev_metrics import candidate_dev_metrics, ner_dev_metrics
@@ -40,8 +42,9 @@ def _per_device_batch(batch_size: int, task: str) -> int:
     same config trains with the same effective batch on one process or several."""
     world = distributed.world_size()
     if batch_size % world:
-        raise ConfigError(f"trainer.{task}.batch_size={batch_size} is the global batch; it must divide evenly "
-                         f"among {world} processes")
+        raise ConfigError(
+            f"trainer.{task}.batch_size={batch_size} is the global batch; it must divide evenly among {world} processes"
+        )
     return batch_size // world
 
 
@@ -149,19 +152,60 @@ def train_ner(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     transfer.maybe_init(cfg, "ner", model, data.schema)
     info = {"stride": hp.stride, "decoding": decoding, **({"context": hp.context} if hp.context else {})}
     if head == "span":
-        featurize = lambda split: ner_span_features(data.ner[split], tokenizer, hp.max_length, hp.stride,  # noqa: E731
-                                                    cfg.model.max_span_words, cfg.model.word_shapes, hp.context)
-        return fit_task(cfg, "ner", data, run_dir, model, tokenizer, featurize,
-                        SpanCollator(tokenizer, PAD_TO_MULTIPLE), candidate_dev_metrics(labels), ner_head=head,
-                        trainer_class=distilling(cfg, "ner", model),  # fails: a span model has no teacher yet
-                        max_span_words=cfg.model.max_span_words, **info)
-    featurize = lambda split: ner_features(data.ner[split], tokenizer, hp.max_length, hp.stride,  # noqa: E731
-                                           cfg.model.word_shapes, hp.context)
+
+        def featurize(split):
+            return ner_span_features(
+                data.ner[split],
+                tokenizer,
+                hp.max_length,
+                hp.stride,
+                cfg.model.max_span_words,
+                cfg.model.word_shapes,
+                hp.context,
+            )
+
+        return fit_task(
+            cfg,
+            "ner",
+            data,
+            run_dir,
+            model,
+            tokenizer,
+            featurize,
+            SpanCollator(tokenizer, PAD_TO_MULTIPLE),
+            candidate_dev_metrics(labels),
+            ner_head=head,
+            trainer_class=distilling(cfg, "ner", model),  # fails: a span model has no teacher yet
+            max_span_words=cfg.model.max_span_words,
+            **info,
+        )
+
+    def featurize(split):
+        return ner_features(
+            data.ner[split],
+            tokenizer,
+            hp.max_length,
+            hp.stride,
+            cfg.model.word_shapes,
+            hp.context,
+        )
+
     collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=PAD_TO_MULTIPLE)
     counts = transition_counts(([labels[i] for i in tags] for tags in data.ner["train"]["ner_tags"]), labels)
-    return fit_task(cfg, "ner", data, run_dir, model, tokenizer, featurize, collator,
-                    ner_dev_metrics(labels, decoding, counts), trainer_class=distilling(cfg, "ner", model),
-                    tag_transitions=counts, **info)
+    return fit_task(
+        cfg,
+        "ner",
+        data,
+        run_dir,
+        model,
+        tokenizer,
+        featurize,
+        collator,
+        ner_dev_metrics(labels, decoding, counts),
+        trainer_class=distilling(cfg, "ner", model),
+        tag_transitions=counts,
+        **info,
+    )
 
 
 def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
@@ -172,15 +216,49 @@ def train_re(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     labels = data.schema.relation_labels
     model = build_re_model(cfg.model, labels, len(tokenizer))
     transfer.maybe_init(cfg, "re", model, data.schema)
+
     # dev pairs always carry the classes their types admit: the dev score decodes over them, as the Predictor does
-    featurize = lambda split: re_features(data.ner[split], tokenizer, hp.max_length, data.schema, split,  # noqa: E731
-                                          cfg.model.word_shapes, hp.loss_classes if split == "train" else "schema")
-    return fit_task(cfg, "re", data, run_dir, model, tokenizer, featurize, WindowCollator(tokenizer, PAD_TO_MULTIPLE),
-                    candidate_dev_metrics(labels), trainer_class=distilling(cfg, "re", model), encoding=RE_ENCODING)
+    def featurize(split):
+        return re_features(
+            data.ner[split],
+            tokenizer,
+            hp.max_length,
+            data.schema,
+            split,
+            cfg.model.word_shapes,
+            hp.loss_classes if split == "train" else "schema",
+        )
+
+    return fit_task(
+        cfg,
+        "re",
+        data,
+        run_dir,
+        model,
+        tokenizer,
+        featurize,
+        WindowCollator(tokenizer, PAD_TO_MULTIPLE),
+        candidate_dev_metrics(labels),
+        trainer_class=distilling(cfg, "re", model),
+        encoding=RE_ENCODING,
+    )
 
 
-def fit_task(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tokenizer, featurize, collator,
-             compute_metrics, stride: int = 0, trainer_class=None, save=None, **info) -> Path:
+def fit_task(
+    cfg: DictConfig,
+    task: str,
+    data: IEData,
+    run_dir: Path,
+    model,
+    tokenizer,
+    featurize,
+    collator,
+    compute_metrics,
+    stride: int = 0,
+    trainer_class=None,
+    save=None,
+    **info,
+) -> Path:
     """Train with the Trainer (selecting on dev when there is one) and save the checkpoint atomically
     (``save(cfg, model, tokenizer, data, run_dir, stride, info) -> folder``: how a training that is more than one
     checkpoint's model saves, as a shared encoder's do).
@@ -194,15 +272,22 @@ def fit_task(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tok
     if task == "re":
         model.class_weights = loss_weights(train_set["labels"], model.config.num_labels, cfg.trainer.re.loss_weights)
     if task in HPARAMS_OF:
-        model.class_weights = loss_weights(train_set["pair_labels"], len(model.head.relation_labels),
-                                           cfg.trainer.re.loss_weights)
+        model.class_weights = loss_weights(
+            train_set["pair_labels"], len(model.head.relation_labels), cfg.trainer.re.loss_weights
+        )
     dev_set = featurize("dev") if "dev" in data.splits else None
     out = run_dir / "trainer" / task
     args = _arguments(cfg, task, out, dev_set is not None, len(train_set))
-    trainer = (trainer_class or WindowTrainer)(model=model, args=args, train_dataset=train_set,
-                      eval_dataset=dev_set, processing_class=tokenizer, data_collator=collator,
-                      compute_metrics=compute_metrics,
-                      callbacks=run_logs.callbacks(cfg.trainer.report_to, run_dir, task))
+    trainer = (trainer_class or WindowTrainer)(
+        model=model,
+        args=args,
+        train_dataset=train_set,
+        eval_dataset=dev_set,
+        processing_class=tokenizer,
+        data_collator=collator,
+        compute_metrics=compute_metrics,
+        callbacks=run_logs.callbacks(cfg.trainer.report_to, run_dir, task),
+    )
     start = last_trainer_checkpoint(out) if cfg.resume else None
     if cfg.resume:
         log.info("%s: %s", task, f"resuming from {start}" if start else "no complete checkpoint, starting afresh")
@@ -217,8 +302,18 @@ def fit_task(cfg: DictConfig, task: str, data: IEData, run_dir: Path, model, tok
         if save is not None:
             dest = save(cfg, trainer.model, tokenizer, data, run_dir, stride, info)
         else:
-            save_checkpoint(trainer.model, tokenizer, data.schema, dest, task, cfg.trainer[task].max_length, stride,
-                            encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint, **info)
+            save_checkpoint(
+                trainer.model,
+                tokenizer,
+                data.schema,
+                dest,
+                task,
+                cfg.trainer[task].max_length,
+                stride,
+                encoder=cfg.model.name_or_path,
+                data_fingerprint=data.fingerprint,
+                **info,
+            )
     distributed.barrier()
     return dest
 

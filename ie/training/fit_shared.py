@@ -28,15 +28,21 @@ SHARED_ENCODER = ("none", "joint", "frozen")  # model.shared_encoder
 
 def _check_head(cfg: DictConfig) -> None:
     if cfg.model.ner_head != "token":
-        raise ConfigError(f"model.shared_encoder={cfg.model.shared_encoder} needs model.ner_head=token (the relation "
-                          f"head reads the token classifier's encoder), got {cfg.model.ner_head}")
+        raise ConfigError(
+            f"model.shared_encoder={cfg.model.shared_encoder} needs model.ner_head=token (the relation "
+            f"head reads the token classifier's encoder), got {cfg.model.ner_head}"
+        )
     if cfg.trainer.distill.teacher:
         raise ConfigError(f"trainer.distill needs model.shared_encoder=none, got {cfg.model.shared_encoder}")
 
 
 def _head_for(ner, data: IEData) -> SharedPairHead:
-    return SharedPairHead(ner.config.hidden_size, data.schema.entity_labels, data.schema.relation_labels,
-                          getattr(ner.config, "hidden_dropout_prob", 0.1))
+    return SharedPairHead(
+        ner.config.hidden_size,
+        data.schema.entity_labels,
+        data.schema.relation_labels,
+        getattr(ner.config, "hidden_dropout_prob", 0.1),
+    )
 
 
 def _featurize(cfg: DictConfig, data: IEData, tokenizer, pairs_only: bool = False):
@@ -44,9 +50,18 @@ def _featurize(cfg: DictConfig, data: IEData, tokenizer, pairs_only: bool = Fals
     train split's pairs normalise over ``trainer.re.loss_classes``, dev pairs over the schema's classes, as
     the Predictor decodes."""
     hp = cfg.trainer.ner
-    return lambda split: joint_features(data.ner[split], tokenizer, hp.max_length, hp.stride, data.schema, split,
-                                        cfg.model.word_shapes, hp.context,
-                                        cfg.trainer.re.loss_classes if split == "train" else "schema", pairs_only)
+    return lambda split: joint_features(
+        data.ner[split],
+        tokenizer,
+        hp.max_length,
+        hp.stride,
+        data.schema,
+        split,
+        cfg.model.word_shapes,
+        hp.context,
+        cfg.trainer.re.loss_classes if split == "train" else "schema",
+        pairs_only,
+    )
 
 
 def train_joint(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
@@ -63,9 +78,21 @@ def train_joint(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     model = JointModel(ner, _head_for(ner, data))
     info = {"stride": hp.stride, "decoding": decoding, **({"context": hp.context} if hp.context else {})}
     counts = transition_counts(([labels[i] for i in tags] for tags in data.ner["train"]["ner_tags"]), labels)
-    return fit_task(cfg, "joint", data, run_dir, model, tokenizer, _featurize(cfg, data, tokenizer),
-                    JointCollator(tokenizer, PAD_TO_MULTIPLE), ner_dev_metrics(labels, decoding, counts),
-                    trainer_class=Trainer, save=_save_joint, tag_transitions=counts, **info)
+    return fit_task(
+        cfg,
+        "joint",
+        data,
+        run_dir,
+        model,
+        tokenizer,
+        _featurize(cfg, data, tokenizer),
+        JointCollator(tokenizer, PAD_TO_MULTIPLE),
+        ner_dev_metrics(labels, decoding, counts),
+        trainer_class=Trainer,
+        save=_save_joint,
+        tag_transitions=counts,
+        **info,
+    )
 
 
 def train_shared_head(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
@@ -78,22 +105,51 @@ def train_shared_head(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     tokenizer = load_tokenizer(cfg.model)
     ner = AutoModelForTokenClassification.from_pretrained(run_dir / "ner", use_safetensors=True)
     model = JointModel(ner, _head_for(ner, data), frozen=True)
-    return fit_task(cfg, "shared_head", data, run_dir, model, tokenizer,
-                    _featurize(cfg, data, tokenizer, pairs_only=True), JointCollator(tokenizer, PAD_TO_MULTIPLE),
-                    candidate_dev_metrics(data.schema.relation_labels), save=_save_frozen_head)
+    return fit_task(
+        cfg,
+        "shared_head",
+        data,
+        run_dir,
+        model,
+        tokenizer,
+        _featurize(cfg, data, tokenizer, pairs_only=True),
+        JointCollator(tokenizer, PAD_TO_MULTIPLE),
+        candidate_dev_metrics(data.schema.relation_labels),
+        save=_save_frozen_head,
+    )
 
 
 def _save_head(cfg: DictConfig, head, tokenizer, data: IEData, run_dir: Path, **info) -> None:
-    save_checkpoint(head, tokenizer, data.schema, run_dir / "re", "re", cfg.trainer.ner.max_length,
-                    encoding=SHARED_ENCODING, shares_encoder_with="ner", encoder=cfg.model.name_or_path,
-                    data_fingerprint=data.fingerprint, **info)
+    save_checkpoint(
+        head,
+        tokenizer,
+        data.schema,
+        run_dir / "re",
+        "re",
+        cfg.trainer.ner.max_length,
+        encoding=SHARED_ENCODING,
+        shares_encoder_with="ner",
+        encoder=cfg.model.name_or_path,
+        data_fingerprint=data.fingerprint,
+        **info,
+    )
 
 
 def _save_joint(cfg: DictConfig, model, tokenizer, data: IEData, run_dir: Path, stride: int, info: dict) -> Path:
     """The joint model as two checkpoints: ``ner/`` a plain token classifier (every NER backend runs it),
     ``re/`` the relation head alone, which reads the NER pass's hidden states."""
-    save_checkpoint(model.ner, tokenizer, data.schema, run_dir / "ner", "ner", cfg.trainer.ner.max_length, stride,
-                    encoder=cfg.model.name_or_path, data_fingerprint=data.fingerprint, **info)
+    save_checkpoint(
+        model.ner,
+        tokenizer,
+        data.schema,
+        run_dir / "ner",
+        "ner",
+        cfg.trainer.ner.max_length,
+        stride,
+        encoder=cfg.model.name_or_path,
+        data_fingerprint=data.fingerprint,
+        **info,
+    )
     shared = {k: info[k] for k in ("word_shapes", "segmenter") if k in info}  # how the head's windows are read
     _save_head(cfg, model.head, tokenizer, data, run_dir, **shared)
     return run_dir
@@ -102,4 +158,3 @@ def _save_joint(cfg: DictConfig, model, tokenizer, data: IEData, run_dir: Path, 
 def _save_frozen_head(cfg: DictConfig, model, tokenizer, data: IEData, run_dir: Path, stride: int, info: dict) -> Path:
     _save_head(cfg, model.head, tokenizer, data, run_dir, **info)
     return run_dir / "re"
-

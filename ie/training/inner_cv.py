@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -25,11 +25,15 @@ log = logging.getLogger(__name__)
 def inner_fold_count(cfg: DictConfig) -> int:
     """How many inner folds the outer fold has: one per training document (leave one out)."""
     if not cfg.data.get("folds", 0):
-        raise ConfigError("inner_cv=true: needs data.folds (the outer cross-validation whose training "
-                          "documents the inner folds split)")
+        raise ConfigError(
+            "inner_cv=true: needs data.folds (the outer cross-validation whose training "
+            "documents the inner folds split)"
+        )
     if cfg.data.get("fold_by", "document") != "document":
-        raise ConfigError("inner_cv=true: needs data.fold_by=document (leave-one-out over sentences would "
-                          "train one model per sentence)")
+        raise ConfigError(
+            "inner_cv=true: needs data.fold_by=document (leave-one-out over sentences would "
+            "train one model per sentence)"
+        )
     outer = copy.deepcopy(cfg.data)
     with open_dict(outer):
         outer.inner_fold = None
@@ -48,8 +52,7 @@ def train_inner_folds(cfg: DictConfig, train: Callable[[DictConfig], dict]) -> d
     """Train every inner fold of ``data.fold`` into ``<run>/inner_<k>`` and return the pooled score
     with each fold's F1 (``folds``); the sub-folders are ordinary runs that evaluate.py can compare."""
     if cfg.data.get("inner_fold") is not None:
-        raise ConfigError(f"inner_cv=true trains every inner fold itself; drop data.inner_fold="
-                          f"{cfg.data.inner_fold}")
+        raise ConfigError(f"inner_cv=true trains every inner fold itself; drop data.inner_fold={cfg.data.inner_fold}")
     run_dir = Path(cfg.paths.output_dir)
     results = []
     count = inner_fold_count(cfg)

@@ -60,17 +60,22 @@ def _mixed(cfg: DictConfig, schema: Schema, records: dict, train: list[str], war
     ``mix.weight - 1`` more copies of each training document of this run."""
     mix = cfg.mix
     if Path(mix.data.schema).resolve() != Path(cfg.data.schema).resolve():
-        raise ConfigError(f"mix.data.schema={mix.data.schema}: the mixed corpus must be read in this run's schema "
-                          f"({cfg.data.schema}); mix=none trains on this run's data alone, or map the labels with "
-                          f"mix.data.label_map")
+        raise ConfigError(
+            f"mix.data.schema={mix.data.schema}: the mixed corpus must be read in this run's schema "
+            f"({cfg.data.schema}); mix=none trains on this run's data alone, or map the labels with "
+            f"mix.data.label_map"
+        )
     other, other_splits = load_corpus(mix.data, schema, warnings)
     if mix.split not in other_splits:
         raise ConfigError(f"mix.split: '{mix.split}' is not one of {list(other_splits)}")
-    out = {f"mix:{doc_id}": [replace(r, doc_id=f"mix:{doc_id}") for r in other[doc_id]]
-           for doc_id in other_splits[mix.split]}
+    out = {
+        f"mix:{doc_id}": [replace(r, doc_id=f"mix:{doc_id}") for r in other[doc_id]]
+        for doc_id in other_splits[mix.split]
+    }
     for k in range(2, mix.weight + 1):
-        out.update({f"{doc_id}~w{k}": [replace(r, doc_id=f"{doc_id}~w{k}") for r in records[doc_id]]
-                    for doc_id in train})
+        out.update(
+            {f"{doc_id}~w{k}": [replace(r, doc_id=f"{doc_id}~w{k}") for r in records[doc_id]] for doc_id in train}
+        )
     return out
 
 
@@ -82,15 +87,18 @@ def prepare_data(cfg: DictConfig, run_dir: Path) -> IEData:
     for warning in warnings:
         log.warning("%s", warning)
     tokenizer = load_tokenizer(cfg.model)
-    report = data_report(data, tokenizer, cfg.task.names, cfg.trainer.ner.max_length, cfg.trainer.re.max_length,
-                         warnings)
+    report = data_report(
+        data, tokenizer, cfg.task.names, cfg.trainer.ner.max_length, cfg.trainer.re.max_length, warnings
+    )
     report.update(mapped)  # label_map: per source label, its target and what was kept and dropped
     for split, entry in report["splits"].items():
         lost = any(n for task in entry["lost"].values() for n in task.values())
         log.log(logging.WARNING if lost else logging.INFO, "%s", format_loss(split, entry))
     if total_lost(report):
-        log.warning("the configured windows lose data (see above and data_report.json): raise "
-                    "trainer.ner.max_length / trainer.re.max_length to keep it")
+        log.warning(
+            "the configured windows lose data (see above and data_report.json): raise "
+            "trainer.ner.max_length / trainer.re.max_length to keep it"
+        )
     if cfg.resume:
         check_same_data(run_dir, data.fingerprint)
     elif distributed.is_main():

@@ -17,8 +17,8 @@ import hashlib
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -32,8 +32,14 @@ from ie.training.prepare import load_data
 log = logging.getLogger(__name__)
 
 # Keys that change how a run is logged, not what it learns.
-NOT_WEIGHTS = ("report_to", "disable_tqdm", "logging_steps", "save_total_limit", "bf16_reason",
-               "checkpoint_every_epochs")
+NOT_WEIGHTS = (
+    "report_to",
+    "disable_tqdm",
+    "logging_steps",
+    "save_total_limit",
+    "bf16_reason",
+    "checkpoint_every_epochs",
+)
 
 
 def pretraining_config(cfg: DictConfig, output_dir: Path | str) -> DictConfig:
@@ -42,10 +48,18 @@ def pretraining_config(cfg: DictConfig, output_dir: Path | str) -> DictConfig:
     resolved = OmegaConf.to_container(cfg, resolve=True)
     pre = resolved["pretrain"]
     model = {**resolved["model"], "init_from": None}
-    return OmegaConf.merge(OmegaConf.structured(TrainConfig), {
-        "data": pre["data"], "trainer": pre["trainer"], "model": model, "task": resolved["task"],
-        "seed": pre["seed"], "run_name": f"pretrain_{pre['data']['name']}", "paths": {**resolved["paths"],
-                                                                                      "output_dir": str(output_dir)}})
+    return OmegaConf.merge(
+        OmegaConf.structured(TrainConfig),
+        {
+            "data": pre["data"],
+            "trainer": pre["trainer"],
+            "model": model,
+            "task": resolved["task"],
+            "seed": pre["seed"],
+            "run_name": f"pretrain_{pre['data']['name']}",
+            "paths": {**resolved["paths"], "output_dir": str(output_dir)},
+        },
+    )
 
 
 def encoder_identity(name_or_path: str) -> str:
@@ -66,18 +80,24 @@ def encoder_identity(name_or_path: str) -> str:
 def cache_key(pre: DictConfig, fingerprint: str) -> str:
     trainer = {k: v for k, v in OmegaConf.to_container(pre.trainer).items() if k not in NOT_WEIGHTS}
     if not isinstance(trainer.get("bf16"), bool):  # the key holds the precision run, never "auto"
-        raise ConfigError(f"pretrain.trainer.bf16 must be chosen (true or false) before the cache key, got "
-                          f"{trainer.get('bf16')!r}")
+        raise ConfigError(
+            f"pretrain.trainer.bf16 must be chosen (true or false) before the cache key, got {trainer.get('bf16')!r}"
+        )
     for task in ("ner", "re"):  # settings added later count only where set off their default: older keys stay valid
         if trainer.get(task, {}).get("loss_classes") == "all":
             del trainer[task]["loss_classes"]
     model = OmegaConf.to_container(pre.model)
     if model.get("shared_encoder") == "none":  # the default since it exists: older keys stay valid
         del model["shared_encoder"]
-    identity = {"data": fingerprint, "segmenter": pre.data.segmenter,
-                "encoder": encoder_identity(model.pop("name_or_path")),
-                "model": {k: v for k, v in model.items() if k != "name"}, "trainer": trainer,
-                "tasks": list(pre.task.names), "seed": pre.seed}
+    identity = {
+        "data": fingerprint,
+        "segmenter": pre.data.segmenter,
+        "encoder": encoder_identity(model.pop("name_or_path")),
+        "model": {k: v for k, v in model.items() if k != "name"},
+        "trainer": trainer,
+        "tasks": list(pre.task.names),
+        "seed": pre.seed,
+    }
     # what training adds to the annotated data (the fingerprint's), only where set: older keys stay valid
     if pre.data.get("mention_replacement"):
         identity["mention_replacement"] = pre.data.mention_replacement
@@ -98,9 +118,12 @@ def skip_if_missing(cfg: DictConfig) -> None:
     (``pretrain.required``); asked for, the reader's one-line error says where to put the files."""
     missing = missing_data(cfg.pretrain)
     if missing and not cfg.pretrain.required:
-        log.warning("pretrain: %s is missing, so this run trains without pre-training on %s (put the files there or "
-                    "set IE_CONLL04_DIR / paths.conll04; data/conll04/README.md); pretrain=none silences this",
-                    missing[0], cfg.pretrain.data.name)
+        log.warning(
+            "pretrain: %s is missing, so this run trains without pre-training on %s (put the files there or "
+            "set IE_CONLL04_DIR / paths.conll04; data/conll04/README.md); pretrain=none silences this",
+            missing[0],
+            cfg.pretrain.data.name,
+        )
         cfg.pretrain = None
 
 
@@ -118,8 +141,10 @@ def pretrained_run(cfg: DictConfig, build: Callable[[DictConfig], dict]) -> Path
             log.info("pretrain: reusing %s (key %s)", folder, key)
             return folder
         if distributed.world_size() > 1:
-            raise ConfigError(f"pretrain: {folder} is not built yet, and torchrun processes cannot build it each "
-                              "on their own: build it first in one process (the same command without torchrun)")
+            raise ConfigError(
+                f"pretrain: {folder} is not built yet, and torchrun processes cannot build it each "
+                "on their own: build it first in one process (the same command without torchrun)"
+            )
         shutil.rmtree(folder, ignore_errors=True)  # what a killed build left
         log.info("pretrain: building %s (key %s) on %s", folder, key, probe.data.name)
         build(pretraining_config(cfg, folder))

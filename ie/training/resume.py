@@ -36,8 +36,10 @@ def check_same_data(run_dir: Path, fingerprint: str) -> None:
         raise RunError(f"resume={run_dir}: no {REPORT_FILE}; the run never got past its data check: start a new run")
     before = json.loads(report.read_text(encoding="utf-8"))["fingerprint"]
     if before != fingerprint:
-        raise RunError(f"resume={run_dir}: the data changed since the run began (fingerprint {before} -> "
-                       f"{fingerprint}); start a new run")
+        raise RunError(
+            f"resume={run_dir}: the data changed since the run began (fingerprint {before} -> "
+            f"{fingerprint}); start a new run"
+        )
 
 
 def last_trainer_checkpoint(folder: str | Path) -> Path | None:
@@ -49,8 +51,11 @@ def last_trainer_checkpoint(folder: str | Path) -> Path | None:
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    found = sorted((int(m.group(1)), p) for p in folder.iterdir()
-                   if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name)))
+    found = sorted(
+        (int(m.group(1)), p)
+        for p in folder.iterdir()
+        if p.is_dir() and (m := re.fullmatch(r"checkpoint-(\d+)", p.name))
+    )
     for _, path in reversed(found):
         if (path / "trainer_state.json").exists():
             return path

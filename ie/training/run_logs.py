@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from transformers import TrainerCallback
 from transformers.integrations import TensorBoardCallback

@@ -55,8 +55,10 @@ def _fits(cfg: DictConfig) -> list[tuple]:
     if shared not in SHARED_ENCODER:
         raise ConfigError(f"model.shared_encoder: expected one of {', '.join(SHARED_ENCODER)}, got '{shared}'")
     if shared != "none" and set(cfg.task.names) != set(TASKS):
-        raise ConfigError(f"model.shared_encoder={shared} trains NER and RE on one encoder: it needs task=all, got "
-                          f"task.names={list(cfg.task.names)}")
+        raise ConfigError(
+            f"model.shared_encoder={shared} trains NER and RE on one encoder: it needs task=all, got "
+            f"task.names={list(cfg.task.names)}"
+        )
     if shared == "joint":
         return [("ner+re", train_joint, ("ner", "re"))]
     if shared == "frozen":

@@ -43,5 +43,8 @@ class WindowTrainer(Trainer):
         if allowed is not None:  # a class the pair's types rule out is never predicted (the Predictor's rule)
             logits = logits.masked_fill(~allowed.to(logits.device), torch.finfo(logits.dtype).min)
         rows = rows.to(logits.device)
-        return (loss, per_window(logits, rows, windows, 0.0),
-                None if labels is None else per_window(labels, rows.to(labels.device), windows, IGNORE_INDEX))
+        return (
+            loss,
+            per_window(logits, rows, windows, 0.0),
+            None if labels is None else per_window(labels, rows.to(labels.device), windows, IGNORE_INDEX),
+        )

@@ -36,13 +36,16 @@ class Format:
         self.module.write_documents(docs, path, segmenter=segmenter, model_version=model_version)
 
 
-FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("brat", brat, folder=True),
-    Format("label_studio", label_studio, suffix=".json"),
-    Format("doccano", doccano, suffix=".jsonl"),
-    Format("spacy", spacy_docbin, suffix=".spacy"),
-    Format("conll", conll_bio, suffix=".conll"),
-)}
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format("brat", brat, folder=True),
+        Format("label_studio", label_studio, suffix=".json"),
+        Format("doccano", doccano, suffix=".jsonl"),
+        Format("spacy", spacy_docbin, suffix=".spacy"),
+        Format("conll", conll_bio, suffix=".conll"),
+    )
+}
 
 
 def get_format(name: str, field: str = "format") -> Format:

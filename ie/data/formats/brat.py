@@ -42,8 +42,9 @@ def parse_ann(content: str, path: str | Path = "<ann>") -> tuple[list[EntityAnno
         if kind == "T":
             parts = line.split("\t")
             if len(parts) != 3:
-                raise AnnotationError(path, lineno, f"entity line needs 3 tab-separated fields, got {len(parts)}: "
-                                                    f"{line!r}")
+                raise AnnotationError(
+                    path, lineno, f"entity line needs 3 tab-separated fields, got {len(parts)}: {line!r}"
+                )
             fields = parts[1].split(" ")
             if ";" in parts[1]:
                 raise AnnotationError(path, lineno, f"discontinuous span '{parts[1]}' is not supported")
@@ -65,8 +66,9 @@ def parse_ann(content: str, path: str | Path = "<ann>") -> tuple[list[EntityAnno
                 raise AnnotationError(path, lineno, f"expected 'LABEL Arg1:T.. Arg2:T..', got '{parts[1]}'")
             relations.append(RelationAnnotation(ann_id, fields[0], args["Arg1"], args["Arg2"], lineno))
         else:
-            raise AnnotationError(path, lineno, f"unsupported annotation '{ann_id}' (only T and R lines are in the "
-                                                "schema)")
+            raise AnnotationError(
+                path, lineno, f"unsupported annotation '{ann_id}' (only T and R lines are in the schema)"
+            )
     return entities, relations
 
 
@@ -125,8 +127,13 @@ def write_document(doc: Document, folder: str | Path) -> Path:
 read_documents = read_folder
 
 
-def read_records(folder: str | Path, schema: Schema, warnings: list | None = None, label_map: LabelMap | None = None,
-                 segmenter: str = DEFAULT_SEGMENTER) -> dict[str, list[SentenceRecord]]:
+def read_records(
+    folder: str | Path,
+    schema: Schema,
+    warnings: list | None = None,
+    label_map: LabelMap | None = None,
+    segmenter: str = DEFAULT_SEGMENTER,
+) -> dict[str, list[SentenceRecord]]:
     """All documents of a brat folder as validated records; every error of every file is reported."""
     return documents_records(read_folder(folder), schema, warnings, label_map, segmenter)
 
@@ -144,8 +151,9 @@ def write_schema_files(folder: str | Path, schema: Schema) -> None:
         schema.save(folder / "schema.json")
 
 
-def write_documents(docs, folder: str | Path, segmenter: str = DEFAULT_SEGMENTER, model_version: str | None = None
-                    ) -> None:
+def write_documents(
+    docs, folder: str | Path, segmenter: str = DEFAULT_SEGMENTER, model_version: str | None = None
+) -> None:
     """Every document as ``ID.txt`` + ``ID.ann`` in ``folder`` (scores, when there are, as AnnotatorNotes)."""
     for doc in docs:
         write_document(doc, folder)

@@ -65,14 +65,20 @@ def check_files(folder: str | Path) -> None:
         return
     others = [Path(m).name for m in missing[1:]]
     also = f" (also missing: {', '.join(others)})" if others else ""
-    raise AnnotationError(missing[0], None, (
-        f"CoNLL04 file not found{also}: put SpERT's CoNLL04 JSON release ({', '.join(FILES)}; sources and "
-        f"sha256 in data/conll04/README.md) in {Path(folder)}, or point elsewhere with IE_CONLL04_DIR=FOLDER "
-        f"or paths.conll04=FOLDER"))
+    raise AnnotationError(
+        missing[0],
+        None,
+        (
+            f"CoNLL04 file not found{also}: put SpERT's CoNLL04 JSON release ({', '.join(FILES)}; sources and "
+            f"sha256 in data/conll04/README.md) in {Path(folder)}, or point elsewhere with IE_CONLL04_DIR=FOLDER "
+            f"or paths.conll04=FOLDER"
+        ),
+    )
 
 
-def item_record(item: dict, source: str, index: int, schema: Schema, warnings: list | None = None,
-                label_map: LabelMap | None = None) -> SentenceRecord:
+def item_record(
+    item: dict, source: str, index: int, schema: Schema, warnings: list | None = None, label_map: LabelMap | None = None
+) -> SentenceRecord:
     """One JSON item as a validated record (labels mapped first with ``label_map``); errors name
     ``source[index]``."""
     where = f"{source}[{index}]"
@@ -90,24 +96,40 @@ def item_record(item: dict, source: str, index: int, schema: Schema, warnings: l
     for k, ent in enumerate(entities_in):
         start, end = ent.get("start"), ent.get("end")
         if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(tokens)):
-            raise ValidationError([Problem(where, None, f"entity {k} has token span {start}-{end} outside "
-                                                        f"the {len(tokens)} tokens")])
+            raise ValidationError(
+                [Problem(where, None, f"entity {k} has token span {start}-{end} outside the {len(tokens)} tokens")]
+            )
         a, b = tokens[start].start, tokens[end - 1].end
         entities.append(EntityAnnotation(f"T{k}", ent.get("type"), a, b, text[a:b], k + 1))
     relations = []
     for k, rel in enumerate(relations_in):
-        relations.append(RelationAnnotation(f"R{k}", rel.get("type"), f"T{rel.get('head')}", f"T{rel.get('tail')}",
-                                            len(entities_in) + k + 1))
+        relations.append(
+            RelationAnnotation(
+                f"R{k}", rel.get("type"), f"T{rel.get('head')}", f"T{rel.get('tail')}", len(entities_in) + k + 1
+            )
+        )
     doc = Document(where, text, entities, relations, source=where)
     # The benchmark is scored as published: spans such as "N.Y ." keep their punctuation token.
     sentences = [Sentence(0, len(text), tuple(tokens))] if tokens else []
-    (record,) = document_records(doc, schema, sentences, edge_punctuation="warning", warnings=warnings,
-                                 expect_annotations=False, label_map=label_map)
+    (record,) = document_records(
+        doc,
+        schema,
+        sentences,
+        edge_punctuation="warning",
+        warnings=warnings,
+        expect_annotations=False,
+        label_map=label_map,
+    )
     return record
 
 
-def read_records(folder: str | Path, schema: Schema, warnings: list | None = None,
-                 label_map: LabelMap | None = None, segmenter: str | None = None) -> dict[str, list[SentenceRecord]]:
+def read_records(
+    folder: str | Path,
+    schema: Schema,
+    warnings: list | None = None,
+    label_map: LabelMap | None = None,
+    segmenter: str | None = None,
+) -> dict[str, list[SentenceRecord]]:
     """The train/dev/test files of ``folder``; every problem of every item is reported together. The
     benchmark's own tokens are kept, so ``segmenter`` does not apply.
 

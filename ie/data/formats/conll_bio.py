@@ -13,8 +13,8 @@ given, never re-segmented.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ie import atomic
 from ie.data.bio import OUTSIDE, spans_to_tags, tags_to_spans
@@ -82,7 +82,7 @@ def read_file(path: Path) -> list[Document]:
         line = raw.rstrip("\r\n")
         if line.startswith(DOCSTART):
             close_document()
-            rest = line[len(DOCSTART):].strip()
+            rest = line[len(DOCSTART) :].strip()
             doc_id = rest if rest and set(rest.split()) - {"-X-", OUTSIDE} else None
             doc_line = number
             continue
@@ -124,8 +124,9 @@ def document_lines(doc: Document, segmenter: str = DEFAULT_SEGMENTER) -> str:
     for span, label in entity_word_spans(doc, sentences, "CoNLL"):
         by_sentence.setdefault(span.sentence, []).append((span.start, span.end, label))
     if any(c.isspace() for c in doc.id):
-        raise AnnotationError(doc.source or doc.id, None, f"document id {doc.id!r} has whitespace: a CoNLL "
-                                                          "-DOCSTART- line cannot hold it")
+        raise AnnotationError(
+            doc.source or doc.id, None, f"document id {doc.id!r} has whitespace: a CoNLL -DOCSTART- line cannot hold it"
+        )
     out = [f"{DOCSTART}\t{doc.id}", ""]
     for s, sentence in enumerate(sentences):
         tags = spans_to_tags(len(sentence.tokens), by_sentence.get(s, []))
@@ -134,6 +135,7 @@ def document_lines(doc: Document, segmenter: str = DEFAULT_SEGMENTER) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_documents(docs: Sequence[Document], path: str | Path, segmenter: str = DEFAULT_SEGMENTER,
-                    model_version: str | None = None) -> None:
+def write_documents(
+    docs: Sequence[Document], path: str | Path, segmenter: str = DEFAULT_SEGMENTER, model_version: str | None = None
+) -> None:
     atomic.write_text(path, "".join(document_lines(doc, segmenter) for doc in docs))

@@ -11,8 +11,8 @@ model's score, so scores are not written.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ie import atomic
 from ie.data.documents import Document, EntityAnnotation, RelationAnnotation
@@ -25,8 +25,9 @@ def _entity(text: str, start, end, label, entity_id: str, path: Path, line: int)
     if not (isinstance(start, int) and isinstance(end, int)):
         raise AnnotationError(path, line, f"entity {entity_id}: offsets must be integers, got {start!r} {end!r}")
     if not 0 <= start < end <= len(text):
-        raise AnnotationError(path, line, f"entity {entity_id}: offsets {start}-{end} outside the text "
-                                          f"(length {len(text)})")
+        raise AnnotationError(
+            path, line, f"entity {entity_id}: offsets {start}-{end} outside the text (length {len(text)})"
+        )
     if not isinstance(label, str):
         raise AnnotationError(path, line, f"entity {entity_id}: label must be a string, got {label!r}")
     return EntityAnnotation(f"T{entity_id}", label, start, end, text[start:end])
@@ -43,8 +44,11 @@ def _line_document(item, path: Path, line: int) -> Document:
                 raise AnnotationError(path, line, f"entity {ent!r} lacks its 'id'")
             if f"T{ent['id']}" in {e.id for e in entities}:
                 raise AnnotationError(path, line, f"entity id {ent['id']!r} repeats")
-            entities.append(_entity(text, ent.get("start_offset"), ent.get("end_offset"), ent.get("label"),
-                                    str(ent["id"]), path, line))
+            entities.append(
+                _entity(
+                    text, ent.get("start_offset"), ent.get("end_offset"), ent.get("label"), str(ent["id"]), path, line
+                )
+            )
         known = {e.id for e in entities}
         for k, rel in enumerate(item.get("relations") or []):
             if not isinstance(rel, dict):
@@ -52,8 +56,9 @@ def _line_document(item, path: Path, line: int) -> Document:
             head, tail = f"T{rel.get('from_id')}", f"T{rel.get('to_id')}"
             for key, ref in (("from_id", head), ("to_id", tail)):
                 if ref not in known:
-                    raise AnnotationError(path, line, f"relation {rel.get('id', k)}: {key} {rel.get(key)!r} is no "
-                                                      "entity of this line")
+                    raise AnnotationError(
+                        path, line, f"relation {rel.get('id', k)}: {key} {rel.get(key)!r} is no entity of this line"
+                    )
             if not isinstance(rel.get("type"), str):
                 raise AnnotationError(path, line, f"relation {rel.get('id', k)}: 'type' must be a label string")
             relations.append(RelationAnnotation(f"R{rel.get('id', k)}", rel["type"], head, tail))
@@ -90,13 +95,20 @@ def read_documents(path: str | Path) -> list[Document]:
 
 def line(doc: Document) -> dict:
     numbers = {e.id: i for i, e in enumerate(doc.entities, start=1)}
-    return {"doc_id": doc.id, "text": doc.text,
-            "entities": [{"id": numbers[e.id], "label": e.label, "start_offset": e.start, "end_offset": e.end}
-                         for e in doc.entities],
-            "relations": [{"id": i, "from_id": numbers[r.head], "to_id": numbers[r.tail], "type": r.label}
-                          for i, r in enumerate(doc.relations, start=1)]}
+    return {
+        "doc_id": doc.id,
+        "text": doc.text,
+        "entities": [
+            {"id": numbers[e.id], "label": e.label, "start_offset": e.start, "end_offset": e.end} for e in doc.entities
+        ],
+        "relations": [
+            {"id": i, "from_id": numbers[r.head], "to_id": numbers[r.tail], "type": r.label}
+            for i, r in enumerate(doc.relations, start=1)
+        ],
+    }
 
 
-def write_documents(docs: Sequence[Document], path: str | Path, segmenter: str | None = None,
-                    model_version: str | None = None) -> None:
+def write_documents(
+    docs: Sequence[Document], path: str | Path, segmenter: str | None = None, model_version: str | None = None
+) -> None:
     atomic.write_text(path, "".join(json.dumps(line(doc), ensure_ascii=False) + "\n" for doc in docs))

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 from xml.sax.saxutils import quoteattr
 
 from ie import atomic
@@ -55,7 +55,7 @@ def _span(text: str, value: dict, utf16: dict | None) -> tuple[int, int] | str:
     given = value.get("text")
     if 0 <= start < end <= len(text) and (given is None or text[start:end] == given):
         return start, end
-    if utf16 is not None and start in utf16 and end in utf16 and text[utf16[start]:utf16[end]] == given:
+    if utf16 is not None and start in utf16 and end in utf16 and text[utf16[start] : utf16[end]] == given:
         return utf16[start], utf16[end]
     if not 0 <= start < end <= len(text):
         return f"offsets {start}-{end} outside the text (length {len(text)})"
@@ -68,8 +68,9 @@ def _task_document(task, index: int, path: Path, counts: dict) -> Document | Non
         raise AnnotationError(path, None, f"{where}: a task is an object with a 'data' object")
     text = task["data"].get(TEXT_KEY)
     if not isinstance(text, str):
-        raise AnnotationError(path, None, f"{where}: data.{TEXT_KEY} is not a string (data keys: "
-                                          f"{sorted(task['data'])})")
+        raise AnnotationError(
+            path, None, f"{where}: data.{TEXT_KEY} is not a string (data keys: {sorted(task['data'])})"
+        )
     annotations = [a for a in task.get("annotations") or [] if isinstance(a, dict) and not a.get("was_cancelled")]
     if not annotations:
         counts["unannotated"] += 1
@@ -102,7 +103,7 @@ def _spans(result: list, text: str, path: Path, where: str, counts: dict):
                 raise AnnotationError(path, None, f"{where}, result {k}: {span}")
             entity_id = f"T{len(entities) + 1}"
             region_ids[str(item.get("id", f"#{k}"))] = entity_id
-            entities.append(EntityAnnotation(entity_id, labels[0], span[0], span[1], text[span[0]:span[1]]))
+            entities.append(EntityAnnotation(entity_id, labels[0], span[0], span[1], text[span[0] : span[1]]))
         elif kind == "relation":
             pending.append((k, item))
         else:
@@ -119,8 +120,11 @@ def _relations(pending: list, region_ids: dict, starts: dict, path: Path, where:
         ends = []
         for key in ("from_id", "to_id"):
             if str(item.get(key)) not in region_ids:
-                raise AnnotationError(path, None, f"{where}, result {k}: relation {key} {item.get(key)!r} is no "
-                                                  "labelled span of this annotation")
+                raise AnnotationError(
+                    path,
+                    None,
+                    f"{where}, result {k}: relation {key} {item.get(key)!r} is no labelled span of this annotation",
+                )
             ends.append(region_ids[str(item.get(key))])
         head, tail = ends
         direction = item.get("direction", "right")
@@ -149,8 +153,12 @@ def read_documents(path: str | Path) -> list[Document]:
     counts = {"unannotated": 0, "several": 0, "other results": 0}
     docs = [doc for i, task in enumerate(tasks) if (doc := _task_document(task, i, path, counts)) is not None]
     if counts["unannotated"]:
-        log.warning("%s: %d of %d tasks have no annotation (none, or cancelled) and are skipped", path,
-                    counts["unannotated"], len(tasks))
+        log.warning(
+            "%s: %d of %d tasks have no annotation (none, or cancelled) and are skipped",
+            path,
+            counts["unannotated"],
+            len(tasks),
+        )
     if counts["several"]:
         log.warning("%s: %d tasks have several annotations; the first of each is read", path, counts["several"])
     if counts["other results"]:
@@ -163,14 +171,18 @@ def read_documents(path: str | Path) -> list[Document]:
 def _results(doc: Document) -> list[dict]:
     results = []
     for ent in doc.entities:
-        item = {"id": ent.id, "from_name": FROM_NAME, "to_name": TO_NAME, "type": "labels",
-                "value": {"start": ent.start, "end": ent.end, "text": ent.text, "labels": [ent.label]}}
+        item = {
+            "id": ent.id,
+            "from_name": FROM_NAME,
+            "to_name": TO_NAME,
+            "type": "labels",
+            "value": {"start": ent.start, "end": ent.end, "text": ent.text, "labels": [ent.label]},
+        }
         if ent.score is not None:
             item["score"] = ent.score
         results.append(item)
     for rel in doc.relations:
-        item = {"from_id": rel.head, "to_id": rel.tail, "type": "relation", "direction": "right",
-                "labels": [rel.label]}
+        item = {"from_id": rel.head, "to_id": rel.tail, "type": "relation", "direction": "right", "labels": [rel.label]}
         if rel.score is not None:
             item["score"] = rel.score
         results.append(item)
@@ -191,8 +203,9 @@ def task(doc: Document, index: int, model_version: str | None = None) -> dict:
     return entry
 
 
-def write_documents(docs: Sequence[Document], path: str | Path, segmenter: str | None = None,
-                    model_version: str | None = None) -> None:
+def write_documents(
+    docs: Sequence[Document], path: str | Path, segmenter: str | None = None, model_version: str | None = None
+) -> None:
     tasks = [task(doc, i, model_version) for i, doc in enumerate(docs, start=1)]
     atomic.write_text(path, json.dumps(tasks, ensure_ascii=False, indent=1) + "\n")
 
@@ -202,6 +215,8 @@ def labeling_config(schema) -> str:
     tasks refer to (``from_name="label"``, ``toName="text"``, ``$text``)."""
     labels = "\n".join(f"    <Label value={quoteattr(label)}/>" for label in schema.entity_labels)
     relations = "\n".join(f"    <Relation value={quoteattr(label)}/>" for label in schema.relation_labels)
-    return (f"<View>\n  <Relations>\n{relations}\n  </Relations>\n"
-            f"  <Labels name=\"{FROM_NAME}\" toName=\"{TO_NAME}\">\n{labels}\n  </Labels>\n"
-            f"  <Text name=\"{TO_NAME}\" value=\"${TEXT_KEY}\"/>\n</View>\n")
+    return (
+        f"<View>\n  <Relations>\n{relations}\n  </Relations>\n"
+        f'  <Labels name="{FROM_NAME}" toName="{TO_NAME}">\n{labels}\n  </Labels>\n'
+        f'  <Text name="{TO_NAME}" value="${TEXT_KEY}"/>\n</View>\n'
+    )

@@ -12,8 +12,8 @@ has more than one space, so ``doc.text`` is the document's text exactly; the doc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ie import atomic
 from ie.data.documents import Document, EntityAnnotation
@@ -39,13 +39,16 @@ def read_documents(path: str | Path) -> list[Document]:
     try:
         docs = list(DocBin().from_bytes(path.read_bytes()).get_docs(_vocab()))
     except Exception as err:  # spaCy raises ValueError, KeyError or msgpack's errors for a damaged file
-        raise AnnotationError(path, None, f"not a readable spaCy DocBin ({type(err).__name__}: {err}); "
-                                          "is the file complete?") from None
+        raise AnnotationError(
+            path, None, f"not a readable spaCy DocBin ({type(err).__name__}: {err}); is the file complete?"
+        ) from None
     out = []
     for i, doc in enumerate(docs, start=1):
         doc_id = str(doc.user_data.get("doc_id", f"{path.stem}-{i}"))
-        entities = [EntityAnnotation(f"T{k}", span.label_, span.start_char, span.end_char, span.text)
-                    for k, span in enumerate(doc.ents, start=1)]
+        entities = [
+            EntityAnnotation(f"T{k}", span.label_, span.start_char, span.end_char, span.text)
+            for k, span in enumerate(doc.ents, start=1)
+        ]
         sentences = None
         if doc.has_annotation("SENT_START"):
             sentences = []
@@ -81,7 +84,7 @@ def spacy_doc(doc: Document, vocab, segmenter: str = DEFAULT_SEGMENTER):
 
     for sentence in document_sentences(doc, segmenter):
         for w, token in enumerate(sentence.tokens):
-            whitespace(doc.text[position:token.start])
+            whitespace(doc.text[position : token.start])
             add(token.text, sentence_start=w == 0)
             position = token.end
     whitespace(doc.text[position:])
@@ -92,8 +95,9 @@ def spacy_doc(doc: Document, vocab, segmenter: str = DEFAULT_SEGMENTER):
     for ent in doc.entities:
         span = made.char_span(ent.start, ent.end, label=ent.label)
         if span is None:
-            raise AnnotationError(doc.source or doc.id, None, f"entity {ent.id} {ent.text!r} is not whole words, "
-                                                              "which a spaCy Doc needs")
+            raise AnnotationError(
+                doc.source or doc.id, None, f"entity {ent.id} {ent.text!r} is not whole words, which a spaCy Doc needs"
+            )
         spans.append(span)
     try:
         made.ents = spans
@@ -103,8 +107,9 @@ def spacy_doc(doc: Document, vocab, segmenter: str = DEFAULT_SEGMENTER):
     return made
 
 
-def write_documents(docs: Sequence[Document], path: str | Path, segmenter: str = DEFAULT_SEGMENTER,
-                    model_version: str | None = None) -> None:
+def write_documents(
+    docs: Sequence[Document], path: str | Path, segmenter: str = DEFAULT_SEGMENTER, model_version: str | None = None
+) -> None:
     import_spacy()  # before spacy.tokens: without torch where it is not loaded (ie/data/spacy_runtime.py)
     from spacy.tokens import DocBin
 

@@ -20,7 +20,8 @@ def entity_word_spans(doc: Document, sentences: list[Sentence], fmt: str) -> lis
     for ent in doc.entities:
         located = locator.locate(ent.start, ent.end)
         if isinstance(located, str):
-            raise AnnotationError(doc.source or doc.id, None, f"entity {ent.id} {ent.text!r} cannot be written "
-                                                              f"as {fmt} tokens: {located}")
+            raise AnnotationError(
+                doc.source or doc.id, None, f"entity {ent.id} {ent.text!r} cannot be written as {fmt} tokens: {located}"
+            )
         spans.append((located, ent.label))
     return spans
