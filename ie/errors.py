@@ -27,27 +27,29 @@ class MissingExtra(IEError, ImportError):
     """The install lacks the pip extra a command needs (:mod:`ie.extras`)."""
 
 
+def needs_extra(extra: str, module: str) -> MissingExtra:
+    from ie.extras import install_hint
+
+    return MissingExtra(
+        f"this needs the '{extra}' extra, which is not installed (no module '{module}'): {install_hint(extra)}"
+    )
+
+
 def as_missing_extra(error: ModuleNotFoundError) -> MissingExtra | None:
     """``error`` as the extra to install, when an extra of the project provides the module it missed."""
-    from ie.extras import extra_for, install_hint
+    from ie.extras import extra_for
 
     extra = extra_for(error)
-    if extra is None:
-        return None
-    return MissingExtra(
-        f"this needs the '{extra}' extra, which is not installed (no module '{error.name}'): {install_hint(extra)}"
-    )
+    return None if extra is None else needs_extra(extra, error.name)
 
 
 def require_extra(extra: str) -> None:
     """Fail in one line, before any work, when a module of ``extra`` is not installed."""
-    from ie.extras import install_hint, missing_modules
+    from ie.extras import missing_modules
 
     missing = missing_modules(extra)
     if missing:
-        raise MissingExtra(
-            f"this needs the '{extra}' extra, which is not installed (no module '{missing[0]}'): {install_hint(extra)}"
-        )
+        raise needs_extra(extra, missing[0])
 
 
 def exit_if_plugins_missing(command: str, argv: list[str]) -> None:
@@ -75,19 +77,24 @@ def report(command: str, error: IEError) -> int:
     return 1
 
 
+def one_line_error(error: Exception, debug: bool = False) -> IEError | None:
+    """``error`` as the one line a command prints: an expected error, or a module missing from an extra of the
+    project; None (let it raise, with its traceback) for anything else, or when a traceback is asked for."""
+    if wants_traceback(debug):
+        return None
+    if isinstance(error, IEError):
+        return error
+    return as_missing_extra(error) if isinstance(error, ModuleNotFoundError) else None
+
+
 def guarded(command: str, action: Callable[[], int | None], debug: bool = False) -> int:
     """``action()``'s exit status, or 1 after one line for an expected error (argparse commands)."""
     try:
         return action() or 0
-    except IEError as error:
-        if wants_traceback(debug):
+    except (IEError, ModuleNotFoundError) as error:
+        if (shown := one_line_error(error, debug)) is None:
             raise
-        return report(command, error)
-    except ModuleNotFoundError as error:
-        missing = as_missing_extra(error)
-        if missing is None or wants_traceback(debug):
-            raise
-        return report(command, missing)
+        return report(command, shown)
 
 
 @contextmanager
@@ -95,12 +102,7 @@ def reported(command: str, debug: bool = False):
     """Exit with one line for an expected error (Hydra commands, whose return value is no exit status)."""
     try:
         yield
-    except IEError as error:
-        if wants_traceback(debug):
+    except (IEError, ModuleNotFoundError) as error:
+        if (shown := one_line_error(error, debug)) is None:
             raise
-        raise SystemExit(report(command, error)) from None
-    except ModuleNotFoundError as error:
-        missing = as_missing_extra(error)
-        if missing is None or wants_traceback(debug):
-            raise
-        raise SystemExit(report(command, missing)) from None
+        raise SystemExit(report(command, shown)) from None

@@ -55,10 +55,14 @@ def resolve_run(run: str | Path, models_dir: str | Path) -> Path:
                 "train one with train.py or give run=<folder>"
             )
         return cards[-1].parent
-    path = Path(run)
+    return check_run_folder(Path(run), f"run={run}")
+
+
+def check_run_folder(path: Path, where: str) -> Path:
+    """``path``, a run folder or an ONNX export; else one line, ``where`` first, saying what one needs."""
     if not is_run(path) and not is_export(path):
         raise RunNotFoundError(
-            f"run={run}: not a run folder (needs {CONFIG_FILE} and ner/ or re/, or an ONNX export's {EXPORT_MANIFEST})"
+            f"{where}: not a run folder (needs {CONFIG_FILE} and ner/ or re/, or an ONNX export's {EXPORT_MANIFEST})"
         )
     return path
 

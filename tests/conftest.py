@@ -1,3 +1,5 @@
+import socket
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,25 @@ def _torch_threads_restored():
     yield
     if torch.get_num_threads() != _STARTING_THREADS:
         torch.set_num_threads(_STARTING_THREADS)
+
+
+def blocking_imports(*modules: str) -> str:
+    """Python source that, run first in a fresh interpreter, makes ``modules`` (and their submodules) fail to
+    import as if they were not installed: what an install without them does."""
+    return textwrap.dedent(f"""
+        import importlib.abc, sys
+        class _Blocked(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name.split(".")[0] in {modules!r}:
+                    raise ModuleNotFoundError(f"No module named {{name!r}} (blocked by the test)", name=name)
+        sys.meta_path.insert(0, _Blocked())
+    """)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def compose_config(name: str, overrides: list[str]):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -19,7 +18,7 @@ from packaging.requirements import Requirement
 
 from ie.extras import EXTRA_OF_MODULE, PLUGIN_OF_OVERRIDE
 
-from conftest import ROOT
+from conftest import ROOT, blocking_imports, free_port
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 EXTRAS = PROJECT["optional-dependencies"]
@@ -39,13 +38,7 @@ def test_the_core_install_has_no_torch_and_every_named_extra_exists():
     assert set(Requirement(everything).extras) == set(EXTRAS) - {"all", "dev"}
 
 
-BLOCK = """
-import importlib.abc, sys
-class _Blocked(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in {blocked!r}:
-            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
-sys.meta_path.insert(0, _Blocked())
+RUN_COMMAND = """
 sys.argv = {argv!r}
 import runpy
 runpy.run_path({script!r}, run_name="__main__") if {script!r}.endswith(".py") else runpy.run_module({script!r},
@@ -78,17 +71,13 @@ def test_a_command_whose_extra_is_missing_names_it_in_one_line(run_dir, tmp_path
     argv = [script, *(a.replace("RUN", str(run_dir)) for a in args), f"paths.output_dir={tmp_path}"]
     if script != "train.py":
         argv = argv[:-1]
-    code = BLOCK.format(blocked=blocked, argv=argv, script=str(ROOT / script) if script.endswith(".py") else script)
+    code = blocking_imports(*blocked) + RUN_COMMAND.format(
+        argv=argv, script=str(ROOT / script) if script.endswith(".py") else script
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert len([line for line in proc.stderr.splitlines() if "error:" in line]) == 1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +104,7 @@ def test_the_serve_extra_serves_an_export_without_torch(serve_venv, onnx_run_dir
     for absent in ("torch", "transformers", "onnx"):
         proc = subprocess.run([str(serve_venv), "-c", f"import {absent}"], capture_output=True, text=True)
         assert proc.returncode != 0, f"{absent} is installed by .[serve]"
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [str(serve_venv), "-m", "ie.serve", f"run={onnx_run_dir}", "backend=onnx", f"port={port}"],
         cwd=tmp_path,

@@ -6,14 +6,14 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from ie.inference.onnx_backend import ExportError, auto_picks_onnx, cpu_name, threads
 from ie.inference.predictor import Predictor
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT, blocking_imports
+
 TEXTS = [p.read_text(encoding="utf-8")[:3000] for p in sorted((ROOT / "seeds").glob("*.txt"))[:2]] + [
     "Denis Manturov met Emomali Rahmon in Dushanbe on 12 May 2024.",
     "",
@@ -165,19 +165,9 @@ def test_auto_takes_the_export_only_where_it_was_measured_faster(onnx_run_dir, t
     assert auto_picks_onnx(run, "int8")  # only the export runs int8
 
 
-BLOCK = """
-import importlib.abc, sys
-class _Blocked(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in ("torch", "transformers"):
-            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
-sys.meta_path.insert(0, _Blocked())
-"""
-
-
 def test_the_onnx_backend_needs_neither_torch_nor_transformers(onnx_run_dir, tmp_path):
     (tmp_path / "article.txt").write_text(TEXTS[2], encoding="utf-8")
-    script = BLOCK + textwrap.dedent(f"""
+    script = blocking_imports("torch", "transformers") + textwrap.dedent(f"""
         import json, runpy
         from ie import Predictor
         predictor = Predictor.from_pretrained({str(onnx_run_dir)!r})  # auto: no torch, so the export

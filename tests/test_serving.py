@@ -5,7 +5,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ from ie.inference.predictor import Predictor
 from ie.serving.app import Limits, create_app
 from ie.serving.batcher import MicroBatcher
 
-from tests.conftest import ROOT, SEEDS, TEST_DOC
+from tests.conftest import ROOT, SEEDS, TEST_DOC, free_port
 
 TEXTS = [
     "Denis Manturov met Emomali Rahmon in Dushanbe on July 15.",
@@ -159,14 +158,8 @@ def test_two_predict_workers_run_two_batches_at_once_and_answer_each_caller():
     assert most == 2
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_the_command_serves_and_stops_cleanly_on_sigterm(run_dir):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "ie.serve", f"run={run_dir}", f"port={port}"],
         cwd=ROOT,
@@ -264,7 +257,7 @@ def test_the_page_highlights_what_the_api_returns_in_headless_chromium(predictor
     from tests.test_html_report import _chromium
 
     chromium = _chromium()
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(predictor, run_dir=run_dir), port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

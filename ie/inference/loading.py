@@ -110,14 +110,15 @@ def load_run(
 
 def _load_task(path: Path, task: str, dtype: torch.dtype, backend: str) -> LoadedTask:
     info = run_checks.read_info(path, task)
-    model = _load_model(path, task, dtype, backend)
+    model = load_model(path, task, dtype, backend)
     run_checks.check_labels(path, [model.config.id2label[i] for i in range(model.config.num_labels)], info)
     return LoadedTask(model, SavedTokenizer(path), info)
 
 
-def _load_model(path: Path, task: str, dtype: torch.dtype, backend: str):
+def load_model(path: Path, task: str, dtype: torch.dtype, backend: str):
     """The model of one checkpoint folder, run by ``backend`` (a shared-encoder relation head runs on the NER
-    model's hidden states, whatever runs that)."""
+    model's hidden states, whatever runs that). Training reads a finished checkpoint (a teacher, the NER model a
+    frozen head trains on) with ``backend="transformers"``: a trainable module of the checkpoint's own class."""
     if task == "re" and is_shared_head(path):
         return load_head(path)
     if backend != "transformers":

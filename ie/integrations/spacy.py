@@ -39,7 +39,7 @@ from ie import atomic  # noqa: E402
 from ie.errors import ConfigError  # noqa: E402
 from ie.inference.results import Prediction  # noqa: E402
 from ie.precision import PRECISIONS  # noqa: E402
-from ie.runs import CARD_FILE, CONFIG_FILE, EXPORT_MANIFEST, RunNotFoundError, is_export, is_run  # noqa: E402
+from ie.runs import CARD_FILE, CONFIG_FILE, EXPORT_MANIFEST, check_run_folder  # noqa: E402
 
 if TYPE_CHECKING:
     from ie.inference.predictor import Predictor
@@ -138,13 +138,7 @@ def require_run(run, name: str) -> None:
 def check_run(run, name: str) -> Path:
     """The run folder (or ONNX export) ``run`` names, or a one-line error naming it and the component."""
     require_run(run, name)
-    path = Path(run)
-    if not is_run(path) and not is_export(path):
-        raise RunNotFoundError(
-            f"spaCy component {name!r}: run={run}: not a run folder (needs {CONFIG_FILE} and "
-            f"ner/, or an ONNX export's {EXPORT_MANIFEST})"
-        )
-    return path
+    return check_run_folder(Path(run), f"spaCy component {name!r}: run={run}")
 
 
 class IEComponent(Pipe):

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from ie.errors import ConfigError
-from ie.models.checkpoint import WEIGHTS_FILE, read_checkpoint_info, read_json, reading_weights
+from ie.inference.loading import load_model
+from ie.models.checkpoint import read_checkpoint_info, read_json
 from ie.models.span_representation import ARCHITECTURE as SPAN_ARCHITECTURE
 from ie.training.window_trainer import WindowTrainer
 
@@ -43,15 +44,7 @@ def load_teacher(run: str | Path, task: str, student: nn.Module) -> nn.Module:
         SPAN_ARCHITECTURE
     ]:
         raise ConfigError(f"{where}: only a token-classification NER or a marker RE checkpoint can teach")
-    with reading_weights(path / WEIGHTS_FILE):
-        if task == "ner":
-            from transformers import AutoModelForTokenClassification
-
-            teacher = AutoModelForTokenClassification.from_pretrained(path, use_safetensors=True)
-        else:
-            from ie.models.modeling import MarkerRelationModel
-
-            teacher = MarkerRelationModel.from_pretrained(path, use_safetensors=True)
+    teacher = load_model(path, task, torch.float32, "transformers")
     ours, theirs = student.config, teacher.config
     checks = {
         "labels": (_labels(theirs), _labels(ours)),

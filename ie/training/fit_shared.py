@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from omegaconf import DictConfig
 from transformers import Trainer, set_seed
 
@@ -14,6 +15,7 @@ from ie.data.dataset import IEData
 from ie.encoding.align import PAD_TO_MULTIPLE
 from ie.encoding.shared_pairs import ENCODING as SHARED_ENCODING
 from ie.errors import ConfigError
+from ie.inference.loading import load_model
 from ie.models import transfer
 from ie.models.checkpoint import save_checkpoint
 from ie.models.modeling import build_ner_model, load_tokenizer, ner_labels
@@ -98,12 +100,10 @@ def train_joint(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
 def train_shared_head(cfg: DictConfig, data: IEData, run_dir: Path) -> Path:
     """The relation head on the frozen encoder of ``run_dir/ner``, with ``trainer.re``'s hyperparameters;
     windows without a candidate pair are left out (they carry no relation loss)."""
-    from transformers import AutoModelForTokenClassification
-
     _check_head(cfg)
     set_seed(cfg.seed)
     tokenizer = load_tokenizer(cfg.model)
-    ner = AutoModelForTokenClassification.from_pretrained(run_dir / "ner", use_safetensors=True)
+    ner = load_model(run_dir / "ner", "ner", torch.float32, "transformers")
     model = JointModel(ner, _head_for(ner, data), frozen=True)
     return fit_task(
         cfg,
